@@ -1,0 +1,245 @@
+#!/usr/bin/env python3
+"""`make check`: every rvirtio test, one summary line at the end.
+
+Steps, in order (a failing step does not stop the later ones unless they
+need its output):
+  1. build the modules through clippy, every warning an error;
+  2. rustfmt check;
+  3. host tests: `cargo test` of every crate under rust/ (the
+     kernel-independent code), then each crate's `check-extra` script if it
+     has one (bounded fuzzing, for instance);
+  4. the KTAP collector's self-test on captured logs (test_ktap.py);
+  5. the guest initramfs, the VM runner's self-test (test_vm_runner.py),
+     then every VM test in tools/testing/vm/*.sh under QEMU, with the KUnit
+     results of the modules it loads.
+
+Counting: a cargo or unittest test is one test; a lint step is one test; a
+VM test script is one test, and each KUnit case it ran is one more (a
+failing, incomplete or missing suite counts as a failure).
+
+The last line is `N passed, N failed[, N skipped]`; the exit status is 1
+when anything failed.
+
+A VM test is a /bin/sh script run in the guest by tools/vm/run. Header
+lines set how it runs:
+    # rvirtio-test: timeout=120 smp=2 mem=1024
+    # rvirtio-test: kunit=SUITE[,SUITE...]   suites that must run and pass
+    # rvirtio-qemu: -device virtio-rng-pci   QEMU arguments (repeatable)
+"""
+
+import argparse
+import glob
+import io
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(TOP, "tools", "testing"))
+import ktap  # noqa: E402
+
+LOGDIR = os.path.join(TOP, "build", "test-logs")
+
+
+class Tally:
+    def __init__(self):
+        self.passed = self.failed = self.skipped = 0
+        self.failures = []
+
+    def add(self, name, passed=0, failed=0, skipped=0):
+        self.passed += passed
+        self.failed += failed
+        self.skipped += skipped
+        if failed:
+            self.failures.append(name)
+
+
+def say(msg):
+    print(msg, flush=True)
+
+
+def run(cmd, log, env=None, cwd=TOP, timeout=None):
+    """Runs cmd with output to log; returns (status, output)."""
+    with open(log, "w") as f:
+        try:
+            p = subprocess.run(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT,
+                               env=env, timeout=timeout)
+            status = p.returncode
+        except subprocess.TimeoutExpired:
+            f.write(f"\ncheck: timed out after {timeout} s\n")
+            status = 124
+    with open(log, encoding="utf-8", errors="replace") as f:
+        return status, f.read()
+
+
+def tail(text, n=40):
+    lines = text.rstrip().splitlines()
+    return "\n".join("    " + l for l in lines[-n:])
+
+
+def step_simple(t, name, cmd, **kw):
+    t0 = time.time()
+    status, out = run(cmd, os.path.join(LOGDIR, f"{name}.log"), **kw)
+    if status == 0:
+        say(f"PASS {name} ({time.time() - t0:.0f} s)")
+        t.add(name, passed=1)
+    else:
+        say(f"FAIL {name} (status {status}; log build/test-logs/{name}.log)\n{tail(out)}")
+        t.add(name, failed=1)
+    return status == 0
+
+
+def cargo():
+    for c in ("cargo", os.path.expanduser("~/.cargo/bin/cargo")):
+        try:
+            subprocess.run([c, "--version"], capture_output=True, check=True)
+            return c
+        except (OSError, subprocess.CalledProcessError):
+            pass
+    return None
+
+
+def host_tests(t):
+    crates = sorted(os.path.dirname(p) for p in glob.glob(os.path.join(TOP, "rust", "*", "Cargo.toml")))
+    if not crates:
+        return
+    c = cargo()
+    if c is None:
+        say("FAIL host-tests (cargo not found)")
+        t.add("host-tests", failed=1)
+        return
+    env = dict(os.environ, CARGO_TERM_COLOR="never")
+    for crate in crates:
+        rel = os.path.relpath(crate, TOP)
+        name = "cargo-test-" + rel.replace("/", "-")
+        t0 = time.time()
+        status, out = run([c, "test", "--release", "-j2", "--manifest-path",
+                           os.path.join(crate, "Cargo.toml")],
+                          os.path.join(LOGDIR, f"{name}.log"), env=env)
+        p = f = ig = 0
+        for m in re.finditer(r"test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored", out):
+            p += int(m.group(1))
+            f += int(m.group(2))
+            ig += int(m.group(3))
+        if status != 0 and f == 0:
+            f = 1  # a build failure, or a crash outside the harness
+        ok = "PASS" if f == 0 else "FAIL"
+        say(f"{ok} cargo test {rel}: {p} passed, {f} failed, {ig} ignored ({time.time() - t0:.0f} s)")
+        if f:
+            say(tail(out))
+        t.add(name, passed=p, failed=f, skipped=ig)
+        extra = os.path.join(crate, "check-extra")
+        if os.access(extra, os.X_OK):
+            step_simple(t, "check-extra-" + rel.replace("/", "-"), [extra], env=env)
+
+
+def unittest_step(t, name, module):
+    log = os.path.join(LOGDIR, f"{name}.log")
+    status, out = run([sys.executable, "-m", "unittest", "-v", module], log,
+                      cwd=os.path.join(TOP, "tools", "testing"))
+    m = re.search(r"Ran (\d+) tests?", out)
+    n = int(m.group(1)) if m else 0
+    fails = sum(int(x) for x in re.findall(r"(?:failures|errors)=(\d+)", out))
+    if status != 0 and fails == 0:
+        fails = 1
+    say(f"{'PASS' if fails == 0 else 'FAIL'} {name}: {n - fails} passed, {fails} failed")
+    if fails:
+        say(tail(out))
+    t.add(name, passed=max(n - fails, 0), failed=fails)
+
+
+def parse_header(path):
+    opts = {"timeout": "300", "smp": "2", "mem": "1024", "kunit": ""}
+    qemu = []
+    with open(path) as f:
+        for line in f:
+            if line.startswith("# rvirtio-test:"):
+                for kv in line.split(":", 1)[1].split():
+                    k, _, v = kv.partition("=")
+                    opts[k] = v
+            elif line.startswith("# rvirtio-qemu:"):
+                qemu += shlex.split(line.split(":", 1)[1])
+    opts["kunit"] = [s for s in opts["kunit"].split(",") if s]
+    return opts, qemu
+
+
+def vm_tests(t, only):
+    scripts = sorted(glob.glob(os.path.join(TOP, "tools", "testing", "vm", "*.sh")))
+    names = [os.path.basename(s)[:-3] for s in scripts]
+    if only:
+        unknown = set(only) - set(names)
+        if unknown:
+            say(f"FAIL vm tests: no such test: {' '.join(sorted(unknown))} (have: {' '.join(names)})")
+            t.add("vm-select", failed=1)
+        scripts = [s for s, n in zip(scripts, names) if n in only]
+    for script in scripts:
+        name = os.path.basename(script)[:-3]
+        opts, qemu = parse_header(script)
+        log = os.path.join(LOGDIR, f"vm-{name}.log")
+        cmd = [os.path.join(TOP, "tools", "vm", "run"), "--quiet", "--log", log, "--name", name,
+               "--timeout", opts["timeout"], "--smp", opts["smp"], "--mem", opts["mem"]]
+        if opts.get("append"):
+            cmd += ["--append", opts["append"].replace(",", " ")]
+        cmd += [script, "--"] + qemu
+        t0 = time.time()
+        p = subprocess.run(cmd, cwd=TOP, capture_output=True, text=True)
+        dt = time.time() - t0
+        try:
+            with open(log, encoding="utf-8", errors="replace") as f:
+                console = f.read()
+        except OSError:
+            console = ""
+        buf = io.StringIO()
+        kp, kf, ks = ktap.report(ktap.parse(console.splitlines()), opts["kunit"], out=buf)
+        kunit_lines = [l for l in buf.getvalue().splitlines()[:-1]]
+        script_ok = p.returncode == 0
+        verdict = "PASS" if script_ok and kf == 0 else "FAIL"
+        why = "" if script_ok else f" script status {p.returncode}"
+        say(f"{verdict} vm {name} ({dt:.0f} s{';' + why if why else ''}; kunit {kp} passed, {kf} failed)")
+        for l in kunit_lines:
+            if verdict == "FAIL" or "ok (" not in l:
+                say("    " + l)
+        if not script_ok:
+            say("    " + p.stderr.strip().replace("\n", "\n    "))
+            say(tail(console) + f"\n    (whole log: build/test-logs/vm-{name}.log)")
+        t.add("vm-" + name, passed=(1 if script_ok else 0) + kp, failed=(0 if script_ok else 1) + kf,
+              skipped=ks)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", default="", help="space-separated VM test names; skips the other steps")
+    args = ap.parse_args()
+    only = args.only.split()
+    os.makedirs(LOGDIR, exist_ok=True)
+    t = Tally()
+    t_start = time.time()
+
+    built = step_simple(t, "modules-clippy", ["make", "-s", "modules", "CLIPPY=1"])
+    if not only:
+        step_simple(t, "rustfmt", ["make", "-s", "fmt-check"])
+        host_tests(t)
+        unittest_step(t, "ktap-collector-selftest", "test_ktap")
+    if built and step_simple(t, "initramfs", ["make", "-s", "initramfs"]):
+        if not only:
+            unittest_step(t, "vm-runner-selftest", "test_vm_runner")
+        vm_tests(t, only)
+    else:
+        say("FAIL vm tests not run: the modules or the initramfs did not build")
+        t.add("vm-tests", failed=1)
+
+    say(f"check: {time.time() - t_start:.0f} s; logs in build/test-logs/")
+    if t.failures:
+        say("failed: " + " ".join(t.failures))
+    line = f"{t.passed} passed, {t.failed} failed"
+    if t.skipped:
+        line += f", {t.skipped} skipped"
+    say(line)
+    return 1 if t.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

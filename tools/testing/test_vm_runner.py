@@ -1,0 +1,62 @@
+"""Self-test of tools/vm/run: it must report what the guest did.
+
+Boots real VMs (a few seconds each): a script's exit status comes back, a
+hung guest is killed and reported as hung (124), and a guest that panics is
+reported as ending without a status (125). Needs the initramfs
+(`make initramfs`).
+"""
+
+import os
+import subprocess
+import tempfile
+import unittest
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+RUN = os.path.join(TOP, "tools", "vm", "run")
+
+
+def boot(script, *args):
+    with tempfile.NamedTemporaryFile("w", suffix=".sh", delete=False) as f:
+        f.write(script)
+        path = f.name
+    try:
+        p = subprocess.run([RUN, "--quiet", "--log", path + ".log", *args, path],
+                           capture_output=True, text=True, timeout=300)
+        with open(path + ".log") as f:
+            log = f.read()
+        return p.returncode, p.stderr, log
+    finally:
+        for x in (path, path + ".log"):
+            if os.path.exists(x):
+                os.unlink(x)
+
+
+class RunnerTest(unittest.TestCase):
+    def test_exit_status_is_returned(self):
+        rc, _, log = boot("echo guest-says-hello; exit 3\n")
+        self.assertEqual(rc, 3)
+        self.assertIn("guest-says-hello", log)
+
+    def test_success_is_zero(self):
+        rc, _, _ = boot('. "$RVIRTIO_LIB"; check "true runs" true\n')
+        self.assertEqual(rc, 0)
+
+    def test_failed_check_fails_the_script(self):
+        rc, _, log = boot('. "$RVIRTIO_LIB"; check "false fails" false; echo not-reached\n')
+        self.assertEqual(rc, 1)
+        self.assertIn("FAIL: false fails", log)
+        self.assertNotIn("not-reached", log)
+
+    def test_hung_guest_is_killed_and_named(self):
+        rc, err, _ = boot("sleep 1000\n", "--timeout", "15", "--name", "sleepy")
+        self.assertEqual(rc, 124)
+        self.assertIn("test 'sleepy' hung", err)
+
+    def test_panic_is_not_success(self):
+        rc, err, _ = boot("echo c > /proc/sysrq-trigger; sleep 30\n", "--timeout", "60")
+        self.assertEqual(rc, 125)
+        self.assertIn("without reporting an exit status", err)
+
+
+if __name__ == "__main__":
+    unittest.main()

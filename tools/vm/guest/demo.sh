@@ -1,0 +1,54 @@
+#!/bin/sh
+# The `make run` guest script: loads every rvirtio module and shows what each
+# driver does with its device.
+. "$RVIRTIO_LIB"
+
+names() {
+	case $1 in
+	0x1000 | 0x1041) echo net ;;
+	0x1001 | 0x1042) echo block ;;
+	0x1003 | 0x1043) echo console ;;
+	0x1005 | 0x1044) echo entropy ;;
+	0x1002 | 0x1045) echo balloon ;;
+	0x1004 | 0x1048) echo scsi ;;
+	*) echo "other ($1)" ;;
+	esac
+}
+
+step "virtio PCI devices"
+for d in $(pci_devices 0x1af4 0x1000; pci_devices 0x1af4 0x1001; pci_devices 0x1af4 0x1003) \
+	$(for id in 1041 1042 1043 1044 1045 1048 1005 1002 1004; do pci_devices 0x1af4 0x$id; done); do
+	echo "  $(basename "$d")  virtio-$(names "$(cat "$d/device")")  driver: $(driver_of "$d" || echo none)"
+done
+
+step "loading the rvirtio modules"
+rel=$(uname -r)
+for m in $(cd "/lib/modules/$rel/updates" 2>/dev/null && find . -name '*.ko' | sed 's|.*/||;s|\.ko$||' | sort); do
+	if modprobe "$m"; then
+		echo "  loaded $m"
+	else
+		echo "  FAILED to load $m"
+	fi
+done
+
+step "devices after loading"
+for d in /sys/bus/pci/devices/*; do
+	[ "$(cat "$d/vendor")" = 0x1af4 ] || continue
+	echo "  $(basename "$d")  virtio-$(names "$(cat "$d/device")")  driver: $(driver_of "$d" || echo none)"
+done
+
+if [ -e /sys/class/misc/hw_random/rng_current ]; then
+	step "entropy: $(cat /sys/class/misc/hw_random/rng_current)"
+	head -c 32 /dev/hwrng 2>/dev/null | od -An -tx1
+fi
+for b in /sys/block/vd*; do
+	[ -e "$b" ] || continue
+	step "disk $(basename "$b"): $(($(cat "$b/size") / 2048)) MiB"
+done
+
+step "KUnit suites run at module load"
+for r in /sys/kernel/debug/kunit/*/results; do
+	[ -e "$r" ] || continue
+	s=$(basename "$(dirname "$r")")
+	echo "  $s: $(tail -n1 "$r")"
+done
