@@ -10,7 +10,7 @@
 #   make fmt / fmt-check rustfmt the Rust sources / check they are formatted
 #   make kernel-image    print the path of the kernel image
 #   make modules-root DIR=d   install the modules (with depmod) into d/lib/modules/<release>
-#   make initramfs       the guest initramfs the tests boot (build/vm/initramfs.cpio.gz)
+#   make initramfs       the guest initramfs the tests boot (build/vm/initramfs.cpio)
 #   make clean           remove build products from the clone (the cache stays)
 #
 # The kernel source, toolchain pieces and kernel builds live in the cache,
@@ -20,7 +20,7 @@ SHELL := /bin/bash
 TOP := $(CURDIR)
 RUSTC := /usr/bin/rustc
 BUILD := $(TOP)/build
-INITRAMFS := $(BUILD)/vm/initramfs.cpio.gz
+INITRAMFS := $(BUILD)/vm/initramfs.cpio
 MODROOT := $(BUILD)/modroot
 
 # Every Rust warning and C warning is an error: the modules build clean.

@@ -62,23 +62,45 @@ pub struct VringDesc {
 fn desc_layout() -> [(CField, usize); 5] {
     [
         (CField::VringDesc, core::mem::size_of::<VringDesc>()),
-        (CField::VringDescAddr, core::mem::offset_of!(VringDesc, addr)),
+        (
+            CField::VringDescAddr,
+            core::mem::offset_of!(VringDesc, addr),
+        ),
         (CField::VringDescLen, core::mem::offset_of!(VringDesc, len)),
-        (CField::VringDescFlags, core::mem::offset_of!(VringDesc, flags)),
-        (CField::VringDescNext, core::mem::offset_of!(VringDesc, next)),
+        (
+            CField::VringDescFlags,
+            core::mem::offset_of!(VringDesc, flags),
+        ),
+        (
+            CField::VringDescNext,
+            core::mem::offset_of!(VringDesc, next),
+        ),
     ]
 }
 
+/// What [`mirror_mismatches`] prints.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Report {
+    /// Nothing.
+    Quiet,
+    /// Each mismatch, as an error.
+    Mismatches,
+    /// Each mismatch, and each field that matches.
+    All,
+}
+
 /// Counts the entries of `layout` where C and Rust disagree (or C does not
-/// know the field), printing each when `verbose`.
-pub fn mirror_mismatches(layout: &[(CField, usize)], verbose: bool) -> usize {
+/// know the field).
+pub fn mirror_mismatches(layout: &[(CField, usize)], report: Report) -> usize {
     let mut bad = 0;
     for &(field, rust) in layout {
         let c = c_layout(field);
         if c != Some(rust) {
-            pr_err!("layout mismatch: {:?}: C {:?}, Rust {}\n", field, c, rust);
+            if report != Report::Quiet {
+                pr_err!("layout mismatch: {:?}: C {:?}, Rust {}\n", field, c, rust);
+            }
             bad += 1;
-        } else if verbose {
+        } else if report == Report::All {
             pr_info!("layout ok: {:?} = {}\n", field, rust);
         }
     }
@@ -93,8 +115,12 @@ impl kernel::Module for RvirtioSample {
             pr_err!("C helpers do not implement ABI {}\n", kext::HELPERS_ABI);
             return Err(EINVAL);
         }
-        let verbose = *module_parameters::verbose.value() != 0;
-        let bad = mirror_mismatches(&desc_layout(), verbose);
+        let report = if *module_parameters::verbose.value() != 0 {
+            Report::All
+        } else {
+            Report::Mismatches
+        };
+        let bad = mirror_mismatches(&desc_layout(), report);
         if bad != 0 {
             pr_err!("{} layout mismatches, refusing to load\n", bad);
             return Err(EINVAL);
@@ -127,7 +153,7 @@ mod tests {
     /// The mirror of `struct vring_desc` has the C size and offsets.
     #[test]
     fn vring_desc_mirror_matches_c() {
-        assert_eq!(mirror_mismatches(&desc_layout(), false), 0);
+        assert_eq!(mirror_mismatches(&desc_layout(), Report::Quiet), 0);
         assert_eq!(c_layout(CField::VringDesc), Some(16));
     }
 
@@ -135,7 +161,7 @@ mod tests {
     #[test]
     fn wrong_mirror_is_caught() {
         let wrong = [(CField::VringDescNext, 12), (CField::VringUsedElem, 4)];
-        assert_eq!(mirror_mismatches(&wrong, false), 2);
+        assert_eq!(mirror_mismatches(&wrong, Report::Quiet), 2);
     }
 
     /// The split ring headers and used element have their spec sizes in C.

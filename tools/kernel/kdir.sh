@@ -6,10 +6,12 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 
+frag=$RVIRTIO_TOP/tools/kernel/$RVIRTIO_ARCH.config
+[ -r "$frag" ] || die "no kernel configuration fragment for $RVIRTIO_ARCH ($frag)"
 key=$({
 	echo "recipe 1"
 	echo "$RVIRTIO_KVER $RVIRTIO_ARCH"
-	cat "$RVIRTIO_TOP/tools/kernel/common.config" "$RVIRTIO_TOP/tools/kernel/$RVIRTIO_ARCH.config"
+	cat "$RVIRTIO_TOP/tools/kernel/common.config" "$frag"
 	"$RVIRTIO_RUSTC" --version 2>/dev/null || echo "no rustc"
 	echo "bindgen $RVIRTIO_BINDGEN_VERSION"
 } | sha256sum | cut -c1-12)

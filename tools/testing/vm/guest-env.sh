@@ -15,6 +15,7 @@ check "ethtool" ethtool --version
 check "iperf3" sh -c 'iperf3 --version | grep -q iperf'
 check "rngtest" sh -c 'rngtest --version 2>&1 | grep -q rngtest'
 check "stty" stty -a
+check "modprobe is kmod" sh -c "modprobe --version | grep -q kmod"
 check "sha256sum" sh -c 'echo abc | sha256sum | grep -q ^edeaaff3f1774ad2888673770c6d64097e391bc362d7d6fb34982ddf0efd18cb'
 check "blkdiscard" blkdiscard -V
 
@@ -25,5 +26,5 @@ check "devtmpfs" test -c /dev/null
 step "modprobe resolves the kernel's C virtio modules (for A/B runs)"
 check "modprobe virtio_pci" modprobe virtio_pci
 check "virtio_pci is live" grep -q '^virtio_pci ' /proc/modules
-check "the C driver bound the rng device" sh -c 'ls /sys/bus/virtio/devices/ | grep -q virtio'
+check "virtio_pci created a virtio device for the rng" sh -c "ls /sys/bus/virtio/devices/ | grep -q virtio"
 check "modprobe -r virtio_pci" modprobe -r virtio_pci
