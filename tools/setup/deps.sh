@@ -10,7 +10,7 @@ pkgs=(
 	rustc-web rust-web-src rust-web-clippy rustfmt-web libclang-22-dev libclang1-22 gcc make flex bison bc
 	libelf-dev libssl-dev kmod cpio xz-utils dwarves python3
 	# VM
-	qemu-system-x86 busybox-static
+	qemu-system-x86 qemu-utils busybox-static
 	# guest workloads copied into the initramfs
 	fio e2fsprogs iproute2 ethtool iperf3 rng-tools5 coreutils util-linux kmod
 )

@@ -8,4 +8,4 @@ mode=()
 [ "${1:-}" = --check ] && mode=(--check)
 mapfile -t files < <(git ls-files --cached --others --exclude-standard '*.rs')
 [ ${#files[@]} -gt 0 ] || exit 0
-/usr/bin/rustfmt --edition 2021 --config newline_style=Unix "${mode[@]}" "${files[@]}"
+/usr/bin/rustfmt --edition 2021 --color never "${mode[@]}" "${files[@]}"

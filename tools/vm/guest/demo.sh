@@ -37,8 +37,9 @@ for d in /sys/bus/pci/devices/*; do
 	echo "  $(basename "$d")  virtio-$(names "$(cat "$d/device")")  driver: $(driver_of "$d" || echo none)"
 done
 
-if [ -e /sys/class/misc/hw_random/rng_current ]; then
-	step "entropy: $(cat /sys/class/misc/hw_random/rng_current)"
+rng=$(cat /sys/class/misc/hw_random/rng_current 2>/dev/null || echo none)
+if [ "$rng" != none ]; then
+	step "entropy: $rng"
 	head -c 32 /dev/hwrng 2>/dev/null | od -An -tx1
 fi
 for b in /sys/block/vd*; do
