@@ -9,11 +9,13 @@
  * bump RVIRTIO_HELPERS_ABI on any change.
  */
 #include <linux/compiler.h>
+#include <linux/dma-mapping.h>
+#include <linux/spinlock.h>
 #include <linux/stddef.h>
 #include <asm/barrier.h>
 #include <uapi/linux/virtio_ring.h>
 
-#define RVIRTIO_HELPERS_ABI 1
+#define RVIRTIO_HELPERS_ABI 2
 
 unsigned int rvirtio_helpers_abi(void);
 unsigned int rvirtio_helpers_abi(void)
@@ -92,4 +94,61 @@ long rvirtio_c_layout(unsigned int id)
 	case RVIRTIO_VRING_PACKED_DESC_EVENT: return sizeof(struct vring_packed_desc_event);
 	}
 	return -1;
+}
+
+/* DMA: the parts of the DMA API that are static inlines or macros. */
+
+int rvirtio_dma_mapping_error(struct device *dev, dma_addr_t addr);
+int rvirtio_dma_mapping_error(struct device *dev, dma_addr_t addr)
+{
+	return dma_mapping_error(dev, addr);
+}
+
+dma_addr_t rvirtio_dma_map_single(struct device *dev, void *ptr, size_t size,
+				  enum dma_data_direction dir);
+dma_addr_t rvirtio_dma_map_single(struct device *dev, void *ptr, size_t size,
+				  enum dma_data_direction dir)
+{
+	return dma_map_single(dev, ptr, size, dir);
+}
+
+void rvirtio_dma_unmap_single(struct device *dev, dma_addr_t addr, size_t size,
+			      enum dma_data_direction dir);
+void rvirtio_dma_unmap_single(struct device *dev, dma_addr_t addr, size_t size,
+			      enum dma_data_direction dir)
+{
+	dma_unmap_single(dev, addr, size, dir);
+}
+
+/*
+ * Gives a device without a bus DMA mask (a faux device for KUnit) a
+ * coherent mask of @bits, so it can allocate coherent memory.
+ */
+int rvirtio_dma_coerce_mask(struct device *dev, unsigned int bits);
+int rvirtio_dma_coerce_mask(struct device *dev, unsigned int bits)
+{
+	return dma_coerce_mask_and_coherent(dev, DMA_BIT_MASK(bits));
+}
+
+/* Spinlocks that disable local interrupts, for state shared with a hardirq handler. */
+
+unsigned long rvirtio_spin_lock_irqsave(spinlock_t *lock);
+unsigned long rvirtio_spin_lock_irqsave(spinlock_t *lock)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(lock, flags);
+	return flags;
+}
+
+void rvirtio_spin_unlock_irqrestore(spinlock_t *lock, unsigned long flags);
+void rvirtio_spin_unlock_irqrestore(spinlock_t *lock, unsigned long flags)
+{
+	spin_unlock_irqrestore(lock, flags);
+}
+
+int rvirtio_spin_trylock_irqsave(spinlock_t *lock, unsigned long *flags);
+int rvirtio_spin_trylock_irqsave(spinlock_t *lock, unsigned long *flags)
+{
+	return spin_trylock_irqsave(lock, *flags);
 }

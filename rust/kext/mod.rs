@@ -16,13 +16,16 @@
 
 pub mod barrier;
 pub mod c_layout;
+pub(crate) mod device;
+pub mod dma;
+pub mod sync;
 pub(crate) mod ffi;
 
 /// The version of the C helper ABI these Rust declarations were written for.
 ///
 /// It must equal `RVIRTIO_HELPERS_ABI` in `rust/helpers/helpers.c`;
 /// [`helpers_abi_matches`] checks that at run time.
-pub const HELPERS_ABI: u32 = 1;
+pub const HELPERS_ABI: u32 = 2;
 
 /// Whether the linked C helpers implement the ABI these declarations expect.
 pub fn helpers_abi_matches() -> bool {

@@ -9,7 +9,7 @@ check "modprobe rvirtio_sample" modprobe rvirtio_sample
 check "the module is live" grep -q '^rvirtio_sample ' /proc/modules
 check "its KUnit results are in debugfs, and passed" grep -q '^ok 1 rvirtio_sample' /sys/kernel/debug/kunit/rvirtio_sample/results
 check "modinfo lists the verbose parameter" sh -c 'modinfo rvirtio_sample | grep -q "^parm: *verbose"'
-check "the load message reports the layout check" sh -c 'dmesg | grep -q "rvirtio_sample: loaded: helpers ABI 1"'
+check "the load message reports the layout check" sh -c 'dmesg | grep -q "rvirtio_sample: loaded: helpers ABI 2"'
 check "rmmod rvirtio_sample" rmmod rvirtio_sample
 check "it is gone" sh -c '! grep -q "^rvirtio_sample " /proc/modules'
 
