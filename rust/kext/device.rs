@@ -13,5 +13,7 @@ pub(crate) fn raw<Ctx: kernel::device::DeviceContext>(dev: &Device<Ctx>) -> *mut
     // `Opaque<bindings::device>` (plus a zero-sized marker), and `Opaque<T>`
     // is `#[repr(transparent)]` over `T`, so both pointers have the same
     // address and pointee layout.
-    core::ptr::from_ref(dev).cast::<bindings::device>().cast_mut()
+    core::ptr::from_ref(dev)
+        .cast::<bindings::device>()
+        .cast_mut()
 }

@@ -38,8 +38,9 @@ unsafe extern "C" {
         dev: *mut kernel::bindings::device,
         bits: kernel::ffi::c_uint,
     ) -> kernel::ffi::c_int;
-    pub(crate) fn rvirtio_spin_lock_irqsave(lock: *mut kernel::bindings::spinlock_t)
-        -> kernel::ffi::c_ulong;
+    pub(crate) fn rvirtio_spin_lock_irqsave(
+        lock: *mut kernel::bindings::spinlock_t,
+    ) -> kernel::ffi::c_ulong;
     pub(crate) fn rvirtio_spin_unlock_irqrestore(
         lock: *mut kernel::bindings::spinlock_t,
         flags: kernel::ffi::c_ulong,

@@ -18,8 +18,9 @@ pub mod barrier;
 pub mod c_layout;
 pub(crate) mod device;
 pub mod dma;
-pub mod sync;
 pub(crate) mod ffi;
+pub mod pci;
+pub mod sync;
 
 /// The version of the C helper ABI these Rust declarations were written for.
 ///

@@ -60,9 +60,13 @@ struct RawRegion {
 unsafe impl Send for RawRegion {}
 
 impl RawRegion {
+    /// Pointer to a `T` at `off`, if it is in bounds and aligned.
+    #[inline(always)]
     fn ptr<T>(&self, off: usize) -> Option<*mut T> {
-        let end = off.checked_add(core::mem::size_of::<T>())?;
-        if end > self.len || !off.is_multiple_of(core::mem::align_of::<T>()) {
+        let size = core::mem::size_of::<T>();
+        let align = core::mem::align_of::<T>();
+        // `len >= size` was checked at construction, so no underflow.
+        if off > self.len - size || off & (align - 1) != 0 {
             return None;
         }
         // SAFETY: `off + size_of::<T>() <= len`, so the result stays in the
@@ -106,6 +110,21 @@ impl DmaRegion for RawRegion {
         if let Some(p) = self.ptr::<u32>(offset) {
             // SAFETY: in bounds and aligned (checked by `ptr`).
             unsafe { p.write_volatile(value) }
+        }
+    }
+    #[inline(always)]
+    fn write_desc(&self, offset: usize, addr: u64, len: u32, flags: u16, next: u16) {
+        // One bounds and alignment check for the 16-byte descriptor.
+        if let Some(p) = self.ptr::<[u64; 2]>(offset) {
+            let p = p.cast::<u8>();
+            // SAFETY: the 16 bytes at `p` are in bounds and 8-byte aligned
+            // (checked by `ptr`), so each field is in bounds and aligned.
+            unsafe {
+                p.cast::<u64>().write_volatile(addr);
+                p.add(8).cast::<u32>().write_volatile(len);
+                p.add(12).cast::<u16>().write_volatile(flags);
+                p.add(14).cast::<u16>().write_volatile(next);
+            }
         }
     }
     #[inline(always)]
@@ -256,9 +275,15 @@ pub extern "C" fn alloc_ring() {
         len_policy: LenPolicy::Clamp,
         start_idx: 0,
     };
-    let Ok(q) = SplitQueue::new(BenchPlatform, region, layout, opts) else {
+    let Ok(mut q) = SplitQueue::new(BenchPlatform, region, layout, opts) else {
         std::process::abort()
     };
+    // Start with used buffer notifications off: ringtest's poll mode never
+    // asks for them and its sleep mode disables them first thing. Enabled,
+    // every get_used() would re-arm used_event with a full barrier (as
+    // Linux's virtqueue_get_buf() does), which the C reference ring does
+    // not implement.
+    q.disable_cb();
     // SAFETY: no thread runs yet.
     unsafe { *QUEUE.0.get() = Some(q) };
 }

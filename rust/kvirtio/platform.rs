@@ -1,0 +1,388 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The kernel [`Platform`] of the virtio core.
+//!
+//! | Core need | Kernel implementation |
+//! |---|---|
+//! | ring memory | [`Ring`]: one `dma::Coherent<[u8]>` allocation |
+//! | indirect tables | [`IndirectTable`]: slots of one coherent arena per queue, so adding a buffer never allocates |
+//! | bookkeeping | `KVec<T>`, allocated once at queue creation |
+//! | barriers | `virt_wmb()`, `virt_rmb()`, `virt_mb()` through `kext::barrier` |
+//!
+//! Accesses to device-shared memory are volatile loads and stores of the
+//! access width (the kernel's `READ_ONCE()`/`WRITE_ONCE()`), bounds- and
+//! alignment-checked: an out-of-range access reads 0 or is dropped, never
+//! touches memory outside the allocation.
+
+use crate::{
+    kext::barrier,
+    virtio::platform::{
+        AllocError,
+        Barriers,
+        DmaRegion,
+        Platform, //
+    },
+};
+use core::ptr::NonNull;
+use kernel::{
+    device::{Bound, Device},
+    dma::Coherent,
+    prelude::*, //
+};
+
+/// Size of one split or packed descriptor.
+const DESC_SIZE: usize = 16;
+
+/// Checks an access of `width` bytes at `off` into a region of `len` bytes:
+/// in range and naturally aligned.
+#[inline(always)]
+fn access_ok(off: usize, width: usize, len: usize) -> bool {
+    off % width == 0 && off.checked_add(width).is_some_and(|end| end <= len)
+}
+
+/// Volatile accessors over `len` bytes of device-shared memory at `base`.
+///
+/// # Invariants
+///
+/// `base..base + len` is a live, CPU-mapped allocation of coherent DMA
+/// memory for as long as the value exists, and `base` is 16-byte aligned.
+#[derive(Clone, Copy)]
+struct Window {
+    base: NonNull<u8>,
+    len: usize,
+    dma: u64,
+}
+
+impl Window {
+    #[inline(always)]
+    fn read<V: Copy + Default>(&self, off: usize) -> V {
+        let w = core::mem::size_of::<V>();
+        if !access_ok(off, w, self.len) {
+            return V::default();
+        }
+        // SAFETY: `off + w <= len`, so the access is inside the allocation
+        // (type invariant), and it is aligned since `base` is 16-byte aligned
+        // and `off` a multiple of `w` (a power of two no larger than 8).
+        unsafe { core::ptr::read_volatile(self.base.as_ptr().add(off).cast::<V>()) }
+    }
+
+    #[inline(always)]
+    fn write<V: Copy>(&self, off: usize, v: V) {
+        let w = core::mem::size_of::<V>();
+        if !access_ok(off, w, self.len) {
+            return;
+        }
+        // SAFETY: as in `read`: in bounds and aligned. The memory is shared
+        // with the device, which is why the store is volatile.
+        unsafe { core::ptr::write_volatile(self.base.as_ptr().add(off).cast::<V>(), v) }
+    }
+}
+
+macro_rules! impl_dma_region {
+    ($t:ty) => {
+        impl DmaRegion for $t {
+            fn len(&self) -> usize {
+                self.window().len
+            }
+            fn dma_addr(&self) -> u64 {
+                self.window().dma
+            }
+            fn read_u16(&self, offset: usize) -> u16 {
+                self.window().read(offset)
+            }
+            fn read_u32(&self, offset: usize) -> u32 {
+                self.window().read(offset)
+            }
+            fn write_u16(&self, offset: usize, value: u16) {
+                self.window().write(offset, value)
+            }
+            fn write_u32(&self, offset: usize, value: u32) {
+                self.window().write(offset, value)
+            }
+            fn write_u64(&self, offset: usize, value: u64) {
+                self.window().write(offset, value)
+            }
+        }
+    };
+}
+
+/// The memory of one virtqueue's rings: a coherent DMA allocation.
+pub struct Ring {
+    mem: Coherent<[u8]>,
+}
+
+impl Ring {
+    /// Allocates `len` zeroed bytes of coherent memory for `dev`.
+    pub fn new(dev: &Device<Bound>, len: usize) -> Result<Self> {
+        if len == 0 {
+            return Err(EINVAL);
+        }
+        let mem = Coherent::<u8>::zeroed_slice(dev, len, GFP_KERNEL)?;
+        Ok(Self { mem })
+    }
+
+    fn window(&self) -> Window {
+        match NonNull::new(self.mem.as_mut_ptr().cast::<u8>()) {
+            // INVARIANT: `mem` is a live coherent allocation of `len()`
+            // bytes, page-aligned by `dma_alloc_coherent()`, for as long as
+            // `self`.
+            Some(base) => Window {
+                base,
+                len: self.mem.len(),
+                dma: self.mem.dma_handle(),
+            },
+            // A successful allocation is never at address 0; an empty
+            // window refuses every access.
+            None => Window {
+                base: NonNull::dangling(),
+                len: 0,
+                dma: 0,
+            },
+        }
+    }
+}
+
+impl_dma_region!(Ring);
+
+/// One indirect descriptor table: a slot of its queue's arena.
+///
+/// It does not own memory: the arena is owned by the queue's
+/// [`KernelPlatform`], which outlives every table it hands out (the queue
+/// owns both, and returns tables to the platform before reuse).
+pub struct IndirectTable {
+    window: Window,
+    slot: u16,
+}
+
+impl IndirectTable {
+    fn window(&self) -> Window {
+        self.window
+    }
+}
+
+impl_dma_region!(IndirectTable);
+
+// SAFETY: an `IndirectTable` only describes a window of the arena owned by
+// its queue's `KernelPlatform`; the queue (with its platform and tables)
+// moves between contexts as a whole, under the queue's lock.
+unsafe impl Send for IndirectTable {}
+
+/// Slots of indirect tables in one coherent allocation.
+struct Arena {
+    mem: Coherent<[u8]>,
+    /// Bytes per slot.
+    slot_bytes: usize,
+    /// Free slot numbers (a stack).
+    free: KVec<u16>,
+}
+
+/// The kernel platform of one virtqueue.
+pub struct KernelPlatform {
+    arena: Option<Arena>,
+}
+
+impl KernelPlatform {
+    /// A platform whose queue uses no indirect descriptors.
+    pub fn new() -> Self {
+        Self { arena: None }
+    }
+
+    /// A platform with `tables` indirect tables of up to `max_descs`
+    /// descriptors each (use the queue size for `tables`: a queue never
+    /// has more chains in flight than entries).
+    pub fn with_indirect(dev: &Device<Bound>, tables: u16, max_descs: u16) -> Result<Self> {
+        if tables == 0 || max_descs == 0 {
+            return Ok(Self::new());
+        }
+        let slot_bytes = usize::from(max_descs)
+            .checked_mul(DESC_SIZE)
+            .ok_or(EINVAL)?;
+        let bytes = slot_bytes.checked_mul(usize::from(tables)).ok_or(EINVAL)?;
+        let mem = Coherent::<u8>::zeroed_slice(dev, bytes, GFP_KERNEL)?;
+        let mut free = KVec::with_capacity(usize::from(tables), GFP_KERNEL)?;
+        for slot in (0..tables).rev() {
+            free.push(slot, GFP_KERNEL)?;
+        }
+        Ok(Self {
+            arena: Some(Arena {
+                mem,
+                slot_bytes,
+                free,
+            }),
+        })
+    }
+}
+
+impl Default for KernelPlatform {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Barriers for KernelPlatform {
+    #[inline(always)]
+    fn virt_wmb(&self) {
+        barrier::virt_wmb();
+    }
+
+    #[inline(always)]
+    fn virt_rmb(&self) {
+        barrier::virt_rmb();
+    }
+
+    #[inline(always)]
+    fn virt_mb(&self) {
+        barrier::virt_mb();
+    }
+}
+
+impl Platform for KernelPlatform {
+    type Region = Ring;
+    type IndirectTable = IndirectTable;
+    type Slice<T> = KVec<T>;
+
+    fn alloc_slice<T, F: FnMut(usize) -> T>(
+        &mut self,
+        len: usize,
+        mut init: F,
+    ) -> Result<KVec<T>, AllocError> {
+        let mut v = KVec::with_capacity(len, GFP_KERNEL).map_err(|_| AllocError)?;
+        for i in 0..len {
+            // The capacity is reserved, so this never reallocates.
+            v.push(init(i), GFP_KERNEL).map_err(|_| AllocError)?;
+        }
+        Ok(v)
+    }
+
+    fn alloc_indirect(&mut self, descs: u16) -> Option<IndirectTable> {
+        let arena = self.arena.as_mut()?;
+        let want = usize::from(descs).checked_mul(DESC_SIZE)?;
+        if want == 0 || want > arena.slot_bytes {
+            return None;
+        }
+        let slot = arena.free.pop()?;
+        let off = usize::from(slot).checked_mul(arena.slot_bytes)?;
+        let base = arena.mem.as_mut_ptr().cast::<u8>();
+        if base.is_null() || off.checked_add(arena.slot_bytes)? > arena.mem.len() {
+            // Cannot happen (slots are below `tables`); keep the slot out.
+            return None;
+        }
+        // INVARIANT: `off + slot_bytes <= len`: the window lies inside the
+        // live arena, 16-byte aligned since the arena is page-aligned and
+        // `slot_bytes` a multiple of 16. The arena outlives the table (see
+        // `IndirectTable`).
+        let window = Window {
+            // SAFETY: `off` is within the allocation (checked above).
+            base: NonNull::new(unsafe { base.add(off) })?,
+            len: want,
+            // CAST: `off` is below the arena size, which fits `u64`.
+            dma: arena.mem.dma_handle().checked_add(off as u64)?,
+        };
+        Some(IndirectTable { window, slot })
+    }
+
+    fn free_indirect(&mut self, table: IndirectTable) {
+        if let Some(arena) = self.arena.as_mut() {
+            // Never fails: the stack has capacity for every slot.
+            let _ = arena.free.push(table.slot, GFP_ATOMIC);
+        }
+    }
+}
+
+/// The device's side of device-shared memory, for in-kernel fake devices
+/// (KUnit suites): volatile accessors at offsets, and translation of bus
+/// addresses into offsets.
+#[derive(Clone, Copy)]
+pub struct DeviceView(Window);
+
+impl DeviceView {
+    /// Bus address of the first byte.
+    pub fn dma_addr(&self) -> u64 {
+        self.0.dma
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len
+    }
+
+    /// Whether the view is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.len == 0
+    }
+
+    /// The offset of bus address `addr` if `addr..addr + len` lies inside
+    /// the view.
+    pub fn offset_of(&self, addr: u64, len: u64) -> Option<usize> {
+        let off = addr.checked_sub(self.0.dma)?;
+        let end = off.checked_add(len)?;
+        // CAST: `usize` is 64-bit on every architecture rvirtio supports.
+        (end <= self.0.len as u64).then_some(off as usize)
+    }
+
+    /// Volatile 8-bit load (0 when out of range).
+    pub fn read_u8(&self, off: usize) -> u8 {
+        self.0.read(off)
+    }
+
+    /// Volatile 16-bit load (0 when out of range or misaligned).
+    pub fn read_u16(&self, off: usize) -> u16 {
+        self.0.read(off)
+    }
+
+    /// Volatile 32-bit load (0 when out of range or misaligned).
+    pub fn read_u32(&self, off: usize) -> u32 {
+        self.0.read(off)
+    }
+
+    /// Volatile 64-bit load (0 when out of range or misaligned).
+    pub fn read_u64(&self, off: usize) -> u64 {
+        self.0.read(off)
+    }
+
+    /// Volatile 8-bit store (dropped when out of range).
+    pub fn write_u8(&self, off: usize, v: u8) {
+        self.0.write(off, v)
+    }
+
+    /// Volatile 16-bit store (dropped when out of range or misaligned).
+    pub fn write_u16(&self, off: usize, v: u16) {
+        self.0.write(off, v)
+    }
+
+    /// Volatile 32-bit store (dropped when out of range or misaligned).
+    pub fn write_u32(&self, off: usize, v: u32) {
+        self.0.write(off, v)
+    }
+}
+
+impl Ring {
+    /// The device's view of this memory.
+    ///
+    /// # Safety
+    ///
+    /// The view must not be used after this [`Ring`] is dropped (it may be
+    /// moved: the memory it describes does not move).
+    pub unsafe fn device_view(&self) -> DeviceView {
+        DeviceView(self.window())
+    }
+}
+
+impl KernelPlatform {
+    /// The device's view of the indirect table arena, if there is one.
+    ///
+    /// # Safety
+    ///
+    /// The view must not be used after this platform is dropped (it may be
+    /// moved: the arena does not move).
+    pub unsafe fn indirect_view(&self) -> Option<DeviceView> {
+        let arena = self.arena.as_ref()?;
+        let base = NonNull::new(arena.mem.as_mut_ptr().cast::<u8>())?;
+        // INVARIANT: the whole live arena allocation, page-aligned.
+        Some(DeviceView(Window {
+            base,
+            len: arena.mem.len(),
+            dma: arena.mem.dma_handle(),
+        }))
+    }
+}

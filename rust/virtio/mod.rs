@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! rvirtio core: the kernel-independent part of the virtio driver stack.
+//!
+//! This module tree uses only `core`. It is compiled into each rvirtio
+//! kernel module through
+//! `#[path = "../../rust/virtio/mod.rs"] pub mod virtio;` and, unchanged,
+//! as the host crate `rvirtio-core` (`lib.rs`) for tests, fuzzing and
+//! benchmarks. Everything that depends on the environment (memory,
+//! barriers, allocation, register access) comes in through the traits of
+//! [`platform`] and [`transport`].
+//!
+//! - [`wire`]: little-endian wire types.
+//! - [`spec`]: device IDs, status bits, ring flags.
+//! - [`features`]: the feature set and [`features::negotiate`].
+//! - [`transport`]: the [`transport::Transport`] trait (PCI, MMIO, ccw).
+//! - [`config`]: generation-consistent configuration reads.
+//! - [`init`]: the initialization sequence.
+//! - [`layout`]: split and packed ring layouts.
+//! - [`platform`]: DMA memory, barriers, storage.
+//! - [`queue`]: the layout-independent [`queue::Virtqueue`] API.
+//! - [`split`]: the split ring, driver side.
+//!
+//! See `Documentation/rvirtio/core.rst`.
+
+// Device-reachable code must not panic: no unchecked indexing, no
+// overflowing arithmetic, no unwrap. Enforced when linting with clippy.
+#![deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::todo,
+    clippy::unimplemented,
+    clippy::unreachable
+)]
+
+pub mod config;
+pub mod features;
+pub mod init;
+pub mod layout;
+pub mod pci;
+pub mod platform;
+pub mod queue;
+pub mod spec;
+pub mod split;
+pub mod transport;
+pub mod wire;

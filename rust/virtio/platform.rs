@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The platform abstraction: device-shared memory, barriers and storage.
+//!
+//! The core never touches memory, DMA addresses or CPU barriers directly.
+//! A [`Platform`] supplies them:
+//!
+//! | Need | Linux kernel implementation | Host (test) implementation |
+//! |---|---|---|
+//! | Ring memory ([`DmaRegion`]) | `kernel::dma::Coherent<[u8]>`, volatile `dma_read!`/`dma_write!` | `vm-memory` guest memory or a byte buffer |
+//! | Indirect tables ([`Platform::IndirectTable`]) | slots of a preallocated `Coherent` arena | slots of host memory |
+//! | Bookkeeping ([`Platform::Slice`]) | `KVec<T>` (fallible, explicit GFP) | `Vec<T>` |
+//! | Barriers ([`Barriers`]) | C helpers calling `virt_wmb()`/`virt_rmb()`/`virt_mb()` | `core::sync::atomic::fence` (test only) |
+//!
+//! The barrier methods are named after the kernel's `virt_*mb()` macros
+//! because those are what a virtio driver needs when the device is
+//! another CPU (a hypervisor): real barriers even on `!CONFIG_SMP`. When
+//! `VIRTIO_F_ORDER_PLATFORM` is negotiated, spec §6 requires "barriers
+//! suitable for hardware devices"; the platform then maps them to
+//! `dma_wmb()`, `dma_rmb()` and `mb()` as Linux's `virtio_wmb()` etc. do
+//! with `weak_barriers == false`.
+
+use core::ops::DerefMut;
+
+/// A region of memory shared with the device (DMA-coherent).
+///
+/// Offsets are in bytes from the start of the region. Multi-byte values
+/// are transferred in CPU byte order, exactly like a volatile load or
+/// store of that width (the kernel's `READ_ONCE`/`WRITE_ONCE`); the ring
+/// code does the little-endian conversion itself.
+///
+/// The core only passes offsets it computed from a layout validated
+/// against [`DmaRegion::len`], naturally aligned for the access width, so
+/// an out-of-range offset never happens. Implementations must still not
+/// panic on one: reads return 0 and writes are dropped.
+pub trait DmaRegion {
+    /// Length of the region in bytes.
+    fn len(&self) -> usize;
+
+    /// Returns `true` if the region is empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bus address of the first byte, as the device sees it (`dma_addr_t`).
+    fn dma_addr(&self) -> u64;
+
+    /// Volatile 16-bit load at `offset`.
+    fn read_u16(&self, offset: usize) -> u16;
+
+    /// Volatile 32-bit load at `offset`.
+    fn read_u32(&self, offset: usize) -> u32;
+
+    /// Volatile 16-bit store at `offset`.
+    fn write_u16(&self, offset: usize, value: u16);
+
+    /// Volatile 32-bit store at `offset`.
+    fn write_u32(&self, offset: usize, value: u32);
+
+    /// Volatile 64-bit store at `offset` (descriptor addresses). Tearing
+    /// into two 32-bit stores is acceptable: the device reads a descriptor
+    /// only after the barrier that publishes it.
+    fn write_u64(&self, offset: usize, value: u64);
+
+    /// Stores a whole 16-byte descriptor at `offset`: `addr` at +0, `len` at
+    /// +8, `flags` at +12, `next` at +14, each already in the ring's byte
+    /// order like the arguments of the other stores.
+    ///
+    /// The default does four stores; an implementation may override it to
+    /// check bounds once for the hot path.
+    fn write_desc(&self, offset: usize, addr: u64, len: u32, flags: u16, next: u16) {
+        self.write_u64(offset, addr);
+        self.write_u32(offset.wrapping_add(8), len);
+        self.write_u16(offset.wrapping_add(12), flags);
+        self.write_u16(offset.wrapping_add(14), next);
+    }
+}
+
+/// Memory barriers for ordering accesses to device-shared memory.
+///
+/// Each ring operation calls exactly one of these at each ordering point
+/// the spec requires; see the "Memory ordering" section of
+/// `Documentation/rvirtio/core.rst`.
+pub trait Barriers {
+    /// Orders earlier stores before later stores (`virt_wmb()`).
+    fn virt_wmb(&self);
+
+    /// Orders earlier loads before later loads (`virt_rmb()`).
+    fn virt_rmb(&self);
+
+    /// Orders earlier loads and stores before later loads and stores
+    /// (`virt_mb()`).
+    fn virt_mb(&self);
+}
+
+/// Error returned when the platform cannot allocate memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AllocError;
+
+/// Everything a virtqueue needs from its environment.
+pub trait Platform: Barriers {
+    /// Memory holding a ring.
+    type Region: DmaRegion;
+
+    /// Memory holding one indirect descriptor table.
+    type IndirectTable: DmaRegion;
+
+    /// Driver-private storage of `len` elements (`KVec<T>` in the kernel).
+    type Slice<T>: DerefMut<Target = [T]>;
+
+    /// Allocates driver-private storage of `len` elements, element `i`
+    /// initialised to `init(i)`.
+    fn alloc_slice<T, F: FnMut(usize) -> T>(
+        &mut self,
+        len: usize,
+        init: F,
+    ) -> Result<Self::Slice<T>, AllocError>;
+
+    /// Allocates an indirect descriptor table able to hold `descs`
+    /// descriptors (16 bytes each, 16-byte aligned), or returns `None`
+    /// (the queue then falls back to direct descriptors).
+    ///
+    /// This is called with the queue lock held, so kernel implementations
+    /// must not sleep (`GFP_ATOMIC` or a preallocated arena).
+    fn alloc_indirect(&mut self, descs: u16) -> Option<Self::IndirectTable>;
+
+    /// Returns a table from [`Platform::alloc_indirect`] once the device
+    /// has used (or, after a reset, no longer owns) the buffer.
+    fn free_indirect(&mut self, table: Self::IndirectTable);
+}

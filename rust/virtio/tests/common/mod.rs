@@ -1,0 +1,522 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Shared test support: a platform over `vm-memory` guest memory, a
+//! `virtio-queue` device wrapper, and a fake transport.
+
+#![allow(dead_code, unreachable_pub, missing_docs, clippy::indexing_slicing)]
+
+use rvirtio_core::{
+    features::Features,
+    layout::SplitLayout,
+    platform::{
+        AllocError,
+        Barriers,
+        DmaRegion,
+        Platform, //
+    },
+    queue::{
+        QueueOptions,
+        Virtqueue, //
+    },
+    spec::{
+        DeviceId,
+        Status, //
+    },
+    split::SplitQueue,
+    transport::{
+        InterruptStatus,
+        Transport,
+        TransportError,
+        TransportKind, //
+    },
+};
+use std::sync::{
+    atomic::{
+        fence,
+        Ordering, //
+    },
+    Arc, Mutex,
+};
+use virtio_queue::{desc::split::Descriptor as VqDesc, Queue, QueueT};
+use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
+
+pub type Mem = GuestMemoryMmap<()>;
+
+/// Guest memory map used by every device test.
+pub const MEM_BASE: u64 = 0x10_0000;
+pub const MEM_SIZE: usize = 8 << 20;
+pub const RING_ADDR: u64 = MEM_BASE;
+/// Indirect table pool (1 MiB).
+pub const POOL_ADDR: u64 = MEM_BASE + (2 << 20);
+pub const POOL_SIZE: usize = 1 << 20;
+/// Data buffers the device may write into (4 MiB).
+pub const DATA_ADDR: u64 = MEM_BASE + (4 << 20);
+pub const DATA_SIZE: u64 = 4 << 20;
+
+pub fn new_mem() -> Arc<Mem> {
+    Arc::new(Mem::from_ranges(&[(GuestAddress(MEM_BASE), MEM_SIZE)]).expect("guest memory"))
+}
+
+/// A region of `vm-memory` guest memory.
+#[derive(Clone)]
+pub struct VmRegion {
+    pub mem: Arc<Mem>,
+    pub addr: u64,
+    pub len: usize,
+}
+
+impl VmRegion {
+    fn at(&self, off: usize, width: usize) -> Option<GuestAddress> {
+        if off.checked_add(width)? > self.len {
+            return None;
+        }
+        Some(GuestAddress(self.addr + off as u64))
+    }
+}
+
+impl DmaRegion for VmRegion {
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn dma_addr(&self) -> u64 {
+        self.addr
+    }
+    fn read_u16(&self, offset: usize) -> u16 {
+        self.at(offset, 2)
+            .and_then(|a| self.mem.load::<u16>(a, Ordering::Relaxed).ok())
+            .unwrap_or(0)
+    }
+    fn read_u32(&self, offset: usize) -> u32 {
+        self.at(offset, 4)
+            .and_then(|a| self.mem.load::<u32>(a, Ordering::Relaxed).ok())
+            .unwrap_or(0)
+    }
+    fn write_u16(&self, offset: usize, value: u16) {
+        if let Some(a) = self.at(offset, 2) {
+            let _ = self.mem.store(value, a, Ordering::Relaxed);
+        }
+    }
+    fn write_u32(&self, offset: usize, value: u32) {
+        if let Some(a) = self.at(offset, 4) {
+            let _ = self.mem.store(value, a, Ordering::Relaxed);
+        }
+    }
+    fn write_u64(&self, offset: usize, value: u64) {
+        if let Some(a) = self.at(offset, 8) {
+            let _ = self.mem.write_obj(value, a);
+        }
+    }
+}
+
+/// Platform over guest memory, with an indirect table pool.
+#[derive(Clone)]
+pub struct VmPlatform {
+    pub mem: Arc<Mem>,
+    slot_descs: u16,
+    free: Arc<Mutex<Vec<u64>>>,
+    pub live_tables: Arc<Mutex<usize>>,
+    pub fail_indirect: bool,
+}
+
+impl VmPlatform {
+    pub fn new(mem: Arc<Mem>, slot_descs: u16) -> Self {
+        let slot_bytes = u64::from(slot_descs) * 16;
+        let slots = POOL_SIZE as u64 / slot_bytes.max(16);
+        let free = (0..slots)
+            .rev()
+            .map(|i| POOL_ADDR + i * slot_bytes)
+            .collect();
+        Self {
+            mem,
+            slot_descs,
+            free: Arc::new(Mutex::new(free)),
+            live_tables: Arc::new(Mutex::new(0)),
+            fail_indirect: false,
+        }
+    }
+
+    pub fn live(&self) -> usize {
+        *self.live_tables.lock().unwrap()
+    }
+}
+
+impl Barriers for VmPlatform {
+    // Test only: Rust fences stand in for the kernel's virt_*mb().
+    fn virt_wmb(&self) {
+        fence(Ordering::Release);
+    }
+    fn virt_rmb(&self) {
+        fence(Ordering::Acquire);
+    }
+    fn virt_mb(&self) {
+        fence(Ordering::SeqCst);
+    }
+}
+
+impl Platform for VmPlatform {
+    type Region = VmRegion;
+    type IndirectTable = VmRegion;
+    type Slice<T> = Vec<T>;
+
+    fn alloc_slice<T, F: FnMut(usize) -> T>(
+        &mut self,
+        len: usize,
+        init: F,
+    ) -> Result<Vec<T>, AllocError> {
+        Ok((0..len).map(init).collect())
+    }
+
+    fn alloc_indirect(&mut self, descs: u16) -> Option<VmRegion> {
+        if self.fail_indirect || descs > self.slot_descs {
+            return None;
+        }
+        let addr = self.free.lock().unwrap().pop()?;
+        *self.live_tables.lock().unwrap() += 1;
+        Some(VmRegion {
+            mem: self.mem.clone(),
+            addr,
+            len: usize::from(descs) * 16,
+        })
+    }
+
+    fn free_indirect(&mut self, table: VmRegion) {
+        let mut f = self.free.lock().unwrap();
+        assert!(!f.contains(&table.addr), "indirect table freed twice");
+        f.push(table.addr);
+        *self.live_tables.lock().unwrap() -= 1;
+    }
+}
+
+pub type TestQueue = SplitQueue<VmPlatform, u64>;
+
+/// Builds a driver queue and a `virtio-queue` device on the same memory.
+pub fn setup(size: u16, opts: QueueOptions, max_indirect: u16) -> (TestQueue, VqDevice) {
+    let mem = new_mem();
+    let layout = SplitLayout::modern(size).unwrap();
+    let ring = VmRegion {
+        mem: mem.clone(),
+        addr: RING_ADDR,
+        len: layout.total_size(),
+    };
+    let platform = VmPlatform::new(mem.clone(), max_indirect.max(1));
+    let q = SplitQueue::new(platform, ring, layout, opts).unwrap();
+    let dev = VqDevice::new(mem, &q, opts.event_idx, opts.start_idx);
+    (q, dev)
+}
+
+/// One descriptor as the device saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeenDesc {
+    pub addr: u64,
+    pub len: u32,
+    pub writable: bool,
+}
+
+/// A chain popped by the device.
+#[derive(Clone, Debug)]
+pub struct SeenChain {
+    pub head: u16,
+    pub descs: Vec<SeenDesc>,
+    pub indirect: bool,
+}
+
+impl SeenChain {
+    pub fn writable_len(&self) -> u32 {
+        self.descs
+            .iter()
+            .filter(|d| d.writable)
+            .map(|d| d.len)
+            .sum()
+    }
+}
+
+/// rust-vmm's `virtio_queue::Queue` acting as the device.
+pub struct VqDevice {
+    pub mem: Arc<Mem>,
+    pub queue: Queue,
+    pub desc_table: u64,
+}
+
+impl VqDevice {
+    pub fn new(mem: Arc<Mem>, q: &TestQueue, event_idx: bool, start: u16) -> Self {
+        let cfg = q.config();
+        let mut queue = Queue::new(q.size()).unwrap();
+        queue.set_size(cfg.size);
+        queue
+            .try_set_desc_table_address(GuestAddress(cfg.desc))
+            .unwrap();
+        queue
+            .try_set_avail_ring_address(GuestAddress(cfg.driver))
+            .unwrap();
+        queue
+            .try_set_used_ring_address(GuestAddress(cfg.device))
+            .unwrap();
+        queue.set_event_idx(event_idx);
+        queue.set_next_avail(start);
+        queue.set_next_used(start);
+        queue.set_ready(true);
+        assert!(
+            queue.is_valid(&*mem),
+            "device rejects the queue configuration"
+        );
+        Self {
+            mem,
+            queue,
+            desc_table: cfg.desc,
+        }
+    }
+
+    /// Pops the next available chain.
+    pub fn pop(&mut self) -> Option<SeenChain> {
+        let chain = self.queue.pop_descriptor_chain(&*self.mem)?;
+        let head = chain.head_index();
+        let head_desc: VqDesc = self
+            .mem
+            .read_obj(GuestAddress(self.desc_table + u64::from(head) * 16))
+            .unwrap();
+        let indirect = head_desc.refers_to_indirect_table();
+        let descs = chain
+            .map(|d| SeenDesc {
+                addr: d.addr().0,
+                len: d.len(),
+                writable: d.is_write_only(),
+            })
+            .collect();
+        Some(SeenChain {
+            head,
+            descs,
+            indirect,
+        })
+    }
+
+    /// Writes `data` into the chain's writable descriptors, then marks it
+    /// used with `len`.
+    pub fn complete(&mut self, chain: &SeenChain, len: u32) {
+        self.queue.add_used(&*self.mem, chain.head, len).unwrap();
+    }
+
+    pub fn needs_notification(&mut self) -> bool {
+        self.queue.needs_notification(&*self.mem).unwrap()
+    }
+
+    pub fn enable_notification(&mut self) -> bool {
+        self.queue.enable_notification(&*self.mem).unwrap()
+    }
+
+    pub fn disable_notification(&mut self) {
+        self.queue.disable_notification(&*self.mem).unwrap()
+    }
+
+    /// Writes a used element directly (for malicious tests).
+    pub fn raw_used(&mut self, id: u32, len: u32, idx_delta: u16) {
+        let used = self.queue.used_ring();
+        let next = self.queue.next_used();
+        let slot = u64::from(next % self.queue.size());
+        let e = used + 4 + slot * 8;
+        self.mem.write_obj(id.to_le(), GuestAddress(e)).unwrap();
+        self.mem
+            .write_obj(len.to_le(), GuestAddress(e + 4))
+            .unwrap();
+        let new = next.wrapping_add(idx_delta);
+        self.queue.set_next_used(new);
+        self.mem
+            .store(new.to_le(), GuestAddress(used + 2), Ordering::Release)
+            .unwrap();
+    }
+}
+
+// ---------------------------------------------------------------------
+// Fake transport.
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    Reset,
+    WriteStatus(u8),
+    ReadDeviceFeatures(u32),
+    WriteDriverFeatures(u32, u32),
+    ConfigRead(usize),
+    ConfigWrite(usize),
+    SetupQueue(u16),
+    EnableQueue(u16),
+    Notify(u16),
+}
+
+/// A scriptable device behind a fake transport.
+pub struct FakeTransport {
+    pub kind: TransportKind,
+    pub status: u8,
+    pub device_features: Features,
+    pub driver_features: Features,
+    /// The device refuses FEATURES_OK.
+    pub reject_features_ok: bool,
+    /// Status polls after reset that still read non-zero.
+    pub reset_polls_nonzero: u32,
+    /// The generation changes on each of the next N generation reads
+    /// taken while a config read is in progress.
+    pub unstable_generation: u32,
+    pub generation: u32,
+    pub config: Vec<u8>,
+    pub max_queue: u16,
+    pub ops: Vec<Op>,
+    /// Legacy only: number of reads that return changing data.
+    pub legacy_flaky_reads: u32,
+    /// The device sets DEVICE_NEEDS_RESET when FEATURES_OK is written.
+    pub needs_reset_on_features_ok: bool,
+}
+
+impl FakeTransport {
+    pub fn new(kind: TransportKind, device_features: Features) -> Self {
+        Self {
+            kind,
+            status: 0x7f, // garbage until reset
+            device_features,
+            driver_features: Features::EMPTY,
+            reject_features_ok: false,
+            reset_polls_nonzero: 0,
+            unstable_generation: 0,
+            generation: 0,
+            config: (0..64u8).collect(),
+            max_queue: 256,
+            ops: Vec::new(),
+            legacy_flaky_reads: 0,
+            needs_reset_on_features_ok: false,
+        }
+    }
+
+    pub fn status(&self) -> Status {
+        Status::from_bits(self.status)
+    }
+
+    fn cfg(&mut self, off: usize, n: usize) -> Result<u64, TransportError> {
+        self.ops.push(Op::ConfigRead(off));
+        let bytes = self
+            .config
+            .get(off..off + n)
+            .ok_or(TransportError::OutOfRange)?;
+        let mut v = 0u64;
+        for (i, b) in bytes.iter().enumerate() {
+            v |= u64::from(*b) << (8 * i);
+        }
+        if self.kind.is_legacy() && self.legacy_flaky_reads > 0 {
+            self.legacy_flaky_reads -= 1;
+            v ^= u64::from(self.legacy_flaky_reads) + 1;
+        }
+        Ok(v)
+    }
+
+    fn cfg_write(&mut self, off: usize, v: u64, n: usize) -> Result<(), TransportError> {
+        self.ops.push(Op::ConfigWrite(off));
+        let bytes = self
+            .config
+            .get_mut(off..off + n)
+            .ok_or(TransportError::OutOfRange)?;
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = (v >> (8 * i)) as u8;
+        }
+        Ok(())
+    }
+}
+
+impl Transport for FakeTransport {
+    fn kind(&self) -> TransportKind {
+        self.kind
+    }
+    fn device_id(&self) -> DeviceId {
+        DeviceId::BLOCK
+    }
+    fn read_status(&mut self) -> Result<Status, TransportError> {
+        if self.status == 0 && self.reset_polls_nonzero > 0 {
+            // Reset still in progress: report a stale value.
+            self.reset_polls_nonzero -= 1;
+            return Ok(Status::from_bits(0x40));
+        }
+        Ok(Status::from_bits(self.status))
+    }
+    fn write_status(&mut self, status: Status) -> Result<(), TransportError> {
+        self.ops.push(Op::WriteStatus(status.bits()));
+        let mut s = status.bits();
+        if s & Status::FEATURES_OK.bits() != 0 && self.reject_features_ok {
+            s &= !Status::FEATURES_OK.bits();
+        }
+        if s & Status::FEATURES_OK.bits() != 0 && self.needs_reset_on_features_ok {
+            s |= Status::DEVICE_NEEDS_RESET.bits();
+        }
+        self.status = s;
+        Ok(())
+    }
+    fn reset(&mut self) -> Result<(), TransportError> {
+        self.ops.push(Op::Reset);
+        self.status = 0;
+        self.driver_features = Features::EMPTY;
+        Ok(())
+    }
+    fn read_device_features(&mut self, word: u32) -> Result<u32, TransportError> {
+        self.ops.push(Op::ReadDeviceFeatures(word));
+        Ok(self.device_features.word(word as usize))
+    }
+    fn write_driver_features(&mut self, word: u32, value: u32) -> Result<(), TransportError> {
+        self.ops.push(Op::WriteDriverFeatures(word, value));
+        self.driver_features.set_word(word as usize, value);
+        Ok(())
+    }
+    fn config_generation(&mut self) -> Result<u32, TransportError> {
+        if self.unstable_generation > 0 {
+            self.unstable_generation -= 1;
+            self.generation += 1;
+        }
+        Ok(self.generation)
+    }
+    fn read_config_u8(&mut self, offset: usize) -> Result<u8, TransportError> {
+        self.cfg(offset, 1).map(|v| v as u8)
+    }
+    fn read_config_u16(&mut self, offset: usize) -> Result<u16, TransportError> {
+        self.cfg(offset, 2).map(|v| v as u16)
+    }
+    fn read_config_u32(&mut self, offset: usize) -> Result<u32, TransportError> {
+        self.cfg(offset, 4).map(|v| v as u32)
+    }
+    fn read_config_u64(&mut self, offset: usize) -> Result<u64, TransportError> {
+        self.cfg(offset, 8)
+    }
+    fn write_config_u8(&mut self, offset: usize, value: u8) -> Result<(), TransportError> {
+        self.cfg_write(offset, value.into(), 1)
+    }
+    fn write_config_u16(&mut self, offset: usize, value: u16) -> Result<(), TransportError> {
+        self.cfg_write(offset, value.into(), 2)
+    }
+    fn write_config_u32(&mut self, offset: usize, value: u32) -> Result<(), TransportError> {
+        self.cfg_write(offset, value.into(), 4)
+    }
+    fn write_config_u64(&mut self, offset: usize, value: u64) -> Result<(), TransportError> {
+        self.cfg_write(offset, value, 8)
+    }
+    fn max_queue_size(&mut self, _index: u16) -> Result<u16, TransportError> {
+        Ok(self.max_queue)
+    }
+    fn setup_queue(
+        &mut self,
+        index: u16,
+        _config: &rvirtio_core::queue::QueueConfig,
+    ) -> Result<(), TransportError> {
+        self.ops.push(Op::SetupQueue(index));
+        Ok(())
+    }
+    fn enable_queue(&mut self, index: u16) -> Result<(), TransportError> {
+        self.ops.push(Op::EnableQueue(index));
+        Ok(())
+    }
+    fn release_queue(&mut self, _index: u16) -> Result<(), TransportError> {
+        Ok(())
+    }
+    fn notify(
+        &mut self,
+        index: u16,
+        _data: Option<rvirtio_core::queue::NotifyData>,
+    ) -> Result<(), TransportError> {
+        self.ops.push(Op::Notify(index));
+        Ok(())
+    }
+    fn ack_interrupt(&mut self) -> Result<InterruptStatus, TransportError> {
+        Ok(InterruptStatus::from_bits(1))
+    }
+}
