@@ -51,6 +51,24 @@ impl Mapping {
         len: usize,
         dir: DataDirection,
     ) -> Result<Self> {
+        let dev: &Device = dev;
+        // SAFETY: the caller's guarantees are those of `map_any`.
+        unsafe { Self::map_any(dev, ptr, len, dir) }
+    }
+
+    /// [`Mapping::map`] for a device reference of any context: the DMA
+    /// operations of a device stay valid for as long as it exists, which
+    /// the mapping's reference guarantees.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Mapping::map`].
+    pub unsafe fn map_any(
+        dev: &Device,
+        ptr: *mut u8,
+        len: usize,
+        dir: DataDirection,
+    ) -> Result<Self> {
         if len == 0 {
             return Err(EINVAL);
         }
@@ -123,5 +141,57 @@ impl TestDmaDevice {
         // the device, and it stays bound until `self.reg` is dropped, which
         // the returned borrow of `self` outlives not.
         unsafe { Device::<Bound>::from_raw(raw(dev)) }
+    }
+}
+
+/// A buffer owned by its streaming DMA mapping: the CPU cannot reach the
+/// bytes while the device may access them; [`MappedBuffer::unmap`] ends
+/// the mapping and gives the buffer back. Dropping it unmaps and frees.
+pub struct MappedBuffer {
+    // Field order is drop order: unmap before freeing.
+    mapping: Mapping,
+    buf: KVec<u8>,
+}
+
+impl MappedBuffer {
+    /// Maps all of `buf` (which must not be empty) for `dev` in direction
+    /// `dir`. On failure the buffer comes back with the error.
+    pub fn map(
+        dev: &Device,
+        mut buf: KVec<u8>,
+        dir: DataDirection,
+    ) -> Result<Self, (Error, KVec<u8>)> {
+        let len = buf.len();
+        let ptr = buf.as_mut_ptr();
+        // SAFETY: `KVec` memory comes from kmalloc (the linear map); the
+        // mapping is stored next to the vector, which is never touched,
+        // resized or freed while the mapping lives (no accessor exists, and
+        // the drop order unmaps first).
+        match unsafe { Mapping::map_any(dev, ptr, len, dir) } {
+            Ok(mapping) => Ok(Self { mapping, buf }),
+            Err(e) => Err((e, buf)),
+        }
+    }
+
+    /// The bus address of the buffer.
+    pub fn dma_addr(&self) -> u64 {
+        self.mapping.dma_addr()
+    }
+
+    /// The buffer's length.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Whether the buffer is empty (never: mapping refuses empty buffers).
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Ends the mapping (syncing the buffer for the CPU) and returns it.
+    pub fn unmap(self) -> KVec<u8> {
+        let Self { mapping, buf } = self;
+        drop(mapping);
+        buf
     }
 }

@@ -16,4 +16,6 @@
 //! pub mod kvirtio;
 //! ```
 
+pub mod driver;
+pub mod pci;
 pub mod platform;

@@ -386,7 +386,6 @@ fn read_virtio_cap<C: ConfigSpace + ?Sized>(
     let rd8 = |o: u16| cfg.read8(at(o)).ok_or(CapError::ReadFailed);
     let cap_len = rd8(2)?;
     let cfg_type = rd8(3)?;
-    let bar = rd8(4)?;
     if !matches!(
         cfg_type,
         CAP_COMMON_CFG | CAP_NOTIFY_CFG | CAP_ISR_CFG | CAP_DEVICE_CFG
@@ -395,6 +394,12 @@ fn read_virtio_cap<C: ConfigSpace + ?Sized>(
         // else is reserved and must be ignored.
         return Ok(None);
     }
+    // A capability at 0xfc has no room for `bar` (nor anything after it)
+    // in config space: refuse it without reading past 256 bytes.
+    if at(5) > 256 {
+        return Err(CapError::Truncated { at: pos });
+    }
+    let bar = rd8(4)?;
     if bar > 5 {
         return Ok(None);
     }

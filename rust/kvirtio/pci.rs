@@ -1,0 +1,599 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The virtio PCI transport (virtio 1.4 §4.1), modern and legacy.
+//!
+//! A modern device is driven through the regions its vendor capabilities
+//! name (common configuration, notification, ISR, device configuration),
+//! found by [`crate::virtio::pci::parse_caps`] and mapped one by one: only
+//! what the capabilities name is mapped, and every access is checked
+//! against the mapped length. A legacy or transitional device is driven
+//! through its I/O BAR 0 (§4.1.4.10). The choice follows the C driver:
+//! modern first, legacy only for a transitional device without a usable
+//! modern interface, or when the driver's `force_legacy` parameter asks.
+//!
+//! C version: `drivers/virtio/virtio_pci_modern_dev.c`,
+//! `drivers/virtio/virtio_pci_legacy_dev.c`.
+
+use crate::{
+    kext::pci::{bar_info, config_read8, BarClaim, Enabled, IoRegion},
+    virtio::{
+        features::Features,
+        pci::{self as vpci, common, legacy, BarInfo, ModernCaps},
+        queue::{NotifyData, QueueConfig},
+        spec::{DeviceId, Status},
+        transport::{InterruptStatus, Transport, TransportError, TransportKind},
+    },
+};
+use kernel::{
+    device::Bound,
+    pci,
+    prelude::*, //
+};
+
+/// The config space of a bound PCI device, for the capability parser.
+struct Cfg<'a>(&'a pci::Device<Bound>);
+
+impl vpci::ConfigSpace for Cfg<'_> {
+    fn read8(&self, offset: u16) -> Option<u8> {
+        config_read8(self.0, offset)
+    }
+}
+
+/// Reads the BAR sizes the PCI core found.
+fn bars(pdev: &pci::Device<Bound>) -> [BarInfo; 6] {
+    let mut b = [BarInfo::default(); 6];
+    for (i, slot) in b.iter_mut().enumerate() {
+        // CAST: `i < 6`.
+        slot.len = bar_info(pdev, i as u8).0;
+    }
+    b
+}
+
+/// Parses the capability list of `pdev` (see
+/// [`crate::virtio::pci::parse_caps`]).
+pub fn find_modern_caps(pdev: &pci::Device<Bound>) -> Result<Option<ModernCaps>, vpci::CapError> {
+    vpci::parse_caps(&Cfg(pdev), &bars(pdev))
+}
+
+/// The mapped registers of one interface.
+enum Regs {
+    Modern {
+        common: IoRegion,
+        notify: IoRegion,
+        isr: IoRegion,
+        device: Option<IoRegion>,
+        caps: ModernCaps,
+    },
+    Legacy {
+        io: IoRegion,
+    },
+}
+
+/// A virtio PCI device's transport.
+///
+/// Register accessors take `&self`, so queues notify and interrupt
+/// handlers read the ISR without a lock; the selector-based accesses
+/// (features, queue setup) happen only during probe and removal, which the
+/// driver core serialises.
+pub struct PciTransport {
+    // Field order is drop order: unmap, then release the BARs, then
+    // disable the device.
+    regs: Regs,
+    _claims: KVec<BarClaim>,
+    enabled: Enabled,
+    device_id: DeviceId,
+    /// MSI-X is enabled (moves the legacy device configuration).
+    msix: bool,
+    /// Per-queue notification offsets, filled by `setup_queue`.
+    notify_offs: KVec<u32>,
+}
+
+fn io_err(_: Error) -> TransportError {
+    TransportError::Io
+}
+
+impl PciTransport {
+    /// Probes the interface of `pdev` for virtio device `device_id`:
+    /// modern unless `force_legacy` (and the device is transitional), or
+    /// the modern interface is absent on a transitional device.
+    pub fn new(
+        pdev: &pci::Device<Bound>,
+        device_id: DeviceId,
+        force_legacy: bool,
+        name: &'static CStr,
+    ) -> Result<Self> {
+        let transitional = (0x1000..=0x103f).contains(&pdev.device_id());
+        let want = DeviceId::from_pci(pdev.device_id(), pdev.subsystem_device_id());
+        if want != Some(device_id) {
+            dev_err!(
+                pdev.as_ref(),
+                "not a virtio device of type {} (PCI id {:#06x}, subsystem {:#06x})\n",
+                device_id.0,
+                pdev.device_id(),
+                pdev.subsystem_device_id()
+            );
+            return Err(ENODEV);
+        }
+        let enabled = Enabled::new(pdev)?;
+        let caps = if force_legacy && transitional {
+            None
+        } else {
+            match find_modern_caps(pdev) {
+                Ok(c) => c,
+                Err(e) => {
+                    dev_err!(pdev.as_ref(), "invalid virtio capabilities: {:?}\n", e);
+                    if !transitional {
+                        return Err(ENODEV);
+                    }
+                    None
+                }
+            }
+        };
+        let mut claims = KVec::new();
+        let regs = match caps {
+            Some(caps) => {
+                let mut used = [false; 6];
+                let regions = [
+                    Some(caps.common),
+                    Some(caps.notify),
+                    Some(caps.isr),
+                    caps.device,
+                ];
+                for r in regions.iter().flatten() {
+                    let b = usize::from(r.bar);
+                    if !used[b] {
+                        used[b] = true;
+                        claims.push(BarClaim::new(pdev, r.bar, name)?, GFP_KERNEL)?;
+                    }
+                }
+                let map = |r: vpci::Region, cap: usize| {
+                    // Map only what the driver uses of large structures.
+                    let len = core::cmp::min(r.length as usize, cap);
+                    IoRegion::map(pdev, r.bar, u64::from(r.offset), len)
+                };
+                Regs::Modern {
+                    common: map(caps.common, 64)?,
+                    notify: map(caps.notify, caps.notify.length as usize)?,
+                    isr: map(caps.isr, 1)?,
+                    device: match caps.device {
+                        Some(d) if d.length > 0 => Some(map(d, 4096)?),
+                        _ => None,
+                    },
+                    caps,
+                }
+            }
+            None if transitional => {
+                let (len, is_io) = bar_info(pdev, 0);
+                if !is_io || len < 20 {
+                    dev_err!(pdev.as_ref(), "legacy device without an I/O BAR 0\n");
+                    return Err(ENODEV);
+                }
+                claims.push(BarClaim::new(pdev, 0, name)?, GFP_KERNEL)?;
+                // CAST: an I/O BAR is at most 64 KiB... and we map 256 at most.
+                let io = IoRegion::map(pdev, 0, 0, core::cmp::min(len, 256) as usize)?;
+                Regs::Legacy { io }
+            }
+            None => {
+                dev_err!(pdev.as_ref(), "modern device without virtio capabilities\n");
+                return Err(ENODEV);
+            }
+        };
+        Ok(Self {
+            regs,
+            _claims: claims,
+            enabled,
+            device_id,
+            msix: false,
+            notify_offs: KVec::new(),
+        })
+    }
+
+    /// Whether the legacy interface is in use.
+    pub fn is_legacy(&self) -> bool {
+        matches!(self.regs, Regs::Legacy { .. })
+    }
+
+    /// Number of queues the device offers (modern), or `None` when the
+    /// interface does not say (legacy: probe each queue's size instead).
+    pub fn num_queues(&self) -> Option<u16> {
+        match &self.regs {
+            Regs::Modern { common: c, .. } => c.read16(common::NUM_QUEUES).ok(),
+            Regs::Legacy { .. } => None,
+        }
+    }
+
+    /// Records that MSI-X is on (the legacy device configuration moves).
+    pub fn set_msix(&mut self, on: bool) {
+        self.msix = on;
+    }
+
+    /// Routes configuration change interrupts to MSI-X `vector`
+    /// ([`vpci::MSI_NO_VECTOR`] for none); checks the device accepted it.
+    pub fn set_config_vector(&self, vector: u16) -> Result {
+        let got = match &self.regs {
+            Regs::Modern { common: c, .. } => {
+                c.write16(common::CONFIG_MSIX_VECTOR, vector)?;
+                c.read16(common::CONFIG_MSIX_VECTOR)?
+            }
+            Regs::Legacy { io } => {
+                io.write16(legacy::CONFIG_VECTOR, vector)?;
+                io.read16(legacy::CONFIG_VECTOR)?
+            }
+        };
+        if got != vector {
+            return Err(EBUSY);
+        }
+        Ok(())
+    }
+
+    /// Routes queue `index`'s interrupts to MSI-X `vector`; checks the
+    /// device accepted it.
+    pub fn set_queue_vector(&self, index: u16, vector: u16) -> Result {
+        let got = match &self.regs {
+            Regs::Modern { common: c, .. } => {
+                c.write16(common::QUEUE_SELECT, index)?;
+                c.write16(common::QUEUE_MSIX_VECTOR, vector)?;
+                c.read16(common::QUEUE_MSIX_VECTOR)?
+            }
+            Regs::Legacy { io } => {
+                io.write16(legacy::QUEUE_SEL, index)?;
+                io.write16(legacy::QUEUE_VECTOR, vector)?;
+                io.read16(legacy::QUEUE_VECTOR)?
+            }
+        };
+        if got != vector {
+            return Err(EBUSY);
+        }
+        Ok(())
+    }
+
+    /// Maps queue `index`'s notification register on its own (after
+    /// `setup_queue`), so the queue can notify without the transport.
+    /// Returns the mapping and whether it can take a 32-bit write
+    /// (notification data).
+    pub fn map_notify(&self, pdev: &pci::Device<Bound>, index: u16) -> Result<(IoRegion, bool)> {
+        match &self.regs {
+            Regs::Modern { caps, .. } => {
+                let off = *self.notify_offs.get(usize::from(index)).ok_or(EINVAL)?;
+                let room = caps.notify.length.checked_sub(off).ok_or(EINVAL)?;
+                let width = if room >= 4 { 4 } else { 2 };
+                let at = u64::from(caps.notify.offset) + u64::from(off);
+                Ok((IoRegion::map(pdev, caps.notify.bar, at, width)?, width == 4))
+            }
+            Regs::Legacy { .. } => Ok((
+                IoRegion::map(pdev, 0, legacy::QUEUE_NOTIFY as u64, 2)?,
+                false,
+            )),
+        }
+    }
+
+    /// Maps the ISR status byte on its own, for an INTx handler.
+    pub fn map_isr(&self, pdev: &pci::Device<Bound>) -> Result<IoRegion> {
+        match &self.regs {
+            Regs::Modern { caps, .. } => {
+                IoRegion::map(pdev, caps.isr.bar, u64::from(caps.isr.offset), 1)
+            }
+            Regs::Legacy { .. } => IoRegion::map(pdev, 0, legacy::ISR as u64, 1),
+        }
+    }
+
+    /// Maps the device status byte on its own, so queues can mark the
+    /// device FAILED when it breaks the rules.
+    pub fn map_status(&self, pdev: &pci::Device<Bound>) -> Result<IoRegion> {
+        match &self.regs {
+            Regs::Modern { caps, .. } => IoRegion::map(
+                pdev,
+                caps.common.bar,
+                u64::from(caps.common.offset) + common::DEVICE_STATUS as u64,
+                1,
+            ),
+            Regs::Legacy { .. } => IoRegion::map(pdev, 0, legacy::STATUS as u64, 1),
+        }
+    }
+
+    /// Notifies the device about queue `index` (`&self`: hot path).
+    pub fn notify_queue(&self, index: u16, data: Option<NotifyData>) -> Result {
+        match &self.regs {
+            Regs::Modern { notify, .. } => {
+                let off = *self.notify_offs.get(usize::from(index)).ok_or(EINVAL)?;
+                match data {
+                    Some(d) => notify.write32(off as usize, d.to_u32(index)),
+                    None => notify.write16(off as usize, index),
+                }
+            }
+            Regs::Legacy { io } => io.write16(legacy::QUEUE_NOTIFY, index),
+        }
+    }
+
+    /// Reads (and so clears) the ISR status (`&self`: interrupt handlers).
+    pub fn read_isr(&self) -> Result<InterruptStatus> {
+        let v = match &self.regs {
+            Regs::Modern { isr, .. } => isr.read8(0)?,
+            Regs::Legacy { io } => io.read8(legacy::ISR)?,
+        };
+        Ok(InterruptStatus::from_bits(v))
+    }
+
+    /// Sets the FAILED status bit: the driver gave up on the device.
+    pub fn set_failed(&self) {
+        let _ = self
+            .status_raw()
+            .and_then(|s| self.set_status_raw(s | Status::FAILED.bits()));
+    }
+
+    /// Resets the device (status 0) and waits, bounded, for it to read
+    /// back 0 (`&self`, for removal paths).
+    pub fn reset_now(&self) -> Result {
+        self.set_status_raw(0)?;
+        for _ in 0..1000 {
+            if self.status_raw()? == 0 {
+                return Ok(());
+            }
+            kernel::time::delay::fsleep(kernel::time::Delta::from_micros(100));
+        }
+        Err(ETIMEDOUT)
+    }
+
+    /// Stops the device's DMA (bus mastering off), for surprise removal.
+    pub fn stop_dma(&self) {
+        self.enabled.clear_master();
+    }
+
+    fn status_raw(&self) -> Result<u8> {
+        match &self.regs {
+            Regs::Modern { common: c, .. } => c.read8(common::DEVICE_STATUS),
+            Regs::Legacy { io } => io.read8(legacy::STATUS),
+        }
+    }
+
+    fn set_status_raw(&self, v: u8) -> Result {
+        match &self.regs {
+            Regs::Modern { common: c, .. } => c.write8(common::DEVICE_STATUS, v),
+            Regs::Legacy { io } => io.write8(legacy::STATUS, v),
+        }
+    }
+
+    fn config_region(&self) -> Result<(&IoRegion, usize), TransportError> {
+        match &self.regs {
+            Regs::Modern { device, .. } => device
+                .as_ref()
+                .map(|d| (d, 0))
+                .ok_or(TransportError::OutOfRange),
+            Regs::Legacy { io } => Ok((
+                io,
+                if self.msix {
+                    legacy::CONFIG_OFF_MSIX
+                } else {
+                    legacy::CONFIG_OFF_NO_MSIX
+                },
+            )),
+        }
+    }
+
+    fn cfg_off(base: usize, offset: usize) -> Result<usize, TransportError> {
+        base.checked_add(offset).ok_or(TransportError::OutOfRange)
+    }
+}
+
+impl Transport for PciTransport {
+    fn kind(&self) -> TransportKind {
+        if self.is_legacy() {
+            TransportKind::PciLegacy
+        } else {
+            TransportKind::PciModern
+        }
+    }
+
+    fn device_id(&self) -> DeviceId {
+        self.device_id
+    }
+
+    fn read_status(&mut self) -> Result<Status, TransportError> {
+        self.status_raw().map(Status::from_bits).map_err(io_err)
+    }
+
+    fn write_status(&mut self, status: Status) -> Result<(), TransportError> {
+        self.set_status_raw(status.bits()).map_err(io_err)
+    }
+
+    fn reset_poll_delay(&mut self) {
+        kernel::time::delay::fsleep(kernel::time::Delta::from_micros(100));
+    }
+
+    fn read_device_features(&mut self, word: u32) -> Result<u32, TransportError> {
+        match &self.regs {
+            Regs::Modern { common: c, .. } => {
+                c.write32(common::DEVICE_FEATURE_SELECT, word)
+                    .map_err(io_err)?;
+                c.read32(common::DEVICE_FEATURE).map_err(io_err)
+            }
+            Regs::Legacy { io } if word == 0 => io.read32(legacy::HOST_FEATURES).map_err(io_err),
+            Regs::Legacy { .. } => Ok(0),
+        }
+    }
+
+    fn write_driver_features(&mut self, word: u32, value: u32) -> Result<(), TransportError> {
+        match &self.regs {
+            Regs::Modern { common: c, .. } => {
+                c.write32(common::DRIVER_FEATURE_SELECT, word)
+                    .map_err(io_err)?;
+                c.write32(common::DRIVER_FEATURE, value).map_err(io_err)
+            }
+            Regs::Legacy { io } if word == 0 => {
+                io.write32(legacy::GUEST_FEATURES, value).map_err(io_err)
+            }
+            Regs::Legacy { .. } if value == 0 => Ok(()),
+            Regs::Legacy { .. } => Err(TransportError::NotSupported),
+        }
+    }
+
+    fn config_generation(&mut self) -> Result<u32, TransportError> {
+        match &self.regs {
+            Regs::Modern { common: c, .. } => c
+                .read8(common::CONFIG_GENERATION)
+                .map(u32::from)
+                .map_err(io_err),
+            Regs::Legacy { .. } => Ok(0),
+        }
+    }
+
+    fn read_config_u8(&mut self, offset: usize) -> Result<u8, TransportError> {
+        let (r, base) = self.config_region()?;
+        r.read8(Self::cfg_off(base, offset)?)
+            .map_err(|_| TransportError::OutOfRange)
+    }
+
+    fn read_config_u16(&mut self, offset: usize) -> Result<u16, TransportError> {
+        let (r, base) = self.config_region()?;
+        r.read16(Self::cfg_off(base, offset)?)
+            .map_err(|_| TransportError::OutOfRange)
+    }
+
+    fn read_config_u32(&mut self, offset: usize) -> Result<u32, TransportError> {
+        let (r, base) = self.config_region()?;
+        r.read32(Self::cfg_off(base, offset)?)
+            .map_err(|_| TransportError::OutOfRange)
+    }
+
+    fn read_config_u64(&mut self, offset: usize) -> Result<u64, TransportError> {
+        // Two 32-bit reads, low half first (§4.1.3.1); the caller's
+        // generation check makes the pair consistent.
+        let lo = self.read_config_u32(offset)?;
+        let hi = self.read_config_u32(offset.checked_add(4).ok_or(TransportError::OutOfRange)?)?;
+        Ok(u64::from(lo) | (u64::from(hi) << 32))
+    }
+
+    fn write_config_u8(&mut self, offset: usize, value: u8) -> Result<(), TransportError> {
+        let (r, base) = self.config_region()?;
+        r.write8(Self::cfg_off(base, offset)?, value)
+            .map_err(|_| TransportError::OutOfRange)
+    }
+
+    fn write_config_u16(&mut self, offset: usize, value: u16) -> Result<(), TransportError> {
+        let (r, base) = self.config_region()?;
+        r.write16(Self::cfg_off(base, offset)?, value)
+            .map_err(|_| TransportError::OutOfRange)
+    }
+
+    fn write_config_u32(&mut self, offset: usize, value: u32) -> Result<(), TransportError> {
+        let (r, base) = self.config_region()?;
+        r.write32(Self::cfg_off(base, offset)?, value)
+            .map_err(|_| TransportError::OutOfRange)
+    }
+
+    fn write_config_u64(&mut self, offset: usize, value: u64) -> Result<(), TransportError> {
+        // CAST: splitting into halves.
+        self.write_config_u32(offset, value as u32)?;
+        self.write_config_u32(
+            offset.checked_add(4).ok_or(TransportError::OutOfRange)?,
+            (value >> 32) as u32,
+        )
+    }
+
+    fn max_queue_size(&mut self, index: u16) -> Result<u16, TransportError> {
+        match &self.regs {
+            Regs::Modern { common: c, .. } => {
+                if let Some(n) = self.num_queues() {
+                    if index >= n {
+                        return Ok(0);
+                    }
+                }
+                c.write16(common::QUEUE_SELECT, index).map_err(io_err)?;
+                c.read16(common::QUEUE_SIZE).map_err(io_err)
+            }
+            Regs::Legacy { io } => {
+                io.write16(legacy::QUEUE_SEL, index).map_err(io_err)?;
+                io.read16(legacy::QUEUE_NUM).map_err(io_err)
+            }
+        }
+    }
+
+    fn setup_queue(&mut self, index: u16, cfg: &QueueConfig) -> Result<(), TransportError> {
+        let i = usize::from(index);
+        while self.notify_offs.len() <= i {
+            self.notify_offs
+                .push(0, GFP_KERNEL)
+                .map_err(|_| TransportError::Errno(-12))?;
+        }
+        match &self.regs {
+            Regs::Modern {
+                common: c,
+                caps,
+                notify,
+                ..
+            } => {
+                c.write16(common::QUEUE_SELECT, index).map_err(io_err)?;
+                c.write16(common::QUEUE_SIZE, cfg.size).map_err(io_err)?;
+                for (off, v) in [
+                    (common::QUEUE_DESC, cfg.desc),
+                    (common::QUEUE_DRIVER, cfg.driver),
+                    (common::QUEUE_DEVICE, cfg.device),
+                ] {
+                    // CAST: the low and high halves of the address.
+                    c.write32(off, v as u32).map_err(io_err)?;
+                    c.write32(off + 4, (v >> 32) as u32).map_err(io_err)?;
+                }
+                let qoff = c.read16(common::QUEUE_NOTIFY_OFF).map_err(io_err)?;
+                // Room for a 32-bit write covers notification data too.
+                let width = if notify.len() >= 4 { 4 } else { 2 };
+                let off = caps
+                    .notify_offset(qoff, width)
+                    .or_else(|| caps.notify_offset(qoff, 2))
+                    .ok_or(TransportError::OutOfRange)?;
+                if let Some(slot) = self.notify_offs.get_mut(i) {
+                    *slot = off;
+                }
+                Ok(())
+            }
+            Regs::Legacy { io } => {
+                if cfg.legacy_align != legacy::VRING_ALIGN as u32 || cfg.desc & 0xfff != 0 {
+                    return Err(TransportError::InvalidQueue);
+                }
+                let pfn = cfg.desc >> legacy::QUEUE_ADDR_SHIFT;
+                let pfn = u32::try_from(pfn).map_err(|_| TransportError::InvalidQueue)?;
+                io.write16(legacy::QUEUE_SEL, index).map_err(io_err)?;
+                io.write32(legacy::QUEUE_PFN, pfn).map_err(io_err)
+            }
+        }
+    }
+
+    fn enable_queue(&mut self, index: u16) -> Result<(), TransportError> {
+        match &self.regs {
+            Regs::Modern { common: c, .. } => {
+                c.write16(common::QUEUE_SELECT, index).map_err(io_err)?;
+                c.write16(common::QUEUE_ENABLE, 1).map_err(io_err)
+            }
+            // A legacy queue is live once its PFN is written.
+            Regs::Legacy { .. } => Ok(()),
+        }
+    }
+
+    fn release_queue(&mut self, index: u16) -> Result<(), TransportError> {
+        match &self.regs {
+            // Only a device reset (or a queue reset) releases a modern
+            // queue; the driver must not write 0 to queue_enable.
+            Regs::Modern { .. } => Ok(()),
+            Regs::Legacy { io } => {
+                io.write16(legacy::QUEUE_SEL, index).map_err(io_err)?;
+                io.write32(legacy::QUEUE_PFN, 0).map_err(io_err)
+            }
+        }
+    }
+
+    fn notify(&mut self, index: u16, data: Option<NotifyData>) -> Result<(), TransportError> {
+        self.notify_queue(index, data).map_err(io_err)
+    }
+
+    fn ack_interrupt(&mut self) -> Result<InterruptStatus, TransportError> {
+        self.read_isr().map_err(io_err)
+    }
+}
+
+/// The features a PCI transport itself can offer the device.
+pub fn transport_features(legacy: bool) -> Features {
+    if legacy {
+        TransportKind::PciLegacy.transport_features()
+    } else {
+        TransportKind::PciModern.transport_features()
+    }
+}
