@@ -25,6 +25,9 @@ pub mod kvirtio;
 #[path = "../kvirtio/fakedev.rs"]
 pub mod fakedev;
 
+#[path = "pci_caps_kunit.rs"]
+mod pci_caps_kunit;
+
 module! {
     type: RvirtioCoreTest,
     name: "rvirtio_core_test",

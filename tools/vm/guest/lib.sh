@@ -63,3 +63,53 @@ pci_devices() {
 kunit_results() {
 	cat "/sys/kernel/debug/kunit/$1/results"
 }
+
+# dmesg_has PATTERN: whether the kernel log matches the extended regex.
+dmesg_has() {
+	dmesg | grep -Eq "$1"
+}
+
+# rng_read_1mib: reads 1 MiB from /dev/hwrng and checks the size.
+rng_read_1mib() {
+	head -c 1048576 /dev/hwrng >/tmp/rng.bin || fail "reading /dev/hwrng failed"
+	expect_eq "read 1 MiB from /dev/hwrng" "$(wc -c </tmp/rng.bin)" 1048576
+}
+
+# rng_fips [BYTES]: runs rngtest (FIPS 140-2) on BYTES (default 1 MB,
+# 400 blocks) from /dev/hwrng; at least 99% of the blocks must pass.
+rng_fips() {
+	head -c "${1:-1000000}" /dev/hwrng | rngtest >/tmp/rngtest.out 2>&1
+	_s=$(sed -n 's/.*FIPS 140-2 successes: //p' /tmp/rngtest.out)
+	_f=$(sed -n 's/.*FIPS 140-2 failures: //p' /tmp/rngtest.out)
+	[ -n "$_s" ] && [ -n "$_f" ] || fail "rngtest printed no result: $(cat /tmp/rngtest.out)"
+	[ $((_s + _f)) -gt 0 ] || fail "rngtest tested no block"
+	if [ $((_s * 100)) -ge $(((_s + _f) * 99)) ]; then
+		echo "ok: rngtest: $_s of $((_s + _f)) FIPS 140-2 blocks passed"
+	else
+		fail "rngtest: only $_s of $((_s + _f)) FIPS 140-2 blocks passed"
+	fi
+}
+
+# no_kernel_errors: fails if the kernel log has a BUG, oops, warning or
+# kmemleak report.
+no_kernel_errors() {
+	if dmesg | grep -E 'BUG:|Oops|WARNING:|general protection|unreferenced object|refcount_t:'; then
+		fail "the kernel reported errors (above)"
+	fi
+	echo "ok: no kernel errors"
+}
+
+# nonblock_read_prompt: an O_NONBLOCK read of /dev/hwrng returns within 10 s
+# (data, or EAGAIN when nothing is ready): it must never sleep.
+nonblock_read_prompt() {
+	timeout 10 dd if=/dev/hwrng of=/tmp/nb.bin bs=64 count=1 iflag=nonblock status=none 2>/tmp/nb.err
+	_rc=$?
+	[ $_rc != 124 ] || fail "an O_NONBLOCK read of /dev/hwrng slept"
+	if [ $_rc = 0 ]; then
+		echo "ok: O_NONBLOCK read returned $(wc -c </tmp/nb.bin) bytes at once"
+	elif grep -q "Resource temporarily unavailable" /tmp/nb.err; then
+		echo "ok: O_NONBLOCK read returned EAGAIN at once"
+	else
+		fail "O_NONBLOCK read failed: $(cat /tmp/nb.err)"
+	fi
+}
