@@ -48,7 +48,7 @@ class RunnerTest(unittest.TestCase):
         self.assertNotIn("not-reached", log)
 
     def test_hung_guest_is_killed_and_named(self):
-        rc, err, _ = boot("sleep 1000\n", "--timeout", "15", "--name", "sleepy")
+        rc, err, _ = boot("sleep 1000\n", "--timeout", "8", "--name", "sleepy")
         self.assertEqual(rc, 124)
         self.assertIn("test 'sleepy' hung", err)
 
