@@ -34,3 +34,9 @@ pub fn helpers_abi_matches() -> bool {
     // and is always linked into the module (see the module documentation).
     unsafe { ffi::rvirtio_helpers_abi() == HELPERS_ABI }
 }
+
+/// Number of possible CPU ids (`nr_cpu_ids`), to size per-CPU queues.
+pub fn nr_cpu_ids() -> u32 {
+    // SAFETY: `nr_cpu_ids` is set during early boot and read-only after.
+    unsafe { kernel::bindings::nr_cpu_ids }
+}

@@ -145,6 +145,28 @@ impl DeviceStatus {
         }
     }
 
+    /// Resets the device (writes 0, then waits, bounded, for 0 to read
+    /// back): it stops all DMA and interrupts. For drivers that must stop a
+    /// device that stopped answering before completing its requests.
+    pub fn reset(&self) -> Result {
+        self.reg.write8(0, 0)?;
+        for _ in 0..1000 {
+            if self.reg.read8(0)? == 0 {
+                return Ok(());
+            }
+            kernel::time::delay::fsleep(kernel::time::Delta::from_micros(100));
+        }
+        Err(ETIMEDOUT)
+    }
+
+    /// Whether DRIVER_OK is set (a device that lost it, e.g. after bus
+    /// mastering was switched off, no longer processes queues).
+    pub fn is_live(&self) -> bool {
+        self.reg
+            .read8(0)
+            .is_ok_and(|s| s != 0xff && s & Status::DRIVER_OK.bits() != 0)
+    }
+
     /// Whether the device asked to be reset, or was marked failed.
     pub fn is_broken(&self) -> bool {
         self.reg.read8(0).is_ok_and(|s| {
@@ -335,6 +357,11 @@ impl<'a> Setup<'a> {
     /// Whether the legacy interface is in use.
     pub fn is_legacy(&self) -> bool {
         self.legacy
+    }
+
+    /// The device status register, for the driver's own failure handling.
+    pub fn device_status(&self) -> Arc<DeviceStatus> {
+        self.status.clone()
     }
 
     /// How interrupts were routed (after [`Setup::find_queues`]).
@@ -655,6 +682,10 @@ fn probe_device<D: Driver>(pdev: &pci::Device<Core<'_>>) -> Result<Probed<D>> {
     // is serialised by the driver core and nothing was allocated yet.
     unsafe {
         pdev.dma_set_mask_and_coherent(DmaMask::new::<64>())?;
+        // Virtio has no DMA segment limit of its own (block's `size_max`
+        // is a queue limit); without this the PCI default of 64 KiB would
+        // reject the block layer's larger segments.
+        pdev.dma_set_max_seg_size(u32::MAX);
         if legacy {
             // The legacy queue address register holds a 32-bit page frame
             // number of 4 KiB pages.

@@ -24,6 +24,8 @@ A VM test is a /bin/sh script run in the guest by tools/vm/run. Header
 lines set how it runs:
     # rvirtio-test: timeout=120 smp=2 mem=1024
     # rvirtio-test: kunit=SUITE[,SUITE...]   suites that must run and pass
+    # rvirtio-test: disks=256M,64M           fresh raw images, named in the
+    #                                        QEMU arguments as @DISK0@, @DISK1@
     # rvirtio-qemu: -device virtio-rng-pci   QEMU arguments (repeatable)
 """
 
@@ -179,6 +181,15 @@ def vm_tests(t, only):
         name = os.path.basename(script)[:-3]
         opts, qemu = parse_header(script)
         log = os.path.join(LOGDIR, f"vm-{name}.log")
+        images = []
+        for i, size in enumerate(s for s in opts.get("disks", "").split(",") if s):
+            img = os.path.join(LOGDIR, f"vm-{name}-disk{i}.img")
+            if os.path.exists(img):
+                os.unlink(img)
+            subprocess.run(["qemu-img", "create", "-q", "-f", "raw", img, size], check=True)
+            images.append(img)
+        for i, img in enumerate(images):
+            qemu = [a.replace(f"@DISK{i}@", img) for a in qemu]
         cmd = [os.path.join(TOP, "tools", "vm", "run"), "--quiet", "--log", log, "--name", name,
                "--timeout", opts["timeout"], "--smp", opts["smp"], "--mem", opts["mem"]]
         if opts.get("append"):
@@ -187,6 +198,8 @@ def vm_tests(t, only):
         t0 = time.time()
         p = subprocess.run(cmd, cwd=TOP, capture_output=True, text=True)
         dt = time.time() - t0
+        for img in images:
+            os.unlink(img)
         try:
             with open(log, encoding="utf-8", errors="replace") as f:
                 console = f.read()

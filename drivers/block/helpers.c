@@ -1,0 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
+/* This module's copy of the rvirtio C helpers, and the blk-mq shim. */
+#include "../../rust/helpers/helpers.c"
+#include "../../rust/helpers/blk.c"

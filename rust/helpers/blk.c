@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rvirtio blk-mq shim: the block-layer objects the 7.2 kernel crate cannot
+ * express (a tag set with a per-request PDU, a gendisk with full queue
+ * limits, a parent device and a module owner, a timeout handler), and the
+ * static-inline request helpers. The virtio logic stays in Rust: the shim
+ * calls back into it through struct rvirtio_blk_cb. Included by the
+ * helpers.c of the block driver; the Rust side is rust/kext/blk.rs.
+ */
+#include <linux/blk-mq.h>
+#include <linux/blkdev.h>
+#include <linux/dma-mapping.h>
+#include <linux/module.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+
+struct rvirtio_blk_cb {
+	/* Returns a blk_status_t. */
+	unsigned int (*queue_rq)(void *drv, unsigned int hctx, struct request *rq, bool last);
+	void (*commit_rqs)(void *drv, unsigned int hctx);
+	void (*complete)(void *drv, struct request *rq);
+	/* Returns an enum blk_eh_timer_return. */
+	unsigned int (*timeout)(void *drv, struct request *rq);
+};
+
+struct rvirtio_blk_limits {
+	u32 logical_block_size;
+	u32 physical_block_size;
+	u32 alignment_offset;
+	u32 io_min;
+	u32 io_opt;
+	u32 max_hw_sectors;
+	u32 max_segments;
+	u32 max_segment_size;
+	u32 dma_alignment;
+	bool write_cache;
+	bool fua;
+};
+
+/* Per-request data: the virtio-blk header and status, and the mappings. */
+struct rvirtio_blk_pdu {
+	__le32 type;
+	__le32 ioprio;
+	__le64 sector;
+	u8 status;
+	u8 hdr_mapped;
+	u8 status_mapped;
+	u8 data_dir;
+	u32 nents;
+	dma_addr_t hdr_dma;
+	dma_addr_t status_dma;
+	struct scatterlist sg[];
+};
+
+struct rvirtio_blk {
+	struct blk_mq_tag_set tag_set;
+	struct gendisk *disk;
+	struct device *dma_dev;
+	const struct rvirtio_blk_cb *cb;
+	void *drv;
+	u32 max_segments;
+};
+
+static blk_status_t rvirtio_blk_queue_rq(struct blk_mq_hw_ctx *hctx,
+					 const struct blk_mq_queue_data *bd)
+{
+	struct rvirtio_blk *b = hctx->queue->queuedata;
+
+	return (__force blk_status_t)b->cb->queue_rq(b->drv, hctx->queue_num, bd->rq, bd->last);
+}
+
+static void rvirtio_blk_commit_rqs(struct blk_mq_hw_ctx *hctx)
+{
+	struct rvirtio_blk *b = hctx->queue->queuedata;
+
+	b->cb->commit_rqs(b->drv, hctx->queue_num);
+}
+
+static void rvirtio_blk_complete_rq(struct request *rq)
+{
+	struct rvirtio_blk *b = rq->q->queuedata;
+
+	b->cb->complete(b->drv, rq);
+}
+
+static enum blk_eh_timer_return rvirtio_blk_timeout(struct request *rq)
+{
+	struct rvirtio_blk *b = rq->q->queuedata;
+
+	return b->cb->timeout(b->drv, rq);
+}
+
+static const struct blk_mq_ops rvirtio_blk_mq_ops = {
+	.queue_rq = rvirtio_blk_queue_rq,
+	.commit_rqs = rvirtio_blk_commit_rqs,
+	.complete = rvirtio_blk_complete_rq,
+	.timeout = rvirtio_blk_timeout,
+};
+
+/* .owner pins this module while the disk is open. */
+static const struct block_device_operations rvirtio_blk_fops = {
+	.owner = THIS_MODULE,
+};
+
+struct rvirtio_blk *rvirtio_blk_create(struct device *dma_dev, unsigned int nr_queues,
+				       unsigned int depth, unsigned int timeout_ms,
+				       const struct rvirtio_blk_limits *l,
+				       const struct rvirtio_blk_cb *cb, void *drv);
+struct rvirtio_blk *rvirtio_blk_create(struct device *dma_dev, unsigned int nr_queues,
+				       unsigned int depth, unsigned int timeout_ms,
+				       const struct rvirtio_blk_limits *l,
+				       const struct rvirtio_blk_cb *cb, void *drv)
+{
+	struct queue_limits lim = {
+		.logical_block_size = l->logical_block_size,
+		.physical_block_size = l->physical_block_size,
+		.alignment_offset = l->alignment_offset,
+		.io_min = l->io_min,
+		.io_opt = l->io_opt,
+		.max_hw_sectors = l->max_hw_sectors,
+		.max_segments = l->max_segments,
+		.max_segment_size = l->max_segment_size,
+		.dma_alignment = l->dma_alignment,
+	};
+	struct rvirtio_blk *b;
+	struct gendisk *disk;
+	int err;
+
+	if (l->write_cache)
+		lim.features |= BLK_FEAT_WRITE_CACHE;
+	if (l->fua)
+		lim.features |= BLK_FEAT_FUA;
+
+	b = kzalloc(sizeof(*b), GFP_KERNEL);
+	if (!b)
+		return ERR_PTR(-ENOMEM);
+	b->dma_dev = dma_dev;
+	b->cb = cb;
+	b->drv = drv;
+	b->max_segments = l->max_segments;
+
+	b->tag_set.ops = &rvirtio_blk_mq_ops;
+	b->tag_set.nr_hw_queues = nr_queues;
+	b->tag_set.queue_depth = depth;
+	b->tag_set.numa_node = NUMA_NO_NODE;
+	b->tag_set.cmd_size = sizeof(struct rvirtio_blk_pdu) +
+			      sizeof(struct scatterlist) * l->max_segments;
+	b->tag_set.timeout = msecs_to_jiffies(timeout_ms);
+	b->tag_set.driver_data = b;
+	err = blk_mq_alloc_tag_set(&b->tag_set);
+	if (err)
+		goto out_free;
+
+	disk = blk_mq_alloc_disk(&b->tag_set, &lim, b);
+	if (IS_ERR(disk)) {
+		err = PTR_ERR(disk);
+		goto out_tags;
+	}
+	disk->fops = &rvirtio_blk_fops;
+	disk->private_data = b;
+	b->disk = disk;
+	return b;
+
+out_tags:
+	blk_mq_free_tag_set(&b->tag_set);
+out_free:
+	kfree(b);
+	return ERR_PTR(err);
+}
+
+int rvirtio_blk_add(struct rvirtio_blk *b, struct device *parent, const char *name,
+		    u64 sectors, bool read_only);
+int rvirtio_blk_add(struct rvirtio_blk *b, struct device *parent, const char *name,
+		    u64 sectors, bool read_only)
+{
+	strscpy(b->disk->disk_name, name, DISK_NAME_LEN);
+	set_capacity(b->disk, sectors);
+	set_disk_ro(b->disk, read_only);
+	return device_add_disk(parent, b->disk, NULL);
+}
+
+void rvirtio_blk_set_capacity(struct rvirtio_blk *b, u64 sectors);
+void rvirtio_blk_set_capacity(struct rvirtio_blk *b, u64 sectors)
+{
+	set_capacity_and_notify(b->disk, sectors);
+}
+
+/* Stops new I/O for good (surprise removal, failed device). */
+void rvirtio_blk_mark_dead(struct rvirtio_blk *b);
+void rvirtio_blk_mark_dead(struct rvirtio_blk *b)
+{
+	blk_mark_disk_dead(b->disk);
+}
+
+void rvirtio_blk_destroy(struct rvirtio_blk *b, bool added);
+void rvirtio_blk_destroy(struct rvirtio_blk *b, bool added)
+{
+	if (added)
+		del_gendisk(b->disk);
+	put_disk(b->disk);
+	blk_mq_free_tag_set(&b->tag_set);
+	kfree(b);
+}
+
+/* The request's operation (REQ_OP_*), position and size. */
+unsigned int rvirtio_rq_op(struct request *rq);
+unsigned int rvirtio_rq_op(struct request *rq)
+{
+	return req_op(rq);
+}
+
+u64 rvirtio_rq_pos(struct request *rq);
+u64 rvirtio_rq_pos(struct request *rq)
+{
+	return blk_rq_pos(rq);
+}
+
+u32 rvirtio_rq_bytes(struct request *rq);
+u32 rvirtio_rq_bytes(struct request *rq)
+{
+	return blk_rq_bytes(rq);
+}
+
+bool rvirtio_rq_fua(struct request *rq);
+bool rvirtio_rq_fua(struct request *rq)
+{
+	return rq->cmd_flags & REQ_FUA;
+}
+
+void rvirtio_rq_start(struct request *rq);
+void rvirtio_rq_start(struct request *rq)
+{
+	blk_mq_start_request(rq);
+}
+
+/* Completes from the interrupt; ->complete runs later (softirq or IPI). */
+void rvirtio_rq_complete(struct request *rq);
+void rvirtio_rq_complete(struct request *rq)
+{
+	if (!blk_should_fake_timeout(rq->q))
+		blk_mq_complete_request(rq);
+}
+
+void rvirtio_rq_end(struct request *rq, unsigned int status);
+void rvirtio_rq_end(struct request *rq, unsigned int status)
+{
+	blk_mq_end_request(rq, (__force blk_status_t)status);
+}
+
+/*
+ * Maps a request for the device: fills the header (type, sector), maps it,
+ * the data segments and the status byte, and writes (address, length)
+ * pairs: the header, then the data, then the status. *n_out is the number
+ * of leading device-readable elements. Returns the number of elements or a
+ * negative errno; on failure nothing stays mapped.
+ */
+int rvirtio_rq_map(struct rvirtio_blk *b, struct request *rq, u32 type, u64 sector,
+		   u64 *addrs, u32 *lens, u32 max, u32 *n_out);
+int rvirtio_rq_map(struct rvirtio_blk *b, struct request *rq, u32 type, u64 sector,
+		   u64 *addrs, u32 *lens, u32 max, u32 *n_out)
+{
+	struct rvirtio_blk_pdu *p = blk_mq_rq_to_pdu(rq);
+	struct device *dev = b->dma_dev;
+	struct scatterlist *s;
+	enum dma_data_direction dir = DMA_NONE;
+	int nents = 0, i, n = 0;
+
+	p->type = cpu_to_le32(type);
+	p->ioprio = 0;
+	p->sector = cpu_to_le64(sector);
+	p->status = 0xff;
+	p->nents = 0;
+	p->hdr_mapped = 0;
+	p->status_mapped = 0;
+
+	if (blk_rq_nr_phys_segments(rq)) {
+		if (blk_rq_nr_phys_segments(rq) > b->max_segments)
+			return -EINVAL;
+		sg_init_table(p->sg, b->max_segments);
+		nents = blk_rq_map_sg(rq, p->sg);
+		if (nents <= 0)
+			return -EINVAL;
+		dir = rq_data_dir(rq) == WRITE ? DMA_TO_DEVICE : DMA_FROM_DEVICE;
+	}
+	if ((u32)nents + 2 > max)
+		return -EINVAL;
+
+	p->hdr_dma = dma_map_single(dev, &p->type, 16, DMA_TO_DEVICE);
+	if (dma_mapping_error(dev, p->hdr_dma))
+		return -ENOMEM;
+	p->hdr_mapped = 1;
+	p->status_dma = dma_map_single(dev, &p->status, 1, DMA_FROM_DEVICE);
+	if (dma_mapping_error(dev, p->status_dma))
+		goto err;
+	p->status_mapped = 1;
+	if (nents) {
+		int mapped = dma_map_sg(dev, p->sg, nents, dir);
+
+		if (!mapped)
+			goto err;
+		p->nents = nents;
+		p->data_dir = dir;
+		nents = mapped;
+	}
+
+	addrs[n] = p->hdr_dma;
+	lens[n++] = 16;
+	if (dir == DMA_TO_DEVICE) {
+		for_each_sg(p->sg, s, nents, i) {
+			addrs[n] = sg_dma_address(s);
+			lens[n++] = sg_dma_len(s);
+		}
+	}
+	*n_out = n;
+	if (dir == DMA_FROM_DEVICE) {
+		for_each_sg(p->sg, s, nents, i) {
+			addrs[n] = sg_dma_address(s);
+			lens[n++] = sg_dma_len(s);
+		}
+	}
+	addrs[n] = p->status_dma;
+	lens[n++] = 1;
+	return n;
+err:
+	if (p->status_mapped)
+		dma_unmap_single(dev, p->status_dma, 1, DMA_FROM_DEVICE);
+	dma_unmap_single(dev, p->hdr_dma, 16, DMA_TO_DEVICE);
+	p->hdr_mapped = 0;
+	p->status_mapped = 0;
+	return -ENOMEM;
+}
+
+/* Unmaps what rvirtio_rq_map mapped; returns the status byte. */
+u8 rvirtio_rq_unmap(struct rvirtio_blk *b, struct request *rq);
+u8 rvirtio_rq_unmap(struct rvirtio_blk *b, struct request *rq)
+{
+	struct rvirtio_blk_pdu *p = blk_mq_rq_to_pdu(rq);
+	struct device *dev = b->dma_dev;
+
+	if (p->nents) {
+		dma_unmap_sg(dev, p->sg, p->nents, p->data_dir);
+		p->nents = 0;
+	}
+	if (p->status_mapped) {
+		dma_unmap_single(dev, p->status_dma, 1, DMA_FROM_DEVICE);
+		p->status_mapped = 0;
+	}
+	if (p->hdr_mapped) {
+		dma_unmap_single(dev, p->hdr_dma, 16, DMA_TO_DEVICE);
+		p->hdr_mapped = 0;
+	}
+	return p->status;
+}

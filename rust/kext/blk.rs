@@ -1,0 +1,470 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! blk-mq disks with a per-request PDU, full queue limits, a parent device,
+//! a module owner and a timeout handler: what the 7.2 kernel crate's
+//! `block::mq` cannot express. A C shim (`rust/helpers/blk.c`) owns the tag
+//! set and the gendisk and calls [`Operations`]; a module that uses this
+//! includes both (`#[path] mod blk;` and `#include "rust/helpers/blk.c"` in
+//! its `helpers.c`).
+//!
+//! C headers: [`include/linux/blk-mq.h`](srctree/include/linux/blk-mq.h),
+//! [`include/linux/blkdev.h`](srctree/include/linux/blkdev.h)
+
+use core::ptr::NonNull;
+use kernel::{bindings, device::Device, prelude::*, sync::Arc};
+
+#[repr(C)]
+struct RawDisk {
+    _opaque: [u8; 0],
+}
+
+/// Queue limits of a disk.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Limits {
+    /// Logical block size in bytes.
+    pub logical_block_size: u32,
+    /// Physical block size in bytes.
+    pub physical_block_size: u32,
+    /// Alignment offset in bytes.
+    pub alignment_offset: u32,
+    /// Minimum I/O size in bytes.
+    pub io_min: u32,
+    /// Optimal I/O size in bytes.
+    pub io_opt: u32,
+    /// Largest request in 512-byte sectors.
+    pub max_hw_sectors: u32,
+    /// Most data segments per request.
+    pub max_segments: u32,
+    /// Largest data segment in bytes.
+    pub max_segment_size: u32,
+    /// DMA alignment mask.
+    pub dma_alignment: u32,
+    /// The device has a volatile write cache (flushes are sent).
+    pub write_cache: bool,
+    /// The device supports FUA writes.
+    pub fua: bool,
+}
+
+#[repr(C)]
+struct Callbacks {
+    queue_rq:
+        unsafe extern "C" fn(*mut kernel::ffi::c_void, u32, *mut bindings::request, bool) -> u32,
+    commit_rqs: unsafe extern "C" fn(*mut kernel::ffi::c_void, u32),
+    complete: unsafe extern "C" fn(*mut kernel::ffi::c_void, *mut bindings::request),
+    timeout: unsafe extern "C" fn(*mut kernel::ffi::c_void, *mut bindings::request) -> u32,
+}
+
+#[expect(
+    improper_ctypes,
+    reason = "bindgen's struct request and struct device have zero-sized padding members; only pointers cross"
+)]
+unsafe extern "C" {
+    fn rvirtio_blk_create(
+        dma_dev: *mut bindings::device,
+        nr_queues: u32,
+        depth: u32,
+        timeout_ms: u32,
+        limits: *const Limits,
+        cb: *const Callbacks,
+        drv: *mut kernel::ffi::c_void,
+    ) -> *mut RawDisk;
+    fn rvirtio_blk_add(
+        b: *mut RawDisk,
+        parent: *mut bindings::device,
+        name: *const kernel::ffi::c_char,
+        sectors: u64,
+        read_only: bool,
+    ) -> kernel::ffi::c_int;
+    fn rvirtio_blk_set_capacity(b: *mut RawDisk, sectors: u64);
+    fn rvirtio_blk_mark_dead(b: *mut RawDisk);
+    fn rvirtio_blk_destroy(b: *mut RawDisk, added: bool);
+    fn rvirtio_rq_op(rq: *mut bindings::request) -> u32;
+    fn rvirtio_rq_pos(rq: *mut bindings::request) -> u64;
+    fn rvirtio_rq_bytes(rq: *mut bindings::request) -> u32;
+    fn rvirtio_rq_fua(rq: *mut bindings::request) -> bool;
+    fn rvirtio_rq_start(rq: *mut bindings::request);
+    fn rvirtio_rq_complete(rq: *mut bindings::request);
+    fn rvirtio_rq_end(rq: *mut bindings::request, status: u32);
+    fn rvirtio_rq_map(
+        b: *mut RawDisk,
+        rq: *mut bindings::request,
+        ty: u32,
+        sector: u64,
+        addrs: *mut u64,
+        lens: *mut u32,
+        max: u32,
+        n_out: *mut u32,
+    ) -> kernel::ffi::c_int;
+    fn rvirtio_rq_unmap(b: *mut RawDisk, rq: *mut bindings::request) -> u8;
+}
+
+/// Block status codes (`blk_status_t`, `include/linux/blk_types.h`;
+/// bindgen cannot see them).
+pub mod status {
+    /// `BLK_STS_OK`.
+    pub const OK: u32 = 0;
+    /// `BLK_STS_NOTSUPP`.
+    pub const NOTSUPP: u32 = 1;
+    /// `BLK_STS_RESOURCE`.
+    pub const RESOURCE: u32 = 9;
+    /// `BLK_STS_IOERR`.
+    pub const IOERR: u32 = 10;
+    /// `BLK_STS_DEV_RESOURCE`.
+    pub const DEV_RESOURCE: u32 = 13;
+}
+
+/// The operation of a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// Read.
+    Read,
+    /// Write.
+    Write,
+    /// Flush the volatile cache.
+    Flush,
+    /// Discard.
+    Discard,
+    /// Write zeroes.
+    WriteZeroes,
+    /// Anything else.
+    Other(u32),
+}
+
+/// A block request owned by the driver between `queue_rq` and its end.
+///
+/// # Invariants
+///
+/// `0` is a started request of a disk made by [`Disk::new`], not yet ended.
+pub struct Request(NonNull<bindings::request>);
+
+// SAFETY: a request may be completed from any context; ownership moves with
+// the value (it is not `Clone`).
+unsafe impl Send for Request {}
+
+impl Request {
+    fn raw(&self) -> *mut bindings::request {
+        self.0.as_ptr()
+    }
+
+    /// The operation.
+    pub fn op(&self) -> Op {
+        // SAFETY: a live request (type invariant).
+        match unsafe { rvirtio_rq_op(self.raw()) } {
+            bindings::req_op_REQ_OP_READ => Op::Read,
+            bindings::req_op_REQ_OP_WRITE => Op::Write,
+            bindings::req_op_REQ_OP_FLUSH => Op::Flush,
+            bindings::req_op_REQ_OP_DISCARD => Op::Discard,
+            bindings::req_op_REQ_OP_WRITE_ZEROES => Op::WriteZeroes,
+            other => Op::Other(other),
+        }
+    }
+
+    /// The first 512-byte sector.
+    pub fn pos(&self) -> u64 {
+        // SAFETY: a live request.
+        unsafe { rvirtio_rq_pos(self.raw()) }
+    }
+
+    /// The size in bytes.
+    pub fn bytes(&self) -> u32 {
+        // SAFETY: a live request.
+        unsafe { rvirtio_rq_bytes(self.raw()) }
+    }
+
+    /// Whether the write must reach stable storage (FUA).
+    pub fn fua(&self) -> bool {
+        // SAFETY: a live request.
+        unsafe { rvirtio_rq_fua(self.raw()) }
+    }
+
+    /// Marks the request started (before handing it to the device).
+    pub fn start(&self) {
+        // SAFETY: a live request.
+        unsafe { rvirtio_rq_start(self.raw()) };
+    }
+
+    /// Completes from an interrupt: `Operations::complete` runs later.
+    pub fn complete(self) {
+        // SAFETY: a live request; ownership passes to the block layer.
+        unsafe { rvirtio_rq_complete(self.raw()) };
+    }
+
+    /// Ends the request with `status` (a `blk_status_t`).
+    pub fn end(self, status: u32) {
+        // SAFETY: a live request; ending gives it back to the block layer.
+        unsafe { rvirtio_rq_end(self.raw(), status) };
+    }
+}
+
+/// What the timeout handler decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timeout {
+    /// Keep waiting.
+    ResetTimer,
+    /// The driver completed the request.
+    Done,
+}
+
+/// The driver's side of a disk.
+pub trait Operations: Send + Sync + 'static {
+    /// Queues `rq` on hardware queue `hctx` (returns a `blk_status_t`;
+    /// the request is started and owned by the driver on success, and
+    /// must be given back unstarted otherwise).
+    fn queue_rq(
+        &self,
+        disk: DiskRef,
+        hctx: u32,
+        rq: Request,
+        last: bool,
+    ) -> Result<(), (u32, Request)>;
+    /// Notifies the device of requests queued without `last`.
+    fn commit_rqs(&self, hctx: u32);
+    /// Finishes a completed request (unmap, status, end).
+    fn complete(&self, disk: DiskRef, rq: Request);
+    /// A request timed out.
+    fn timeout(&self, disk: DiskRef, rq: &Request) -> Timeout;
+}
+
+/// A disk, for the driver's callbacks.
+#[derive(Clone, Copy)]
+pub struct DiskRef(NonNull<RawDisk>);
+
+// SAFETY: the disk outlives every callback; its helpers are thread-safe.
+unsafe impl Send for DiskRef {}
+// SAFETY: as above.
+unsafe impl Sync for DiskRef {}
+
+impl DiskRef {
+    /// Maps `rq` for the device with virtio-blk header `ty` at `sector`:
+    /// writes (address, length) pairs of header, data and status into
+    /// `addrs`/`lens`; returns (elements, device-readable elements).
+    pub fn map(
+        &self,
+        rq: &Request,
+        ty: u32,
+        sector: u64,
+        addrs: &mut [u64],
+        lens: &mut [u32],
+    ) -> Result<(usize, usize)> {
+        let max = core::cmp::min(addrs.len(), lens.len());
+        let mut n_out = 0u32;
+        // SAFETY: a live disk and request; the arrays hold `max` elements.
+        let n = unsafe {
+            rvirtio_rq_map(
+                self.0.as_ptr(),
+                rq.raw(),
+                ty,
+                sector,
+                addrs.as_mut_ptr(),
+                lens.as_mut_ptr(),
+                u32::try_from(max).unwrap_or(u32::MAX),
+                &mut n_out,
+            )
+        };
+        kernel::error::to_result(n)?;
+        // CAST: non-negative, at most `max`.
+        Ok((n as usize, n_out as usize))
+    }
+
+    /// Undoes [`DiskRef::map`]; returns the status byte the device wrote.
+    pub fn unmap(&self, rq: &Request) -> u8 {
+        // SAFETY: a live disk and request.
+        unsafe { rvirtio_rq_unmap(self.0.as_ptr(), rq.raw()) }
+    }
+}
+
+/// A blk-mq disk; removed and freed when dropped.
+///
+/// # Invariants
+///
+/// `raw` is a disk from `rvirtio_blk_create` whose callbacks get the inner
+/// pointer of `ops`, which it keeps alive.
+pub struct Disk<T: Operations> {
+    raw: NonNull<RawDisk>,
+    ops: Arc<T>,
+    added: bool,
+}
+
+// SAFETY: the C object is reached only through its thread-safe helpers.
+unsafe impl<T: Operations> Send for Disk<T> {}
+// SAFETY: as above.
+unsafe impl<T: Operations> Sync for Disk<T> {}
+
+impl<T: Operations> Disk<T> {
+    const CB: Callbacks = Callbacks {
+        queue_rq: Self::queue_rq_cb,
+        commit_rqs: Self::commit_rqs_cb,
+        complete: Self::complete_cb,
+        timeout: Self::timeout_cb,
+    };
+
+    /// Creates a disk (not yet visible) with `nr_queues` hardware queues of
+    /// `depth` tags, DMA through `dma_dev`.
+    pub fn new(
+        dma_dev: &Device,
+        nr_queues: u32,
+        depth: u32,
+        timeout_ms: u32,
+        limits: &Limits,
+        ops: Arc<T>,
+    ) -> Result<Self> {
+        let drv = Arc::as_ptr(&ops).cast_mut().cast();
+        // SAFETY: `dma_dev` is a live device; `limits` and the static
+        // callbacks outlive the call (the callbacks forever); `drv` stays
+        // valid while `ops` lives, which is until the disk is destroyed.
+        let raw = unsafe {
+            rvirtio_blk_create(
+                crate::kext::device::raw(dma_dev),
+                nr_queues,
+                depth,
+                timeout_ms,
+                limits,
+                &Self::CB,
+                drv,
+            )
+        };
+        let raw = NonNull::new(kernel::error::from_err_ptr(raw)?).ok_or(ENOMEM)?;
+        Ok(Self {
+            raw,
+            ops,
+            added: false,
+        })
+    }
+
+    /// For the callbacks.
+    pub fn handle(&self) -> DiskRef {
+        DiskRef(self.raw)
+    }
+
+    /// Makes the disk visible as `name` under `parent`.
+    pub fn add(&mut self, parent: &Device, name: &CStr, sectors: u64, read_only: bool) -> Result {
+        if self.added {
+            return Err(EBUSY);
+        }
+        // SAFETY: a created, not yet added disk; `name` is copied.
+        kernel::error::to_result(unsafe {
+            rvirtio_blk_add(
+                self.raw.as_ptr(),
+                crate::kext::device::raw(parent),
+                name.as_char_ptr(),
+                sectors,
+                read_only,
+            )
+        })?;
+        self.added = true;
+        Ok(())
+    }
+
+    /// Changes the capacity and tells user space.
+    pub fn set_capacity(&self, sectors: u64) {
+        // SAFETY: a live disk.
+        unsafe { rvirtio_blk_set_capacity(self.raw.as_ptr(), sectors) };
+    }
+
+    /// Fails all new I/O for good.
+    pub fn mark_dead(&self) {
+        if self.added {
+            // SAFETY: an added disk.
+            unsafe { rvirtio_blk_mark_dead(self.raw.as_ptr()) };
+        }
+    }
+
+    /// The operations.
+    pub fn ops(&self) -> &Arc<T> {
+        &self.ops
+    }
+
+    /// # Safety
+    ///
+    /// Called by the shim with the `drv` given at creation.
+    unsafe fn ops_of<'a>(drv: *mut kernel::ffi::c_void) -> &'a T {
+        // SAFETY: `drv` is the `T` the disk keeps alive.
+        unsafe { &*drv.cast::<T>() }
+    }
+
+    fn disk_of(rq: *mut bindings::request) -> Option<DiskRef> {
+        // SAFETY: `rq` is a live request of one of our disks, whose queue's
+        // `queuedata` is the shim's disk object.
+        let q = unsafe { (*rq).q };
+        if q.is_null() {
+            return None;
+        }
+        // SAFETY: `q` is the request's live queue.
+        NonNull::new(unsafe { (*q).queuedata }.cast::<RawDisk>()).map(DiskRef)
+    }
+
+    /// # Safety
+    ///
+    /// Called by the shim with the `drv` given at creation and, where
+    /// there is one, a live request of this disk.
+    unsafe extern "C" fn queue_rq_cb(
+        drv: *mut kernel::ffi::c_void,
+        hctx: u32,
+        rq: *mut bindings::request,
+        last: bool,
+    ) -> u32 {
+        // SAFETY: called by the shim with our `drv`.
+        let ops = unsafe { Self::ops_of(drv) };
+        let (Some(rq), Some(disk)) = (NonNull::new(rq), Self::disk_of(rq)) else {
+            return status::IOERR;
+        };
+        // INVARIANT: blk-mq hands us a live request to queue.
+        match ops.queue_rq(disk, hctx, Request(rq), last) {
+            Ok(()) => status::OK,
+            // The block layer keeps the request; our handle just goes.
+            Err((status, _rq)) => status,
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the shim with the `drv` given at creation and, where
+    /// there is one, a live request of this disk.
+    unsafe extern "C" fn commit_rqs_cb(drv: *mut kernel::ffi::c_void, hctx: u32) {
+        // SAFETY: called by the shim with our `drv`.
+        unsafe { Self::ops_of(drv) }.commit_rqs(hctx);
+    }
+
+    /// # Safety
+    ///
+    /// Called by the shim with the `drv` given at creation and, where
+    /// there is one, a live request of this disk.
+    unsafe extern "C" fn complete_cb(drv: *mut kernel::ffi::c_void, rq: *mut bindings::request) {
+        // SAFETY: called by the shim with our `drv`.
+        let ops = unsafe { Self::ops_of(drv) };
+        if let (Some(rq), Some(disk)) = (NonNull::new(rq), Self::disk_of(rq)) {
+            // INVARIANT: a live request the driver completed.
+            ops.complete(disk, Request(rq));
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the shim with the `drv` given at creation and, where
+    /// there is one, a live request of this disk.
+    unsafe extern "C" fn timeout_cb(
+        drv: *mut kernel::ffi::c_void,
+        rq: *mut bindings::request,
+    ) -> u32 {
+        // SAFETY: called by the shim with our `drv`.
+        let ops = unsafe { Self::ops_of(drv) };
+        let (Some(raw), Some(disk)) = (NonNull::new(rq), Self::disk_of(rq)) else {
+            return bindings::blk_eh_timer_return_BLK_EH_RESET_TIMER;
+        };
+        // The block layer still owns the request: lend it.
+        let rq = core::mem::ManuallyDrop::new(Request(raw));
+        match ops.timeout(disk, &rq) {
+            Timeout::ResetTimer => bindings::blk_eh_timer_return_BLK_EH_RESET_TIMER,
+            Timeout::Done => bindings::blk_eh_timer_return_BLK_EH_DONE,
+        }
+    }
+}
+
+impl<T: Operations> Drop for Disk<T> {
+    fn drop(&mut self) {
+        // SAFETY: our disk (type invariant); removing it waits for I/O and
+        // callbacks to finish, after which it is freed.
+        unsafe { rvirtio_blk_destroy(self.raw.as_ptr(), self.added) };
+    }
+}
