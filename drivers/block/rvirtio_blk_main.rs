@@ -158,7 +158,7 @@ impl Blk {
         self.status.fail();
         // After the reset the device no longer touches the buffers.
         if self.status.reset().is_err() {
-            pr_err!("rvirtio_blk: the device does not reset\n");
+            pr_err!("the device does not reset\n");
         }
         for q in self.queues.iter() {
             while let Some(rq) = q.detach_unused() {
@@ -234,7 +234,7 @@ impl blk::Operations for Blk {
 
     fn timeout(&self, disk: DiskRef, _rq: &Request) -> Timeout {
         if self.status.is_broken() || !self.status.is_live() {
-            pr_err!("rvirtio_blk: request timed out and the device is not live: failing it\n");
+            pr_err!("request timed out and the device is not live: failing it\n");
             // The timed-out request is among those failed here.
             self.fail_all(disk);
             return Timeout::Done;
@@ -325,7 +325,7 @@ fn read_config(setup: &mut Setup<'_>) -> Result<Config> {
 fn limits(c: &Config) -> Result<Limits> {
     let lbs = if c.blk_size == 0 { 512 } else { c.blk_size };
     if !(512..=65536).contains(&lbs) || !lbs.is_power_of_two() {
-        pr_err!("rvirtio_blk: invalid block size {}\n", c.blk_size);
+        pr_err!("invalid block size {}\n", c.blk_size);
         return Err(EINVAL);
     }
     if c.physical_block_exp > 16 {
