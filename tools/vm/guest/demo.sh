@@ -42,9 +42,14 @@ if [ "$rng" != none ]; then
 	step "entropy: $rng"
 	head -c 32 /dev/hwrng 2>/dev/null | od -An -tx1
 fi
-for b in /sys/block/vd*; do
+for b in /sys/block/rvd*; do
 	[ -e "$b" ] || continue
-	step "disk $(basename "$b"): $(($(cat "$b/size") / 2048)) MiB"
+	d=/dev/$(basename "$b")
+	step "disk $(basename "$b"): $(($(cat "$b/size") / 2048)) MiB, $(cat "$b/queue/logical_block_size")-byte blocks"
+	if mkfs.ext4 -q -F "$d" && mkdir -p /mnt/demo && mount "$d" /mnt/demo; then
+		echo "rvirtio" >/mnt/demo/hello && sync && umount /mnt/demo
+		e2fsck -f -n "$d" >/dev/null 2>&1 && echo "  ext4 made, written, checked clean"
+	fi
 done
 
 step "KUnit suites run at module load"
