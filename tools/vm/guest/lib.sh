@@ -113,3 +113,9 @@ nonblock_read_prompt() {
 		fail "O_NONBLOCK read failed: $(cat /tmp/nb.err)"
 	fi
 }
+
+# qmp JSON: asks the host to send a QMP command to QEMU (tools/vm/qmp-relay
+# forwards it); returns at once: wait for its effect.
+qmp() {
+	echo "RVIRTIO-QMP: $1"
+}
