@@ -23,10 +23,12 @@
 
 use kernel::{
     device::{Bound, Device},
+    impl_has_work, new_work,
     prelude::*,
     str::CString,
     sync::atomic::{Atomic, Relaxed},
     sync::{Arc, Mutex},
+    workqueue::{self, Work, WorkItem},
 };
 
 #[path = "../../rust/virtio/mod.rs"]
@@ -42,7 +44,7 @@ pub mod kvirtio;
 pub mod blk;
 
 use blk::{status, Disk, DiskRef, Limits, Op, Request, Timeout};
-use kvirtio::driver::{DeviceStatus, Driver, Queue, QueueSpec, Setup};
+use kvirtio::driver::{DeviceConfig, DeviceStatus, Driver, Queue, QueueSpec, Setup};
 use virtio::{
     features::{DriverFeatures, Feature, Features},
     queue::Buf,
@@ -243,10 +245,40 @@ impl blk::Operations for Blk {
     }
 }
 
+/// The disk, and the work that follows capacity changes.
+#[pin_data]
+pub struct Control {
+    #[pin]
+    disk: Mutex<Option<Disk<Blk>>>,
+    config: Arc<DeviceConfig>,
+    #[pin]
+    work: Work<Control>,
+}
+
+impl_has_work! {
+    impl HasWork<Self> for Control { self.work }
+}
+
+impl WorkItem for Control {
+    type Pointer = Arc<Control>;
+
+    /// A configuration change: re-read the capacity and tell the kernel.
+    fn run(this: Arc<Control>) {
+        let Ok(sectors) = this.config.read_u64(cfg::CAPACITY) else {
+            pr_err!("cannot read the capacity after a configuration change\n");
+            return;
+        };
+        if let Some(disk) = this.disk.lock().as_ref() {
+            pr_info!("capacity changed: {} sectors\n", sectors);
+            disk.set_capacity(sectors);
+        }
+    }
+}
+
 /// Per-device driver data.
 pub struct BlkData {
     blk: Arc<Blk>,
-    disk: Pin<KBox<Mutex<Option<Disk<Blk>>>>>,
+    ctl: Arc<Control>,
     sectors: u64,
     read_only: bool,
     limits: Limits,
@@ -396,6 +428,15 @@ impl Driver for RvirtioBlk {
         };
         let queues = setup.find_queues::<Request>(nqueues as u16, spec)?;
         let depth = u32::from(queues.first().map_or(0, |q| q.size()));
+        let config = setup.device_config()?;
+        let ctl = Arc::pin_init(
+            pin_init!(Control {
+                disk <- kernel::new_mutex!(None),
+                config,
+                work <- new_work!("rvirtio_blk::config"),
+            }),
+            GFP_KERNEL,
+        )?;
         let blk = Arc::new(
             Blk {
                 queues,
@@ -407,7 +448,7 @@ impl Driver for RvirtioBlk {
         )?;
         Ok(BlkData {
             blk,
-            disk: KBox::pin_init(kernel::new_mutex!(None), GFP_KERNEL)?,
+            ctl,
             sectors: c.capacity,
             read_only,
             limits,
@@ -443,8 +484,14 @@ impl Driver for RvirtioBlk {
             data.depth,
             if data.read_only { ", read-only" } else { "" }
         );
-        *data.disk.lock() = Some(disk);
+        *data.ctl.disk.lock() = Some(disk);
         Ok(())
+    }
+
+    fn config_changed(data: &BlkData) {
+        // Hardirq context: the capacity is read and applied in process
+        // context. An already queued work covers this change too.
+        let _ = workqueue::system().enqueue(data.ctl.clone());
     }
 
     fn queue_interrupt(data: &BlkData, queue: u16) {
@@ -461,7 +508,8 @@ impl Driver for RvirtioBlk {
     }
 
     fn remove(data: &BlkData) {
-        let Some(disk) = data.disk.lock().take() else {
+        kext::workqueue::cancel_sync(&data.ctl.work);
+        let Some(disk) = data.ctl.disk.lock().take() else {
             return;
         };
         disk.mark_dead();
@@ -469,6 +517,14 @@ impl Driver for RvirtioBlk {
         // disk does not wait for a device that is gone.
         data.blk.fail_all(disk.handle());
         drop(disk);
+    }
+}
+
+impl Drop for BlkData {
+    fn drop(&mut self) {
+        // The interrupts are freed by now, so nothing queues the work again;
+        // it must not run after the module is gone.
+        kext::workqueue::cancel_sync(&self.ctl.work);
     }
 }
 

@@ -21,6 +21,7 @@ pub mod dma;
 pub(crate) mod ffi;
 pub mod pci;
 pub mod sync;
+pub mod workqueue;
 
 /// The version of the C helper ABI these Rust declarations were written for.
 ///

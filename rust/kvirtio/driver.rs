@@ -175,6 +175,67 @@ impl DeviceStatus {
     }
 }
 
+/// The device configuration of a live device, mapped on its own so a
+/// driver can read it after probe (on a configuration change).
+pub struct DeviceConfig {
+    cfg: IoRegion,
+    base: usize,
+    generation: Option<IoRegion>,
+}
+
+impl DeviceConfig {
+    /// Bound on the retries of a read that races configuration changes.
+    const RETRIES: u32 = 16;
+
+    fn gen(&self) -> Result<u8> {
+        match &self.generation {
+            Some(g) => g.read8(0),
+            None => Ok(0),
+        }
+    }
+
+    /// Reads `read` consistently: the generation (modern) or the value
+    /// itself (legacy) must not change across the read (spec §2.5.1).
+    fn consistent<R: PartialEq + Copy>(
+        &self,
+        read: impl Fn(&IoRegion, usize) -> Result<R>,
+    ) -> Result<R> {
+        for _ in 0..Self::RETRIES {
+            let g1 = self.gen()?;
+            let v = read(&self.cfg, self.base)?;
+            let g2 = self.gen()?;
+            if g1 != g2 {
+                continue;
+            }
+            if self.generation.is_none() && read(&self.cfg, self.base)? != v {
+                continue;
+            }
+            return Ok(v);
+        }
+        Err(EAGAIN)
+    }
+
+    /// Reads a 64-bit field at `offset` (two 32-bit halves, consistent).
+    pub fn read_u64(&self, offset: usize) -> Result<u64> {
+        let hi_off = offset.checked_add(4).ok_or(EINVAL)?;
+        self.consistent(|c, b| {
+            let lo = c.read32(b.checked_add(offset).ok_or(EINVAL)?)?;
+            let hi = c.read32(b.checked_add(hi_off).ok_or(EINVAL)?)?;
+            Ok(u64::from(lo) | (u64::from(hi) << 32))
+        })
+    }
+
+    /// Reads a 32-bit field at `offset`.
+    pub fn read_u32(&self, offset: usize) -> Result<u32> {
+        self.consistent(|c, b| c.read32(b.checked_add(offset).ok_or(EINVAL)?))
+    }
+
+    /// Reads a byte at `offset`.
+    pub fn read_u8(&self, offset: usize) -> Result<u8> {
+        self.consistent(|c, b| c.read8(b.checked_add(offset).ok_or(EINVAL)?))
+    }
+}
+
 /// What a driver asks of a queue.
 #[derive(Clone, Copy, Debug)]
 pub struct QueueSpec {
@@ -357,6 +418,21 @@ impl<'a> Setup<'a> {
     /// Whether the legacy interface is in use.
     pub fn is_legacy(&self) -> bool {
         self.legacy
+    }
+
+    /// The device configuration, for reads after probe. Call it after
+    /// [`Setup::find_queues`] (MSI-X moves the legacy configuration).
+    pub fn device_config(&mut self) -> Result<Arc<DeviceConfig>> {
+        let pdev = self.pdev;
+        let (cfg, base, generation) = self.transport()?.map_config(pdev)?;
+        Ok(Arc::new(
+            DeviceConfig {
+                cfg,
+                base,
+                generation,
+            },
+            GFP_KERNEL,
+        )?)
     }
 
     /// The device status register, for the driver's own failure handling.

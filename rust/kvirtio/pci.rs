@@ -267,6 +267,40 @@ impl PciTransport {
         }
     }
 
+    /// Maps the device configuration on its own (after MSI-X routing is
+    /// set: it moves the legacy configuration), and the modern
+    /// `config_generation` byte: for reading the configuration while the
+    /// device is live. Returns (mapping, offset of the configuration in
+    /// it, generation mapping).
+    pub fn map_config(
+        &self,
+        pdev: &pci::Device<Bound>,
+    ) -> Result<(IoRegion, usize, Option<IoRegion>)> {
+        match &self.regs {
+            Regs::Modern { caps, .. } => {
+                let d = caps.device.ok_or(ENODEV)?;
+                let len = core::cmp::min(d.length as usize, 4096);
+                let cfg = IoRegion::map(pdev, d.bar, u64::from(d.offset), len)?;
+                let gen = IoRegion::map(
+                    pdev,
+                    caps.common.bar,
+                    u64::from(caps.common.offset) + common::CONFIG_GENERATION as u64,
+                    1,
+                )?;
+                Ok((cfg, 0, Some(gen)))
+            }
+            Regs::Legacy { io } => {
+                let base = if self.msix {
+                    legacy::CONFIG_OFF_MSIX
+                } else {
+                    legacy::CONFIG_OFF_NO_MSIX
+                };
+                let len = io.len().checked_sub(base).ok_or(ENODEV)?;
+                Ok((IoRegion::map(pdev, 0, base as u64, len)?, 0, None))
+            }
+        }
+    }
+
     /// Maps the ISR status byte on its own, for an INTx handler.
     pub fn map_isr(&self, pdev: &pci::Device<Bound>) -> Result<IoRegion> {
         match &self.regs {

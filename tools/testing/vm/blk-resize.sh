@@ -1,0 +1,24 @@
+#!/bin/sh
+# A resize through QEMU's block_resize reaches the driver as a configuration
+# change interrupt, and the new capacity is visible to the kernel (and to
+# user space: /sys/block/*/size).
+# rvirtio-test: timeout=300 disks=64M
+# rvirtio-qemu: -drive if=none,id=d0,file=@DISK0@,format=raw
+# rvirtio-qemu: -device virtio-blk-pci,drive=d0,disable-legacy=on,addr=0x5
+. "$RVIRTIO_LIB"
+
+check "modprobe rvirtio_blk" modprobe rvirtio_blk
+wait_for /sys/block/rvda 10
+expect_eq "64 MiB at first" "$(cat /sys/block/rvda/size)" 131072
+qmp '{"execute": "block_resize", "arguments": {"device": "d0", "size": 134217728}}'
+n=0
+while [ "$(cat /sys/block/rvda/size)" != 262144 ]; do
+	n=$((n + 1))
+	[ $n -lt 100 ] || fail "the size is still $(cat /sys/block/rvda/size) sectors 10 s after block_resize"
+	sleep 0.1
+done
+echo "ok: 128 MiB after block_resize"
+check "the driver saw the change" dmesg_has "rvirtio_blk: capacity changed: 262144 sectors"
+check "the new end of the disk is usable" dd if=/dev/zero of=/dev/rvda bs=1M seek=127 count=1 oflag=direct status=none
+check "rmmod" rmmod rvirtio_blk
+no_kernel_errors
