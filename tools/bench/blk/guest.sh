@@ -1,0 +1,60 @@
+#!/bin/sh
+# Guest half of tools/bench/blk/run: alternates the kernel's C virtio_blk
+# and rvirtio_blk on the same device (driver_override), running the same
+# fio workloads on each, and prints one "BENCH driver workload rep iops"
+# line per run.
+. "$RVIRTIO_LIB"
+
+reps=$(sed -n 's/.*rvbench.reps=\([0-9]*\).*/\1/p' /proc/cmdline)
+secs=$(sed -n 's/.*rvbench.secs=\([0-9]*\).*/\1/p' /proc/cmdline)
+reps=${reps:-3}
+secs=${secs:-5}
+addr=0000:00:05.0
+dev=/sys/bus/pci/devices/$addr
+
+check "modprobe virtio_pci" modprobe virtio_pci
+check "modprobe virtio_blk" modprobe virtio_blk
+check "modprobe rvirtio_blk" modprobe rvirtio_blk
+# Nothing binds automatically from here on.
+[ -e "$dev/driver" ] && echo $addr >"$dev/driver/unbind"
+
+bind() { # PCI-DRIVER
+	echo "$1" >"$dev/driver_override"
+	echo $addr >/sys/bus/pci/drivers_probe
+	expect_eq "bound" "$(driver_of $dev)" "$1"
+}
+unbind() {
+	echo $addr >"$dev/driver/unbind"
+}
+disk_of() { # PCI-DRIVER
+	case $1 in
+	virtio-pci) ls /sys/bus/pci/devices/$addr/virtio*/block 2>/dev/null | head -n1 ;;
+	rvirtio_blk) ls -d /sys/block/rvd* 2>/dev/null | head -n1 | xargs -r basename ;;
+	esac
+}
+
+run() { # DRIVER-LABEL DISK REP
+	for w in "randread-4k-qd1 randread 4k 1" "randread-4k-qd32 randread 4k 32" \
+		"read-128k-seq read 128k 16" "write-128k-seq write 128k 16"; do
+		set -- "$1" "$2" "$3" $w
+		iops=$(fio --name=b --filename=/dev/"$2" --rw="$5" --bs="$6" --iodepth="$7" \
+			--ioengine=libaio --direct=1 --time_based --runtime="$secs" --ramp_time=1 \
+			--numjobs=1 --minimal --eta=never | awk -F';' '{print ($8 > 0 ? $8 : $49)}')
+		echo "BENCH $1 $4 $3 $iops"
+	done
+}
+
+r=1
+while [ $r -le "$reps" ]; do
+	for d in virtio-pci rvirtio_blk; do
+		bind $d
+		sleep 1
+		disk=$(disk_of $d)
+		[ -n "$disk" ] || fail "no disk for $d"
+		label=C
+		[ $d = rvirtio_blk ] && label=Rust
+		run $label "$disk" $r
+		unbind
+	done
+	r=$((r + 1))
+done
