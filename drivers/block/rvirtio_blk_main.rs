@@ -499,7 +499,9 @@ impl Driver for RvirtioBlk {
         let Some(q) = blk.queue(u32::from(queue)) else {
             return;
         };
-        let r = q.drain(|rq, _len| rq.complete());
+        // Completing takes no lock of ours, so the whole drain can run
+        // under the queue's lock.
+        let r = q.drain_locked(|rq, _len| rq.complete());
         if r.is_err() {
             // The device broke the ring rules; the queue failed it. Its
             // requests time out and are failed by the timeout handler.

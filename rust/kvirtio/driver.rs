@@ -358,6 +358,45 @@ impl<T: Send> Queue<T> {
         }
     }
 
+    /// Like [`Queue::drain`], but holds the queue's lock across the whole
+    /// loop (one lock round trip per interrupt instead of one per buffer,
+    /// as the C driver does). `f` runs with the lock held and interrupts
+    /// off: it must not sleep, and must not take a lock that is held while
+    /// adding to this queue (that would invert the lock order).
+    pub fn drain_locked(&self, mut f: impl FnMut(T, u32)) -> Result<bool> {
+        let mut vq = self.vq.lock();
+        let budget = u32::from(vq.size()).saturating_mul(2);
+        let mut done = 0u32;
+        loop {
+            vq.disable_cb();
+            loop {
+                match vq.get_used() {
+                    Ok(Some(u)) => {
+                        f(u.token, u.len);
+                        done = done.saturating_add(1);
+                        if done >= budget {
+                            let _ = vq.enable_cb();
+                            return Ok(false);
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        drop(vq);
+                        return Err(self.violation(e));
+                    }
+                }
+            }
+            match vq.enable_cb() {
+                Ok(true) => return Ok(true),
+                Ok(false) => continue,
+                Err(e) => {
+                    drop(vq);
+                    return Err(self.violation(e));
+                }
+            }
+        }
+    }
+
     /// Number of free descriptors.
     pub fn num_free(&self) -> u16 {
         self.vq.lock().num_free()

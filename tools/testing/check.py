@@ -10,8 +10,9 @@ need its output):
      has one (bounded fuzzing, for instance);
   4. the KTAP collector's self-test on captured logs (test_ktap.py);
   5. the guest initramfs, the VM runner's self-test (test_vm_runner.py),
-     then every VM test in tools/testing/vm/*.sh under QEMU, with the KUnit
-     results of the modules it loads.
+     then every VM test in tools/testing/vm/*.sh under QEMU, two guests at
+     a time (RVIRTIO_VM_JOBS), with the KUnit results of the modules each
+     loads.
 
 Counting: a cargo or unittest test is one test; a lint step is one test; a
 VM test script is one test, and each KUnit case it ran is one more (a
@@ -30,6 +31,7 @@ lines set how it runs:
 """
 
 import argparse
+import concurrent.futures
 import glob
 import io
 import os
@@ -177,49 +179,59 @@ def vm_tests(t, only):
             say(f"FAIL vm tests: no such test: {' '.join(sorted(unknown))} (have: {' '.join(names)})")
             t.add("vm-select", failed=1)
         scripts = [s for s, n in zip(scripts, names) if n in only]
-    for script in scripts:
-        name = os.path.basename(script)[:-3]
-        opts, qemu = parse_header(script)
-        log = os.path.join(LOGDIR, f"vm-{name}.log")
-        images = []
-        for i, size in enumerate(s for s in opts.get("disks", "").split(",") if s):
-            img = os.path.join(LOGDIR, f"vm-{name}-disk{i}.img")
-            if os.path.exists(img):
-                os.unlink(img)
-            subprocess.run(["qemu-img", "create", "-q", "-f", "raw", img, size], check=True)
-            images.append(img)
-        for i, img in enumerate(images):
-            qemu = [a.replace(f"@DISK{i}@", img) for a in qemu]
-        cmd = [os.path.join(TOP, "tools", "vm", "run"), "--quiet", "--log", log, "--name", name,
-               "--timeout", opts["timeout"], "--smp", opts["smp"], "--mem", opts["mem"]]
-        if opts.get("append"):
-            cmd += ["--append", opts["append"].replace(",", " ")]
-        cmd += [script, "--"] + qemu
-        t0 = time.time()
-        p = subprocess.run(cmd, cwd=TOP, capture_output=True, text=True)
-        dt = time.time() - t0
-        for img in images:
+    # Two guests at a time: most VM tests wait on the guest more than they
+    # compute, so two share the two cores well. Results print in order.
+    jobs = int(os.environ.get("RVIRTIO_VM_JOBS", "2"))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
+        for out, counts in pool.map(run_vm_test, scripts):
+            say(out)
+            t.add(*counts)
+
+
+def run_vm_test(script):
+    """Runs one VM test; returns (report text, (name, passed, failed, skipped))."""
+    name = os.path.basename(script)[:-3]
+    opts, qemu = parse_header(script)
+    log = os.path.join(LOGDIR, f"vm-{name}.log")
+    images = []
+    for i, size in enumerate(s for s in opts.get("disks", "").split(",") if s):
+        img = os.path.join(LOGDIR, f"vm-{name}-disk{i}.img")
+        if os.path.exists(img):
             os.unlink(img)
-        try:
-            with open(log, encoding="utf-8", errors="replace") as f:
-                console = f.read()
-        except OSError:
-            console = ""
-        buf = io.StringIO()
-        kp, kf, ks = ktap.report(ktap.parse(console.splitlines()), opts["kunit"], out=buf)
-        kunit_lines = [l for l in buf.getvalue().splitlines()[:-1]]
-        script_ok = p.returncode == 0
-        verdict = "PASS" if script_ok and kf == 0 else "FAIL"
-        why = "" if script_ok else f" script status {p.returncode}"
-        say(f"{verdict} vm {name} ({dt:.0f} s{';' + why if why else ''}; kunit {kp} passed, {kf} failed)")
-        for l in kunit_lines:
-            if verdict == "FAIL" or "ok (" not in l:
-                say("    " + l)
-        if not script_ok:
-            say("    " + p.stderr.strip().replace("\n", "\n    "))
-            say(tail(console) + f"\n    (whole log: build/test-logs/vm-{name}.log)")
-        t.add("vm-" + name, passed=(1 if script_ok else 0) + kp, failed=(0 if script_ok else 1) + kf,
-              skipped=ks)
+        subprocess.run(["qemu-img", "create", "-q", "-f", "raw", img, size], check=True)
+        images.append(img)
+    for i, img in enumerate(images):
+        qemu = [a.replace(f"@DISK{i}@", img) for a in qemu]
+    cmd = [os.path.join(TOP, "tools", "vm", "run"), "--quiet", "--log", log, "--name", name,
+           "--timeout", opts["timeout"], "--smp", opts["smp"], "--mem", opts["mem"]]
+    if opts.get("append"):
+        cmd += ["--append", opts["append"].replace(",", " ")]
+    cmd += [script, "--"] + qemu
+    t0 = time.time()
+    p = subprocess.run(cmd, cwd=TOP, capture_output=True, text=True)
+    dt = time.time() - t0
+    for img in images:
+        os.unlink(img)
+    try:
+        with open(log, encoding="utf-8", errors="replace") as f:
+            console = f.read()
+    except OSError:
+        console = ""
+    buf = io.StringIO()
+    kp, kf, ks = ktap.report(ktap.parse(console.splitlines()), opts["kunit"], out=buf)
+    kunit_lines = buf.getvalue().splitlines()[:-1]
+    script_ok = p.returncode == 0
+    verdict = "PASS" if script_ok and kf == 0 else "FAIL"
+    why = "" if script_ok else f" script status {p.returncode}"
+    out = [f"{verdict} vm {name} ({dt:.0f} s{';' + why if why else ''}; kunit {kp} passed, {kf} failed)"]
+    for line in kunit_lines:
+        if verdict == "FAIL" or "ok (" not in line:
+            out.append("    " + line)
+    if not script_ok:
+        out.append("    " + p.stderr.strip().replace("\n", "\n    "))
+        out.append(tail(console) + f"\n    (whole log: build/test-logs/vm-{name}.log)")
+    counts = ("vm-" + name, (1 if script_ok else 0) + kp, (0 if script_ok else 1) + kf, ks)
+    return "\n".join(out), counts
 
 
 def main():
