@@ -1,14 +1,20 @@
 #!/bin/sh
 # A resize through QEMU's block_resize reaches the driver as a configuration
 # change interrupt, and the new capacity is visible to the kernel (and to
-# user space: /sys/block/*/size).
+# user space: /sys/block/*/size). The device has two queues but only two
+# MSI-X vectors, so the driver falls back to one vector for configuration
+# changes and one shared by both queues.
 # rvirtio-test: timeout=300 disks=64M
 # rvirtio-qemu: -drive if=none,id=d0,file=@DISK0@,format=raw
-# rvirtio-qemu: -device virtio-blk-pci,drive=d0,disable-legacy=on,addr=0x5
+# rvirtio-qemu: -device virtio-blk-pci,drive=d0,disable-legacy=on,addr=0x5,num-queues=2,vectors=2
 . "$RVIRTIO_LIB"
 
 check "modprobe rvirtio_blk" modprobe rvirtio_blk
 wait_for /sys/block/rvda 10
+check "the queues share one MSI-X vector" dmesg_has "0000:00:05.0: modern interface, 2 queue\(s\), Shared interrupts"
+check "I/O works on both queues" fio --name=s --filename=/dev/rvda --rw=randrw --bs=4k --size=8M \
+	--offset_increment=8M --numjobs=2 --iodepth=8 --ioengine=libaio --direct=1 \
+	--verify=crc32c --verify_fatal=1 --eta=never --output=/tmp/fio.out
 expect_eq "64 MiB at first" "$(cat /sys/block/rvda/size)" 131072
 qmp '{"execute": "block_resize", "arguments": {"device": "d0", "size": 134217728}}'
 n=0
