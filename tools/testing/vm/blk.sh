@@ -48,6 +48,16 @@ for q in 1 2; do
 	[ "${n:-0}" -gt 0 ] || fail "queue $q had no interrupts"
 done
 
+step "the two queue vectors are spread over the two CPUs"
+irq1=$(grep -E "0000:00:05.0 +1-edge" /proc/interrupts | cut -d: -f1 | tr -d ' ')
+irq2=$(grep -E "0000:00:05.0 +2-edge" /proc/interrupts | cut -d: -f1 | tr -d ' ')
+[ -n "$irq1" ] && [ -n "$irq2" ] || fail "no MSI-X queue vectors found: $(grep rvirtio /proc/interrupts)"
+a1=$(cat /proc/irq/$irq1/effective_affinity_list)
+a2=$(cat /proc/irq/$irq2/effective_affinity_list)
+echo "queue vector 1: IRQ $irq1 on CPU $a1; queue vector 2: IRQ $irq2 on CPU $a2"
+[ "$a1" != "$a2" ] || fail "both queue vectors are on CPU $a1"
+echo "ok: spread"
+
 step "read-only disk"
 if dd if=/dev/zero of=/dev/rvdb bs=4096 count=1 oflag=direct 2>/tmp/ro.err; then
 	fail "a write to the read-only disk succeeded"
