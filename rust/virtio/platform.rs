@@ -68,11 +68,26 @@ pub trait DmaRegion {
     ///
     /// The default does four stores; an implementation may override it to
     /// check bounds once for the hot path.
+    #[inline]
     fn write_desc(&self, offset: usize, addr: u64, len: u32, flags: u16, next: u16) {
         self.write_u64(offset, addr);
         self.write_u32(offset.wrapping_add(8), len);
         self.write_u16(offset.wrapping_add(12), flags);
         self.write_u16(offset.wrapping_add(14), next);
+    }
+
+    /// Loads a used ring element (`struct virtq_used_elem`) at `offset`:
+    /// `id` at +0 and `len` at +4, each a 32-bit load in CPU byte order like
+    /// [`DmaRegion::read_u32`]. `offset` is only 4-byte aligned: the 8-byte
+    /// elements follow the 4-byte used ring header.
+    ///
+    /// The default does two loads; an implementation may override it to
+    /// check bounds once for the hot path. The two loads need no particular
+    /// order between them: both come after the barrier that follows the
+    /// `used.idx` load.
+    #[inline]
+    fn read_used_elem(&self, offset: usize) -> (u32, u32) {
+        (self.read_u32(offset), self.read_u32(offset.wrapping_add(4)))
     }
 }
 

@@ -39,15 +39,20 @@
 //!    pass the store, the device can go idle in between, and a needed
 //!    notification is lost (spec §2.7.13.4.1).
 //! 3. `virt_rmb()` after reading `used.idx` and before reading the used
-//!    element it covers ([`SplitQueue::get_used`]).
+//!    element it covers ([`SplitQueue::get_used`]). `get_used` reads
+//!    `used.idx` only once the entries its last value covered are consumed,
+//!    and issues the barrier before every element load.
 //! 4. `virt_mb()` between re-enabling notifications (`avail.flags` or
 //!    `used_event` store) and re-reading `used.idx` ([`SplitQueue::poll`],
 //!    [`SplitQueue::enable_cb_delayed`]) (spec §2.7.14).
-//! 5. `virt_mb()` after moving `used_event` forward in
+//! 5. `virt_mb()` between moving `used_event` forward in
 //!    [`SplitQueue::get_used`] while notifications are enabled with
-//!    `VIRTIO_F_EVENT_IDX`, so the store is visible before the next
-//!    `used.idx` load (Linux's `virtio_store_mb()` in
-//!    `virtqueue_get_buf_ctx_split()`).
+//!    `VIRTIO_F_EVENT_IDX` and the next `used.idx` load of `get_used` or
+//!    [`SplitQueue::more_used`] (`poll` and `enable_cb_delayed` have their
+//!    own, point 4). Linux's `virtqueue_get_buf_ctx_split()` issues it
+//!    right after the store (`virtio_store_mb()`); what it orders is the
+//!    same store-load pair, so it is issued just before the load, once per
+//!    `used.idx` read rather than once per buffer.
 
 use super::{
     layout::{
@@ -108,38 +113,163 @@ impl From<AllocError> for CreateError {
     }
 }
 
-/// Driver-private state of one descriptor.
-enum Slot<T, I> {
-    /// On the free list.
-    Free,
-    /// Part of an in-flight chain, not its head.
-    Member,
-    /// Head of an in-flight chain.
-    Head(Head<T, I>),
+/// [`Desc::state`] of a descriptor on the free list.
+const FREE: u16 = 0;
+/// [`Desc::state`] of a descriptor inside an in-flight chain, not its head.
+const MEMBER: u16 = u16::MAX;
+/// [`Desc::state`] of the head of a buffer in an indirect table (it takes
+/// one descriptor of the main table).
+const INDIRECT: u16 = u16::MAX - 1;
+// Any other state is the head of a direct chain of that many descriptors,
+// at most the queue size.
+const _: () = assert!(super::spec::MAX_QUEUE_SIZE < INDIRECT);
+
+/// Driver-private state of one descriptor: 8 bytes and the token, so one
+/// bounds check covers all a used element needs.
+struct Desc<T> {
+    /// Shadow of the descriptor's `next`: the free list and chain links.
+    next: u16,
+    /// [`FREE`], [`MEMBER`], [`INDIRECT`], or the number of descriptors of
+    /// the direct chain this descriptor heads.
+    state: u16,
+    /// For a head: the buffer's device-writable bytes, capped at
+    /// `u32::MAX`. A chain holds at most 2^32 bytes, and a used length is a
+    /// `u32`, so the cap changes no comparison with one.
+    writable: u32,
+    /// For a head: the buffer's token.
+    token: Option<T>,
 }
 
-/// What the driver remembers about an in-flight buffer.
-struct Head<T, I> {
-    token: T,
-    /// Descriptors of the main table the chain occupies (1 if indirect).
-    descs: u16,
-    /// Device-writable bytes (at most 2^32).
-    writable: u64,
-    /// The indirect table, if any.
-    indirect: Option<I>,
+impl<T> Desc<T> {
+    /// A free descriptor whose free-list successor is `next`.
+    const fn free(next: u16) -> Self {
+        Self {
+            next,
+            state: FREE,
+            writable: 0,
+            token: None,
+        }
+    }
+
+    /// Main-table descriptors of the buffer this descriptor heads, or
+    /// `None` if it is no head.
+    #[inline(always)]
+    fn head_descs(&self) -> Option<u16> {
+        match self.state {
+            FREE | MEMBER => None,
+            INDIRECT => Some(1),
+            n => Some(n),
+        }
+    }
 }
 
-/// Position while writing a direct chain.
-struct ChainCursor {
-    /// Descriptor to write next.
-    idx: u16,
-    /// Descriptors written so far.
-    k: u16,
+/// Offsets of the ring fields, computed once from the layout.
+///
+/// Stored as `u32` counts of 2-byte units (the `u16` fields) or 4-byte
+/// units (the used ring): an offset computed from one is visibly below
+/// 2^34 and aligned for its access, so the compiler can drop the overflow
+/// and alignment checks of an inlined [`DmaRegion`] accessor and keep only
+/// the range check.
+#[derive(Clone, Copy)]
+struct Offsets {
+    avail_flags: u32,
+    avail_idx: u32,
+    /// `avail.ring[0]`.
+    avail_ring: u32,
+    used_event: u32,
+    used_flags: u32,
+    used_idx: u32,
+    /// `used.ring[0]`, in 4-byte units.
+    used_ring: u32,
+    avail_event: u32,
+}
+
+/// `off / unit` as a `u32` (`unit` 2 or 4).
+fn units(off: usize, unit: usize) -> u32 {
+    // CAST: a layout's offsets are below 2^20 (at most 32768 entries) and
+    // multiples of the unit.
+    off.checked_div(unit).unwrap_or(0) as u32
+}
+
+/// `units * unit` in bytes. The units of a layout are below 2^19, so this
+/// never wraps; and from a `u32`, the compiler sees the result is below
+/// 2^34 (on 64-bit CPUs) and a multiple of `unit`.
+#[inline(always)]
+fn bytes(units: u32, unit: usize) -> usize {
+    // CAST: lossless on 32- and 64-bit CPUs.
+    (units as usize).wrapping_mul(unit)
+}
+
+impl Offsets {
+    fn new(layout: &SplitLayout) -> Self {
+        Self {
+            avail_flags: units(layout.avail_flags(), 2),
+            avail_idx: units(layout.avail_idx(), 2),
+            avail_ring: units(layout.avail_ring(0), 2),
+            used_event: units(layout.used_event(), 2),
+            used_flags: units(layout.used_flags(), 2),
+            used_idx: units(layout.used_idx(), 2),
+            used_ring: units(layout.used_elem_id(0), 4),
+            avail_event: units(layout.avail_event(), 2),
+        }
+    }
+
+    #[inline(always)]
+    fn avail_flags(&self) -> usize {
+        bytes(self.avail_flags, 2)
+    }
+
+    #[inline(always)]
+    fn avail_idx(&self) -> usize {
+        bytes(self.avail_idx, 2)
+    }
+
+    /// Offset of `avail.ring[slot]` (`slot` below the queue size, so this
+    /// is [`SplitLayout::avail_ring`]).
+    #[inline(always)]
+    fn avail_entry(&self, slot: u16) -> usize {
+        bytes(self.avail_ring.wrapping_add(u32::from(slot)), 2)
+    }
+
+    #[inline(always)]
+    fn used_event(&self) -> usize {
+        bytes(self.used_event, 2)
+    }
+
+    #[inline(always)]
+    fn used_flags(&self) -> usize {
+        bytes(self.used_flags, 2)
+    }
+
+    #[inline(always)]
+    fn used_idx(&self) -> usize {
+        bytes(self.used_idx, 2)
+    }
+
+    /// Offset of `used.ring[slot]` (`slot` below the queue size, so this
+    /// is [`SplitLayout::used_elem_id`]).
+    #[inline(always)]
+    fn used_elem(&self, slot: u16) -> usize {
+        bytes(
+            self.used_ring.wrapping_add(u32::from(slot).wrapping_mul(2)),
+            4,
+        )
+    }
+
+    #[inline(always)]
+    fn avail_event(&self) -> usize {
+        bytes(self.avail_event, 2)
+    }
 }
 
 /// Largest total size of a descriptor chain (spec §2.7.5.1: "Drivers MUST
 /// NOT add a descriptor chain longer than 2^32 bytes in total").
 const MAX_CHAIN_BYTES: u64 = 1 << 32;
+
+/// [`SplitQueue::stop`] bit: broken by a violation or `mark_broken()`.
+const STOP_BROKEN: u8 = 1;
+/// [`SplitQueue::stop`] bit: torn down by `detach_unused()`.
+const STOP_DETACHED: u8 = 2;
 
 /// A split virtqueue (driver side).
 ///
@@ -149,25 +279,33 @@ pub struct SplitQueue<P: Platform, T> {
     ring: P::Region,
     layout: SplitLayout,
     opts: QueueOptions,
+    off: Offsets,
+    swap: Swap,
     mask: u16,
-    /// Shadow of each descriptor's `next`: the free list and chain links.
-    next: P::Slice<u16>,
-    slots: P::Slice<Slot<T, P::IndirectTable>>,
+    /// Per descriptor: the free list, chain links and in-flight buffers.
+    descs: P::Slice<Desc<T>>,
+    /// The indirect table of each [`INDIRECT`] head (empty without
+    /// `VIRTIO_F_INDIRECT_DESC`).
+    tables: P::Slice<Option<P::IndirectTable>>,
     free_head: u16,
     num_free: u16,
     /// Shadow of `avail.idx` (the next index to publish).
     avail_idx: u16,
     /// Next used index to consume.
     last_used: u16,
-    /// Buffers added since the last `prepare_kick()`.
-    num_added: u32,
-    /// Buffers in flight (exposed and not yet used or detached).
-    in_flight: u16,
+    /// Buffers added since the last `prepare_kick()` (64 bits never wrap).
+    num_added: u64,
+    /// The last `used.idx` read and validated: entries from `last_used`
+    /// up to it are known to be used, without reading `used.idx` again.
+    used_seen: u16,
     /// Shadow of `avail.flags`; `VIRTQ_AVAIL_F_NO_INTERRUPT` also records
     /// "callbacks disabled" with `VIRTIO_F_EVENT_IDX`.
     avail_flags: u16,
-    broken: bool,
-    detached: bool,
+    /// `get_used()` moves `used_event` along: `VIRTIO_F_EVENT_IDX` with
+    /// callbacks enabled.
+    rearm: bool,
+    /// [`STOP_BROKEN`] and [`STOP_DETACHED`]; 0 while usable.
+    stop: u8,
     detach_cursor: u16,
 }
 
@@ -176,12 +314,12 @@ pub struct SplitQueue<P: Platform, T> {
 /// The ring is little-endian (modern) or guest-native (legacy), see
 /// [`ByteOrder::for_interface`]. Bytes only need swapping for a modern
 /// ring on a big-endian CPU. `cfg!` decides the CPU side at compile time,
-/// so on little-endian CPUs every conversion compiles to nothing.
+/// so on little-endian CPUs every conversion compiles to nothing; the
+/// interface side is decided once, when the queue is created.
 #[derive(Clone, Copy)]
 struct Swap(bool);
 
 impl Swap {
-    #[inline(always)]
     fn new(legacy: bool) -> Self {
         Self(ByteOrder::for_interface(legacy) != ByteOrder::NATIVE)
     }
@@ -243,6 +381,14 @@ fn zero_region<R: DmaRegion>(mem: &R, len: usize) {
     }
 }
 
+/// The free list of a fresh queue of `n` descriptors: `i` links to `i + 1`.
+fn initial_next(i: usize, n: usize) -> u16 {
+    // CAST: `i < n <= 32768` (`n` a power of two); the last entry wraps to
+    // 0, and its value is never followed because walks are bounded by
+    // counts.
+    (i.wrapping_add(1) & n.wrapping_sub(1)) as u16
+}
+
 impl<P: Platform, T> SplitQueue<P, T> {
     /// Creates a queue in `ring`, laid out as `layout`.
     ///
@@ -269,14 +415,9 @@ impl<P: Platform, T> SplitQueue<P, T> {
             return Err(CreateError::Misaligned);
         }
         let n = usize::from(size);
-        let next = platform.alloc_slice(n, |i| {
-            // CAST: `i < n <= 32768` (`n` a power of two); the last entry
-            // wraps to 0, and its value is never followed because walks
-            // are bounded by counts.
-            (i.wrapping_add(1) & n.wrapping_sub(1)) as u16
-        })?;
-        let slots = platform.alloc_slice(n, |_| Slot::Free)?;
-        if next.len() != n || slots.len() != n {
+        let descs = platform.alloc_slice(n, |i| Desc::free(initial_next(i, n)))?;
+        let tables = platform.alloc_slice(if opts.indirect { n } else { 0 }, |_| None)?;
+        if descs.len() != n || tables.len() != if opts.indirect { n } else { 0 } {
             return Err(CreateError::Alloc);
         }
         let mut opts = opts;
@@ -286,18 +427,20 @@ impl<P: Platform, T> SplitQueue<P, T> {
             ring,
             layout,
             opts,
+            off: Offsets::new(&layout),
+            swap: Swap::new(opts.legacy),
             mask: size.wrapping_sub(1),
-            next,
-            slots,
+            descs,
+            tables,
             free_head: 0,
             num_free: size,
             avail_idx: opts.start_idx,
             last_used: opts.start_idx,
             num_added: 0,
-            in_flight: 0,
+            used_seen: opts.start_idx,
             avail_flags: 0,
-            broken: false,
-            detached: false,
+            rearm: opts.event_idx,
+            stop: 0,
             detach_cursor: 0,
         };
         q.init_memory();
@@ -307,15 +450,15 @@ impl<P: Platform, T> SplitQueue<P, T> {
     /// Clears the ring and writes the initial indices.
     fn init_memory(&mut self) {
         zero_region(&self.ring, self.layout.total_size());
-        let start = self.swap().u16(self.opts.start_idx);
+        let start = self.swap.u16(self.opts.start_idx);
         if self.opts.start_idx != 0 {
             // The device owns `used.idx` once the queue is live; before
             // that the driver sets up the whole ring (spec §2.7.8.2 makes
             // the driver initialise the used ring's flags too).
-            self.ring.write_u16(self.layout.avail_idx(), start);
-            self.ring.write_u16(self.layout.used_idx(), start);
-            self.ring.write_u16(self.layout.used_event(), start);
-            self.ring.write_u16(self.layout.avail_event(), start);
+            self.ring.write_u16(self.off.avail_idx(), start);
+            self.ring.write_u16(self.off.used_idx(), start);
+            self.ring.write_u16(self.off.used_event(), start);
+            self.ring.write_u16(self.off.avail_event(), start);
         }
     }
 
@@ -336,7 +479,9 @@ impl<P: Platform, T> SplitQueue<P, T> {
 
     /// Buffers in flight.
     pub fn in_flight(&self) -> u16 {
-        self.in_flight
+        // Every published buffer is in flight until `get_used()` or
+        // `detach_unused()` moves `last_used` past it.
+        self.avail_idx.wrapping_sub(self.last_used)
     }
 
     /// The driver's shadow of `avail.idx`.
@@ -350,159 +495,180 @@ impl<P: Platform, T> SplitQueue<P, T> {
     }
 
     #[inline(always)]
-    fn swap(&self) -> Swap {
-        Swap::new(self.opts.legacy)
+    fn check_usable(&self) -> Result<(), RingError> {
+        if self.stop == 0 {
+            Ok(())
+        } else {
+            Err(self.stop_error())
+        }
     }
 
-    #[inline(always)]
-    fn check_usable(&self) -> Result<(), RingError> {
-        if !(self.broken | self.detached) {
-            Ok(())
-        } else if self.broken {
-            Err(RingError::Broken)
+    #[cold]
+    fn stop_error(&self) -> RingError {
+        if self.stop & STOP_BROKEN != 0 {
+            RingError::Broken
         } else {
-            Err(RingError::Detached)
+            RingError::Detached
         }
     }
 
     /// Marks the queue broken and returns `e`.
+    #[cold]
     fn violation(&mut self, e: RingError) -> RingError {
-        self.broken = true;
+        self.stop |= STOP_BROKEN;
         e
+    }
+
+    /// Marks the queue broken after an internal inconsistency and gives
+    /// `token` back.
+    #[cold]
+    fn internal_add(&mut self, token: T) -> AddError<T> {
+        self.stop |= STOP_BROKEN;
+        AddError {
+            error: RingError::Internal,
+            token,
+        }
     }
 
     #[inline(always)]
     fn read16(&self, off: usize) -> u16 {
-        self.swap().u16(self.ring.read_u16(off))
+        self.swap.u16(self.ring.read_u16(off))
     }
 
     #[inline(always)]
     fn write16(&self, off: usize, v: u16) {
-        self.ring.write_u16(off, self.swap().u16(v));
+        self.ring.write_u16(off, self.swap.u16(v));
     }
 
+    /// Reads `used.idx`, checks it against the buffers in flight and
+    /// remembers it.
     #[inline(always)]
-    fn next_of(&self, i: u16) -> Result<u16, RingError> {
-        self.next
-            .get(usize::from(i))
-            .copied()
-            .ok_or(RingError::Internal)
-    }
-
-    fn set_slot(&mut self, i: u16, s: Slot<T, P::IndirectTable>) -> Result<(), RingError> {
-        match self.slots.get_mut(usize::from(i)) {
-            Some(slot) => {
-                *slot = s;
-                Ok(())
-            }
-            None => Err(RingError::Internal),
-        }
-    }
-
-    /// Reads `used.idx` and checks it against the buffers in flight.
     fn read_used_idx(&mut self) -> Result<u16, RingError> {
-        let used_idx = self.read16(self.layout.used_idx());
-        if used_idx.wrapping_sub(self.last_used) > self.in_flight {
-            let e = RingError::IdxJump {
-                used_idx,
-                last_used: self.last_used,
-                in_flight: self.in_flight,
-            };
-            return Err(self.violation(e));
+        let used_idx = self.read16(self.off.used_idx());
+        if used_idx.wrapping_sub(self.last_used) > self.in_flight() {
+            return Err(self.idx_jump(used_idx));
         }
+        self.used_seen = used_idx;
         Ok(used_idx)
+    }
+
+    /// [`Self::read_used_idx`] for `get_used()` and `more_used()`.
+    #[inline(always)]
+    fn fetch_used_idx(&mut self) -> Result<u16, RingError> {
+        if self.rearm {
+            // ORDERING (5): `used_event`, moved by `get_used()` since the
+            // last `used.idx` load, must be visible to the device before
+            // this load; otherwise the device can miss the new event and
+            // the driver the new entry.
+            self.platform.virt_mb();
+        }
+        self.read_used_idx()
+    }
+
+    #[cold]
+    fn idx_jump(&mut self, used_idx: u16) -> RingError {
+        let e = RingError::IdxJump {
+            used_idx,
+            last_used: self.last_used,
+            in_flight: self.in_flight(),
+        };
+        self.violation(e)
     }
 
     /// Adds the entry for `head` to the available ring and publishes it.
     #[inline(always)]
     fn publish(&mut self, head: u16) {
-        let slot = self.avail_idx & self.mask;
-        self.write16(self.layout.avail_ring(slot), head);
-        self.avail_idx = self.avail_idx.wrapping_add(1);
+        let idx = self.avail_idx;
+        let new = idx.wrapping_add(1);
+        self.avail_idx = new;
+        self.write16(self.off.avail_entry(idx & self.mask), head);
         // ORDERING (1): the descriptors and the ring entry must be visible
         // to the device before the new index exposes them.
         self.platform.virt_wmb();
-        self.write16(self.layout.avail_idx(), self.avail_idx);
-        self.num_added = self.num_added.saturating_add(1);
-        // Cannot exceed the queue size: each buffer in flight holds at
-        // least one descriptor.
-        self.in_flight = self.in_flight.wrapping_add(1);
+        self.write16(self.off.avail_idx(), new);
+        // 64 bits: never wraps. (The buffers in flight, `avail_idx -
+        // last_used`, cannot exceed the queue size: each holds at least one
+        // descriptor.)
+        self.num_added = self.num_added.wrapping_add(1);
     }
 
-    /// Writes `segs` as the next descriptors of a direct chain of `n`,
-    /// following the free list from `cur`.
+    /// Adds a buffer of one element (`flags` 0 or `VIRTQ_DESC_F_WRITE`):
+    /// one descriptor, never indirect, never too long or too large.
     #[inline(always)]
-    fn write_direct(
+    fn add_one(
         &mut self,
-        segs: &[Buf],
-        wflag: u16,
-        n: u16,
-        head: u16,
-        cur: &mut ChainCursor,
-    ) -> Result<(), RingError> {
-        for buf in segs {
-            let next = self.next_of(cur.idx)?;
-            cur.k = cur.k.wrapping_add(1);
-            let (flags, link) = if cur.k == n {
-                (wflag, 0)
-            } else {
-                (wflag | VIRTQ_DESC_F_NEXT, next)
-            };
-            write_desc(
-                &self.ring,
-                self.swap(),
-                self.layout.desc(cur.idx),
-                buf,
-                flags,
-                link,
-            );
-            if cur.idx != head {
-                self.set_slot(cur.idx, Slot::Member)?;
-            }
-            cur.idx = next;
+        buf: &Buf,
+        flags: u16,
+        writable: u32,
+        token: T,
+    ) -> Result<(), AddError<T>> {
+        if self.num_free == 0 {
+            return Err(AddError {
+                error: RingError::NoSpace,
+                token,
+            });
         }
+        let head = self.free_head;
+        let Some(d) = self.descs.get_mut(usize::from(head)) else {
+            return Err(self.internal_add(token));
+        };
+        write_desc(&self.ring, self.swap, self.layout.desc(head), buf, flags, 0);
+        self.free_head = d.next;
+        d.state = 1;
+        d.writable = writable;
+        d.token = Some(token);
+        self.num_free = self.num_free.wrapping_sub(1);
+        self.publish(head);
         Ok(())
     }
 
+    /// Adds a direct chain of `n` descriptors (`n <= num_free`).
     fn add_direct(
         &mut self,
         out: &[Buf],
         inb: &[Buf],
         n: u16,
-        writable: u64,
+        writable: u32,
         token: T,
     ) -> Result<(), AddError<T>> {
         let head = self.free_head;
-        let mut cur = ChainCursor { idx: head, k: 0 };
-        let r = self
-            .write_direct(out, 0, n, head, &mut cur)
-            .and_then(|()| self.write_direct(inb, VIRTQ_DESC_F_WRITE, n, head, &mut cur));
-        if let Err(error) = r {
-            self.broken = true;
-            return Err(AddError { error, token });
+        let mut idx = head;
+        let mut k: u16 = 0;
+        for (segs, wflag) in [(out, 0u16), (inb, VIRTQ_DESC_F_WRITE)] {
+            for buf in segs {
+                let Some(d) = self.descs.get_mut(usize::from(idx)) else {
+                    return Err(self.internal_add(token));
+                };
+                let next = d.next;
+                // The head's state is set below.
+                d.state = MEMBER;
+                k = k.wrapping_add(1);
+                let (flags, link) = if k == n {
+                    (wflag, 0)
+                } else {
+                    (wflag | VIRTQ_DESC_F_NEXT, next)
+                };
+                write_desc(
+                    &self.ring,
+                    self.swap,
+                    self.layout.desc(idx),
+                    buf,
+                    flags,
+                    link,
+                );
+                idx = next;
+            }
         }
-        let idx = cur.idx;
+        let Some(d) = self.descs.get_mut(usize::from(head)) else {
+            return Err(self.internal_add(token));
+        };
+        d.state = n;
+        d.writable = writable;
+        d.token = Some(token);
         // `idx` is now the shadow `next` of the chain's last descriptor:
         // the rest of the free list.
         self.free_head = idx;
         self.num_free = self.num_free.wrapping_sub(n);
-        match self.slots.get_mut(usize::from(head)) {
-            Some(slot) => {
-                *slot = Slot::Head(Head {
-                    token,
-                    descs: n,
-                    writable,
-                    indirect: None,
-                });
-            }
-            None => {
-                self.broken = true;
-                return Err(AddError {
-                    error: RingError::Internal,
-                    token,
-                });
-            }
-        }
         self.publish(head);
         Ok(())
     }
@@ -512,7 +678,7 @@ impl<P: Platform, T> SplitQueue<P, T> {
         out: &[Buf],
         inb: &[Buf],
         n: u16,
-        writable: u64,
+        writable: u32,
         table: P::IndirectTable,
         token: T,
     ) -> Result<(), AddError<T>> {
@@ -528,7 +694,7 @@ impl<P: Platform, T> SplitQueue<P, T> {
                 };
                 write_desc(
                     &table,
-                    self.swap(),
+                    self.swap,
                     usize::from(i).wrapping_mul(DESC_SIZE),
                     buf,
                     flags,
@@ -537,124 +703,170 @@ impl<P: Platform, T> SplitQueue<P, T> {
             }
         }
         let head = self.free_head;
-        let next = match self.next_of(head) {
-            Ok(v) => v,
-            Err(error) => {
-                self.platform.free_indirect(table);
-                self.broken = true;
-                return Err(AddError { error, token });
-            }
-        };
         // CAST: `n <= 32768`, so `n * 16 <= 2^19` fits a `u32`.
         let table_len = u32::from(n).wrapping_mul(DESC_SIZE as u32);
         let desc = Buf::new(table.dma_addr(), table_len);
+        let Some(slot) = self.tables.get_mut(usize::from(head)) else {
+            self.platform.free_indirect(table);
+            return Err(self.internal_add(token));
+        };
+        *slot = Some(table);
+        let Some(d) = self.descs.get_mut(usize::from(head)) else {
+            // Not reached: both have the queue size. Take the table back.
+            if let Some(t) = self
+                .tables
+                .get_mut(usize::from(head))
+                .and_then(Option::take)
+            {
+                self.platform.free_indirect(t);
+            }
+            return Err(self.internal_add(token));
+        };
         write_desc(
             &self.ring,
-            self.swap(),
+            self.swap,
             self.layout.desc(head),
             &desc,
             VIRTQ_DESC_F_INDIRECT,
             0,
         );
-        self.free_head = next;
+        self.free_head = d.next;
+        d.state = INDIRECT;
+        d.writable = writable;
+        d.token = Some(token);
         self.num_free = self.num_free.wrapping_sub(1);
-        match self.slots.get_mut(usize::from(head)) {
-            Some(slot) => {
-                *slot = Slot::Head(Head {
-                    token,
-                    descs: 1,
-                    writable,
-                    indirect: Some(table),
-                });
-            }
-            None => {
-                self.platform.free_indirect(table);
-                self.broken = true;
-                return Err(AddError {
-                    error: RingError::Internal,
-                    token,
-                });
-            }
-        }
         self.publish(head);
         Ok(())
     }
 
-    /// Validates a used element and takes back its buffer.
+    /// Validates a used element and takes back its buffer: the token and
+    /// the length to report.
+    ///
+    /// The common case, a valid completion of a one-descriptor direct
+    /// buffer, is handled inline; everything else (chains, indirect
+    /// tables, clamped lengths, violations) by [`Self::complete_slow`].
+    #[inline(always)]
     fn complete(&mut self, id: u32, len: u32) -> Result<(T, u32), RingError> {
+        let free_head = self.free_head;
+        // CAST: lossless, `usize` has at least 32 bits on every CPU Linux
+        // supports (a wider `id` fails the range check of `get_mut`).
+        if let Some(d) = self.descs.get_mut(id as usize) {
+            if d.state == 1 && len <= d.writable {
+                if let Some(token) = d.token.take() {
+                    d.state = FREE;
+                    d.next = free_head;
+                    // CAST: `id < descs.len() <= 32768`.
+                    self.free_head = id as u16;
+                    self.num_free = self.num_free.wrapping_add(1);
+                    return Ok((token, len));
+                }
+            }
+        }
+        core::hint::cold_path();
+        self.complete_slow(id, len)
+    }
+
+    /// [`Self::complete`] for everything but the common case.
+    #[inline(never)]
+    fn complete_slow(&mut self, id: u32, len: u32) -> Result<(T, u32), RingError> {
         let i = match u16::try_from(id) {
             Ok(i) if i <= self.mask => i,
             _ => return Err(self.violation(RingError::BadId { id })),
         };
-        let len = match self.slots.get(usize::from(i)) {
-            Some(Slot::Head(h)) => {
-                if u64::from(len) <= h.writable {
-                    len
-                } else {
-                    match self.opts.len_policy {
-                        // CAST: `writable < len <= u32::MAX` here.
-                        LenPolicy::Clamp => h.writable as u32,
-                        LenPolicy::Reject => {
-                            let max = u32::try_from(h.writable).unwrap_or(u32::MAX);
-                            return Err(self.violation(RingError::BadLen { id, len, max }));
-                        }
-                    }
-                }
-            }
-            Some(Slot::Member) => return Err(self.violation(RingError::NotHead { id })),
-            Some(Slot::Free) => return Err(self.violation(RingError::NotInFlight { id })),
+        let (state, writable) = match self.descs.get(usize::from(i)) {
+            Some(d) => (d.state, d.writable),
             None => return Err(self.violation(RingError::Internal)),
         };
-        let token = self.free_chain(i)?;
-        Ok((token, len))
+        match state {
+            FREE => return Err(self.violation(RingError::NotInFlight { id })),
+            MEMBER => return Err(self.violation(RingError::NotHead { id })),
+            _ => {}
+        }
+        let len = if len <= writable {
+            len
+        } else {
+            match self.opts.len_policy {
+                LenPolicy::Clamp => writable,
+                LenPolicy::Reject => {
+                    return Err(self.violation(RingError::BadLen {
+                        id,
+                        len,
+                        max: writable,
+                    }))
+                }
+            }
+        };
+        Ok((self.release(i)?, len))
     }
 
-    /// Returns the chain headed by `head` (a `Slot::Head`) to the free
-    /// list and gives back its token.
-    fn free_chain(&mut self, head: u16) -> Result<T, RingError> {
-        let slot = match self.slots.get_mut(usize::from(head)) {
-            Some(s) => core::mem::replace(s, Slot::Free),
-            None => return Err(self.violation(RingError::Internal)),
+    /// Returns the buffer headed by `head` to the free list and gives back
+    /// its token.
+    fn release(&mut self, head: u16) -> Result<T, RingError> {
+        let free_head = self.free_head;
+        let Some(d) = self.descs.get_mut(usize::from(head)) else {
+            return Err(self.violation(RingError::Internal));
         };
-        let h = match slot {
-            Slot::Head(h) => h,
-            other => {
-                // Put back what was there; callers only pass heads.
-                let _ = self.set_slot(head, other);
-                return Err(self.violation(RingError::Internal));
-            }
+        let state = d.state;
+        let (Some(descs), Some(token)) = (d.head_descs(), d.token.take()) else {
+            return Err(self.violation(RingError::Internal));
         };
-        // Walk the chain with the driver's own links and length.
-        let mut last = head;
-        let mut steps = h.descs.wrapping_sub(1);
-        while steps > 0 {
-            steps = steps.wrapping_sub(1);
-            last = match self.next_of(last) {
-                Ok(v) => v,
-                Err(e) => {
-                    self.broken = true;
-                    return Err(e);
-                }
-            };
-            if self.set_slot(last, Slot::Free).is_err() {
-                self.broken = true;
-                return Err(RingError::Internal);
-            }
+        d.state = FREE;
+        if descs == 1 {
+            d.next = free_head;
+        } else {
+            let first = d.next;
+            self.free_members(first, descs.wrapping_sub(1), free_head)?;
         }
-        match self.next.get_mut(usize::from(last)) {
-            Some(n) => *n = self.free_head,
-            None => {
-                self.broken = true;
-                return Err(RingError::Internal);
-            }
+        if state == INDIRECT {
+            self.free_table(head);
         }
         self.free_head = head;
-        self.num_free = self.num_free.wrapping_add(h.descs);
-        self.in_flight = self.in_flight.wrapping_sub(1);
-        if let Some(t) = h.indirect {
+        self.num_free = self.num_free.wrapping_add(descs);
+        Ok(token)
+    }
+
+    /// Frees the `count` members of a chain from `first` on, walking the
+    /// driver's own links, and links the last one to `free_head`.
+    fn free_members(&mut self, first: u16, count: u16, free_head: u16) -> Result<(), RingError> {
+        let mut cur = first;
+        for k in 1..=count {
+            let Some(m) = self.descs.get_mut(usize::from(cur)) else {
+                return Err(self.violation(RingError::Internal));
+            };
+            m.state = FREE;
+            if k == count {
+                m.next = free_head;
+            } else {
+                cur = m.next;
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives the indirect table of `head` back to the platform.
+    #[inline(never)]
+    fn free_table(&mut self, head: u16) {
+        if let Some(t) = self
+            .tables
+            .get_mut(usize::from(head))
+            .and_then(Option::take)
+        {
             self.platform.free_indirect(t);
         }
-        Ok(h.token)
+    }
+
+    /// Sets the callback state: `avail.flags` shadow, and whether
+    /// `get_used()` keeps `used_event` at `last_used`.
+    fn set_cb(&mut self, enabled: bool) {
+        if enabled {
+            self.avail_flags &= !VIRTQ_AVAIL_F_NO_INTERRUPT;
+        } else {
+            self.avail_flags |= VIRTQ_AVAIL_F_NO_INTERRUPT;
+        }
+        self.rearm = enabled && self.opts.event_idx;
+        if !self.opts.event_idx {
+            self.write16(self.off.avail_flags(), self.avail_flags);
+        }
     }
 
     /// Checks the driver bookkeeping for consistency (O(size)): the free
@@ -669,57 +881,59 @@ impl<P: Platform, T> SplitQueue<P, T> {
         let mut members = 0usize;
         let mut chain_members = 0usize;
         for i in 0..size {
-            match self.slots.get(i) {
+            let Some(d) = self.descs.get(i) else {
+                return false;
+            };
+            let table = self.tables.get(i).is_some_and(Option::is_some);
+            match d.head_descs() {
                 // Counters are bounded by `size`: no wrap.
-                Some(Slot::Free) => free = free.wrapping_add(1),
-                Some(Slot::Member) => members = members.wrapping_add(1),
-                Some(Slot::Head(h)) => {
+                None if d.state == FREE => free = free.wrapping_add(1),
+                None => members = members.wrapping_add(1),
+                Some(n) => {
                     heads = heads.wrapping_add(1);
-                    chain_members =
-                        chain_members.wrapping_add(usize::from(h.descs.wrapping_sub(1)));
-                    // Every link of the chain must be a member.
-                    let mut cur = match u16::try_from(i) {
-                        Ok(c) => c,
-                        Err(_) => return false,
-                    };
-                    for _ in 1..h.descs {
-                        cur = match self.next.get(usize::from(cur)) {
-                            Some(n) => *n,
-                            None => return false,
-                        };
-                        if !matches!(self.slots.get(usize::from(cur)), Some(Slot::Member)) {
-                            return false;
-                        }
-                    }
-                    if h.indirect.is_some() && h.descs != 1 {
+                    if d.token.is_none() || usize::from(n) > size {
                         return false;
                     }
+                    chain_members = chain_members.wrapping_add(usize::from(n.wrapping_sub(1)));
+                    // Every link of the chain must be a member.
+                    let mut cur = d.next;
+                    for _ in 1..n {
+                        if !matches!(self.descs.get(usize::from(cur)), Some(m) if m.state == MEMBER)
+                        {
+                            return false;
+                        }
+                        cur = match self.descs.get(usize::from(cur)) {
+                            Some(m) => m.next,
+                            None => return false,
+                        };
+                    }
                 }
-                None => return false,
+            }
+            // A table exactly for each indirect head.
+            if table != (d.state == INDIRECT) || (d.head_descs().is_none() && d.token.is_some()) {
+                return false;
             }
         }
         if free != usize::from(self.num_free) || members != chain_members {
             return false;
         }
         if free.wrapping_add(members).wrapping_add(heads) != size
-            || heads != usize::from(self.in_flight)
+            || heads != usize::from(self.in_flight())
         {
             return false;
         }
         // The free list reaches `num_free` free descriptors.
         let mut cur = self.free_head;
         for _ in 0..self.num_free {
-            if !matches!(self.slots.get(usize::from(cur)), Some(Slot::Free)) {
-                return false;
-            }
-            cur = match self.next.get(usize::from(cur)) {
-                Some(n) => *n,
-                None => return false,
+            cur = match self.descs.get(usize::from(cur)) {
+                Some(d) if d.state == FREE => d.next,
+                _ => return false,
             };
         }
-        // Outside teardown, buffers in flight are exactly the published
-        // and not yet consumed ones.
-        self.detached || self.avail_idx.wrapping_sub(self.last_used) == self.in_flight
+        // The remembered `used.idx` covers only buffers in flight (outside
+        // teardown, which moves `last_used` on its own).
+        self.stop & STOP_DETACHED != 0
+            || self.used_seen.wrapping_sub(self.last_used) <= self.in_flight()
     }
 }
 
@@ -734,9 +948,15 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
         self.num_free
     }
 
+    #[inline]
     fn add(&mut self, out: &[Buf], inb: &[Buf], token: T) -> Result<(), AddError<T>> {
         if let Err(error) = self.check_usable() {
             return Err(AddError { error, token });
+        }
+        match (out, inb) {
+            ([buf], []) => return self.add_one(buf, 0, 0, token),
+            ([], [buf]) => return self.add_one(buf, VIRTQ_DESC_F_WRITE, buf.len, token),
+            _ => {}
         }
         let total = out.len().saturating_add(inb.len());
         if total == 0 {
@@ -767,6 +987,8 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
                 token,
             });
         }
+        // At most 2^32: the cap only turns 2^32 into 2^32 - 1 (see `Desc`).
+        let writable = u32::try_from(writable).unwrap_or(u32::MAX);
         if self.num_free == 0 {
             return Err(AddError {
                 error: RingError::NoSpace,
@@ -802,7 +1024,7 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
         let new = self.avail_idx;
         let added = self.num_added;
         self.num_added = 0;
-        if added > u32::from(u16::MAX) {
+        if added > u64::from(u16::MAX) {
             // The 16-bit window cannot represent this many; notifying
             // gratuitously is always allowed (spec §2.7.13.4).
             return Ok(true);
@@ -810,10 +1032,10 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
         // CAST: `added <= u16::MAX` checked above.
         let old = new.wrapping_sub(added as u16);
         if self.opts.event_idx {
-            let event = self.read16(self.layout.avail_event());
+            let event = self.read16(self.off.avail_event());
             Ok(vring_need_event(event, new, old))
         } else {
-            Ok(self.read16(self.layout.used_flags()) & VIRTQ_USED_F_NO_NOTIFY == 0)
+            Ok(self.read16(self.off.used_flags()) & VIRTQ_USED_F_NO_NOTIFY == 0)
         }
     }
 
@@ -826,33 +1048,31 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
 
     fn more_used(&mut self) -> Result<bool, RingError> {
         self.check_usable()?;
-        Ok(self.read_used_idx()? != self.last_used)
+        Ok(self.used_seen != self.last_used || self.fetch_used_idx()? != self.last_used)
     }
 
+    #[inline]
     fn get_used(&mut self) -> Result<Option<Used<T>>, RingError> {
         self.check_usable()?;
-        let used_idx = self.read_used_idx()?;
-        if used_idx == self.last_used {
+        let last_used = self.last_used;
+        // Read `used.idx` only once the entries its last value covered are
+        // consumed: those are known used already.
+        if self.used_seen == last_used && self.fetch_used_idx()? == last_used {
             return Ok(None);
         }
         // ORDERING (3): the used element must not be read before the index
         // that covers it.
         self.platform.virt_rmb();
-        let slot = self.last_used & self.mask;
-        let id = self
-            .swap()
-            .u32(self.ring.read_u32(self.layout.used_elem_id(slot)));
-        let len = self
-            .swap()
-            .u32(self.ring.read_u32(self.layout.used_elem_len(slot)));
-        let (token, len) = self.complete(id, len)?;
-        self.last_used = self.last_used.wrapping_add(1);
-        if self.opts.event_idx && self.avail_flags & VIRTQ_AVAIL_F_NO_INTERRUPT == 0 {
-            // Ask for a notification for the next entry.
-            self.write16(self.layout.used_event(), self.last_used);
-            // ORDERING (5): make `used_event` visible before the next
-            // `used.idx` load.
-            self.platform.virt_mb();
+        let (id, len) = self
+            .ring
+            .read_used_elem(self.off.used_elem(last_used & self.mask));
+        let (token, len) = self.complete(self.swap.u32(id), self.swap.u32(len))?;
+        let last_used = self.last_used.wrapping_add(1);
+        self.last_used = last_used;
+        if self.rearm {
+            // Ask for a notification for the next entry (ORDERING (5) in
+            // `fetch_used_idx()`).
+            self.write16(self.off.used_event(), last_used);
         }
         Ok(Some(Used { token, len }))
     }
@@ -861,27 +1081,22 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
         if self.avail_flags & VIRTQ_AVAIL_F_NO_INTERRUPT != 0 {
             return;
         }
-        self.avail_flags |= VIRTQ_AVAIL_F_NO_INTERRUPT;
+        self.set_cb(false);
         if self.opts.event_idx {
             // `avail.flags` must stay 0 with EVENT_IDX (spec §2.7.7.1). Move
             // the event as far away as possible: the device only notifies
             // once `used.idx` crosses it, 2^16 - 1 buffers from now.
-            self.write16(self.layout.used_event(), self.last_used.wrapping_sub(1));
-        } else {
-            self.write16(self.layout.avail_flags(), self.avail_flags);
+            self.write16(self.off.used_event(), self.last_used.wrapping_sub(1));
         }
     }
 
     fn enable_cb_prepare(&mut self) -> Result<u32, RingError> {
         self.check_usable()?;
         if self.avail_flags & VIRTQ_AVAIL_F_NO_INTERRUPT != 0 {
-            self.avail_flags &= !VIRTQ_AVAIL_F_NO_INTERRUPT;
-            if !self.opts.event_idx {
-                self.write16(self.layout.avail_flags(), self.avail_flags);
-            }
+            self.set_cb(true);
         }
         if self.opts.event_idx {
-            self.write16(self.layout.used_event(), self.last_used);
+            self.write16(self.off.used_event(), self.last_used);
         }
         Ok(u32::from(self.last_used))
     }
@@ -901,17 +1116,14 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
     fn enable_cb_delayed(&mut self) -> Result<bool, RingError> {
         self.check_usable()?;
         if self.avail_flags & VIRTQ_AVAIL_F_NO_INTERRUPT != 0 {
-            self.avail_flags &= !VIRTQ_AVAIL_F_NO_INTERRUPT;
-            if !self.opts.event_idx {
-                self.write16(self.layout.avail_flags(), self.avail_flags);
-            }
+            self.set_cb(true);
         }
         let bufs = if self.opts.event_idx {
             // 3/4 of the buffers in flight, as Linux does.
             let pending = u32::from(self.avail_idx.wrapping_sub(self.last_used));
             // CAST: `pending * 3 / 4 < pending <= u16::MAX`.
             let bufs = (pending.wrapping_mul(3) / 4) as u16;
-            self.write16(self.layout.used_event(), self.last_used.wrapping_add(bufs));
+            self.write16(self.off.used_event(), self.last_used.wrapping_add(bufs));
             bufs
         } else {
             0
@@ -923,11 +1135,17 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
     }
 
     fn detach_unused(&mut self) -> Option<T> {
-        self.detached = true;
+        self.stop |= STOP_DETACHED;
         while self.detach_cursor < self.layout.size() {
             let i = self.detach_cursor;
-            if matches!(self.slots.get(usize::from(i)), Some(Slot::Head(_))) {
-                if let Ok(token) = self.free_chain(i) {
+            if self
+                .descs
+                .get(usize::from(i))
+                .is_some_and(|d| d.head_descs().is_some())
+            {
+                if let Ok(token) = self.release(i) {
+                    // The buffer is no longer in flight.
+                    self.last_used = self.last_used.wrapping_add(1);
                     return Some(token);
                 }
             }
@@ -937,35 +1155,37 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
     }
 
     fn reinit(&mut self) -> Result<(), RingError> {
-        if self.in_flight != 0 || self.num_free != self.layout.size() {
+        if self.in_flight() != 0 || self.num_free != self.layout.size() {
             return Err(RingError::Busy);
         }
-        let size = self.layout.size();
-        for (i, n) in self.next.iter_mut().enumerate() {
-            // CAST: `i < size <= 32768`.
-            *n = (i.wrapping_add(1) & usize::from(size).wrapping_sub(1)) as u16;
+        let n = usize::from(self.layout.size());
+        for (i, d) in self.descs.iter_mut().enumerate() {
+            *d = Desc::free(initial_next(i, n));
         }
-        for s in self.slots.iter_mut() {
-            *s = Slot::Free;
+        for t in self.tables.iter_mut() {
+            if let Some(t) = t.take() {
+                self.platform.free_indirect(t);
+            }
         }
         self.free_head = 0;
         self.avail_idx = self.opts.start_idx;
         self.last_used = self.opts.start_idx;
+        self.used_seen = self.opts.start_idx;
         self.num_added = 0;
         self.avail_flags = 0;
-        self.broken = false;
-        self.detached = false;
+        self.rearm = self.opts.event_idx;
+        self.stop = 0;
         self.detach_cursor = 0;
         self.init_memory();
         Ok(())
     }
 
     fn is_broken(&self) -> bool {
-        self.broken
+        self.stop & STOP_BROKEN != 0
     }
 
     fn mark_broken(&mut self) {
-        self.broken = true;
+        self.stop |= STOP_BROKEN;
     }
 
     fn config(&self) -> QueueConfig {

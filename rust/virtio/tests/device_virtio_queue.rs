@@ -131,7 +131,7 @@ fn indirect_chains_seen_by_device() {
         q.add(&out, &inb, t).unwrap();
     }
     assert_eq!(q.num_free(), 5);
-    assert_eq!(q.platform().live(), 3);
+    assert_eq!(q.platform().stats().indirect_live, 3);
     // A single-element buffer stays direct.
     q.add(&[Buf::new(data(99), 4)], &[], 3).unwrap();
     for t in 0..3u64 {
@@ -153,7 +153,11 @@ fn indirect_chains_seen_by_device() {
         let u = q.get_used().unwrap().unwrap();
         assert_eq!(u.token, t);
     }
-    assert_eq!(q.platform().live(), 0, "indirect tables not returned");
+    assert_eq!(
+        q.platform().stats().indirect_live,
+        0,
+        "indirect tables not returned"
+    );
     assert_eq!(q.num_free(), 8);
 }
 
@@ -162,14 +166,14 @@ fn indirect_falls_back_to_direct() {
     let (mut q, mut dev) = setup(8, opts(false, true), 16);
     let mut p = q.platform().clone();
     drop(p.clone());
-    p.fail_indirect = true;
+    p.set_fail_indirect(true);
     // Rebuild the queue with a failing pool.
     let layout = SplitLayout::modern(8).unwrap();
-    let ring = VmRegion {
-        mem: p.mem.clone(),
-        addr: RING_ADDR,
-        len: layout.total_size(),
-    };
+    let ring = HostRegion::new(
+        p.memory().clone(),
+        mem_offset(RING_ADDR),
+        layout.total_size(),
+    );
     q = rvirtio_core::split::SplitQueue::new(p, ring, layout, opts(false, true)).unwrap();
     dev = VqDevice::new(dev.mem.clone(), &q, false, 0);
     q.add(
@@ -357,7 +361,7 @@ fn detach_returns_in_flight_tokens() {
     }
     tokens.sort();
     assert_eq!(tokens, vec![1, 2, 3, 4]);
-    assert_eq!(q.platform().live(), 0);
+    assert_eq!(q.platform().stats().indirect_live, 0);
     assert_eq!(
         q.add(&[Buf::new(0, 1)], &[], 9).unwrap_err().error,
         RingError::Detached

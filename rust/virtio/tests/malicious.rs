@@ -216,6 +216,29 @@ fn used_idx_jumps() {
 }
 
 #[test]
+fn used_idx_jump_found_at_the_next_read() {
+    // `used.idx` is read again once the entries of the last (validated)
+    // value are consumed: those come back, then the jump breaks the queue.
+    let (mut q, mut dev) = populated(LenPolicy::Reject);
+    let c0 = dev.pop().unwrap();
+    let c1 = dev.pop().unwrap();
+    dev.complete(&c0, 0);
+    dev.complete(&c1, 200);
+    assert_eq!(q.get_used().unwrap().unwrap().token, 0);
+    dev.raw_used(4, 0, 100);
+    assert_eq!(q.get_used().unwrap().unwrap().token, 1);
+    assert!(matches!(
+        q.get_used(),
+        Err(RingError::IdxJump {
+            last_used: 2,
+            in_flight: 1,
+            ..
+        })
+    ));
+    assert_broken_then_recovers(&mut q, vec![2]);
+}
+
+#[test]
 fn used_idx_jump_detected_by_enable_cb() {
     let (mut q, mut dev) = populated(LenPolicy::Reject);
     q.disable_cb();

@@ -264,7 +264,7 @@ fn run(
         prop_assert!(back.insert(t));
     }
     prop_assert_eq!(back, m.outstanding);
-    prop_assert_eq!(q.platform().live(), 0);
+    prop_assert_eq!(q.platform().stats().indirect_live, 0);
     prop_assert_eq!(q.reinit(), Ok(()));
     Ok(())
 }

@@ -1,19 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Shared test support: a platform over `vm-memory` guest memory, a
+//! Shared test support: the host platform over `vm-memory` guest memory, a
 //! `virtio-queue` device wrapper, and a fake transport.
 
 #![allow(dead_code, unreachable_pub, missing_docs, clippy::indexing_slicing)]
 
+pub use rvirtio_core::host::{
+    HostMemory,
+    HostPlatform,
+    HostRegion, //
+};
 use rvirtio_core::{
     features::Features,
     layout::SplitLayout,
-    platform::{
-        AllocError,
-        Barriers,
-        DmaRegion,
-        Platform, //
-    },
     queue::{
         QueueOptions,
         Virtqueue, //
@@ -30,15 +29,12 @@ use rvirtio_core::{
         TransportKind, //
     },
 };
-use std::sync::{
-    atomic::{
-        fence,
-        Ordering, //
-    },
-    Arc, Mutex,
+use std::{
+    ptr::NonNull,
+    sync::{atomic::Ordering, Arc},
 };
 use virtio_queue::{desc::split::Descriptor as VqDesc, Queue, QueueT};
-use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
+use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
 
 pub type Mem = GuestMemoryMmap<()>;
 
@@ -57,149 +53,40 @@ pub fn new_mem() -> Arc<Mem> {
     Arc::new(Mem::from_ranges(&[(GuestAddress(MEM_BASE), MEM_SIZE)]).expect("guest memory"))
 }
 
-/// A region of `vm-memory` guest memory.
-#[derive(Clone)]
-pub struct VmRegion {
-    pub mem: Arc<Mem>,
-    pub addr: u64,
-    pub len: usize,
+/// The driver's view of the guest memory: the host platform's memory over
+/// the same bytes.
+pub fn host_memory(mem: &Arc<Mem>) -> Arc<HostMemory> {
+    let region = mem
+        .find_region(GuestAddress(MEM_BASE))
+        .expect("guest memory");
+    let ptr = NonNull::new(region.as_ptr()).expect("guest memory mapping");
+    // SAFETY: the mapping of `MEM_SIZE` bytes lives as long as `mem`, which
+    // the `HostMemory` holds; `vm-memory` accesses it with atomic, volatile
+    // or (single-threaded tests) plain accesses.
+    unsafe { HostMemory::from_raw(MEM_BASE, ptr, MEM_SIZE, mem.clone()) }
 }
 
-impl VmRegion {
-    fn at(&self, off: usize, width: usize) -> Option<GuestAddress> {
-        if off.checked_add(width)? > self.len {
-            return None;
-        }
-        Some(GuestAddress(self.addr + off as u64))
-    }
+/// Offset of `addr` in the guest memory.
+pub fn mem_offset(addr: u64) -> usize {
+    (addr - MEM_BASE) as usize
 }
 
-impl DmaRegion for VmRegion {
-    fn len(&self) -> usize {
-        self.len
-    }
-    fn dma_addr(&self) -> u64 {
-        self.addr
-    }
-    fn read_u16(&self, offset: usize) -> u16 {
-        self.at(offset, 2)
-            .and_then(|a| self.mem.load::<u16>(a, Ordering::Relaxed).ok())
-            .unwrap_or(0)
-    }
-    fn read_u32(&self, offset: usize) -> u32 {
-        self.at(offset, 4)
-            .and_then(|a| self.mem.load::<u32>(a, Ordering::Relaxed).ok())
-            .unwrap_or(0)
-    }
-    fn write_u16(&self, offset: usize, value: u16) {
-        if let Some(a) = self.at(offset, 2) {
-            let _ = self.mem.store(value, a, Ordering::Relaxed);
-        }
-    }
-    fn write_u32(&self, offset: usize, value: u32) {
-        if let Some(a) = self.at(offset, 4) {
-            let _ = self.mem.store(value, a, Ordering::Relaxed);
-        }
-    }
-    fn write_u64(&self, offset: usize, value: u64) {
-        if let Some(a) = self.at(offset, 8) {
-            let _ = self.mem.write_obj(value, a);
-        }
-    }
+/// Platform over guest memory, with an indirect table pool of
+/// `slot_descs`-descriptor tables filling `POOL_SIZE` bytes at `POOL_ADDR`.
+pub fn platform(mem: Arc<HostMemory>, slot_descs: u16) -> HostPlatform {
+    let slots = POOL_SIZE / (usize::from(slot_descs) * 16).max(16);
+    HostPlatform::new(mem, mem_offset(POOL_ADDR), slots, slot_descs)
 }
 
-/// Platform over guest memory, with an indirect table pool.
-#[derive(Clone)]
-pub struct VmPlatform {
-    pub mem: Arc<Mem>,
-    slot_descs: u16,
-    free: Arc<Mutex<Vec<u64>>>,
-    pub live_tables: Arc<Mutex<usize>>,
-    pub fail_indirect: bool,
-}
-
-impl VmPlatform {
-    pub fn new(mem: Arc<Mem>, slot_descs: u16) -> Self {
-        let slot_bytes = u64::from(slot_descs) * 16;
-        let slots = POOL_SIZE as u64 / slot_bytes.max(16);
-        let free = (0..slots)
-            .rev()
-            .map(|i| POOL_ADDR + i * slot_bytes)
-            .collect();
-        Self {
-            mem,
-            slot_descs,
-            free: Arc::new(Mutex::new(free)),
-            live_tables: Arc::new(Mutex::new(0)),
-            fail_indirect: false,
-        }
-    }
-
-    pub fn live(&self) -> usize {
-        *self.live_tables.lock().unwrap()
-    }
-}
-
-impl Barriers for VmPlatform {
-    // Test only: Rust fences stand in for the kernel's virt_*mb().
-    fn virt_wmb(&self) {
-        fence(Ordering::Release);
-    }
-    fn virt_rmb(&self) {
-        fence(Ordering::Acquire);
-    }
-    fn virt_mb(&self) {
-        fence(Ordering::SeqCst);
-    }
-}
-
-impl Platform for VmPlatform {
-    type Region = VmRegion;
-    type IndirectTable = VmRegion;
-    type Slice<T> = Vec<T>;
-
-    fn alloc_slice<T, F: FnMut(usize) -> T>(
-        &mut self,
-        len: usize,
-        init: F,
-    ) -> Result<Vec<T>, AllocError> {
-        Ok((0..len).map(init).collect())
-    }
-
-    fn alloc_indirect(&mut self, descs: u16) -> Option<VmRegion> {
-        if self.fail_indirect || descs > self.slot_descs {
-            return None;
-        }
-        let addr = self.free.lock().unwrap().pop()?;
-        *self.live_tables.lock().unwrap() += 1;
-        Some(VmRegion {
-            mem: self.mem.clone(),
-            addr,
-            len: usize::from(descs) * 16,
-        })
-    }
-
-    fn free_indirect(&mut self, table: VmRegion) {
-        let mut f = self.free.lock().unwrap();
-        assert!(!f.contains(&table.addr), "indirect table freed twice");
-        f.push(table.addr);
-        *self.live_tables.lock().unwrap() -= 1;
-    }
-}
-
-pub type TestQueue = SplitQueue<VmPlatform, u64>;
+pub type TestQueue = SplitQueue<HostPlatform, u64>;
 
 /// Builds a driver queue and a `virtio-queue` device on the same memory.
 pub fn setup(size: u16, opts: QueueOptions, max_indirect: u16) -> (TestQueue, VqDevice) {
     let mem = new_mem();
     let layout = SplitLayout::modern(size).unwrap();
-    let ring = VmRegion {
-        mem: mem.clone(),
-        addr: RING_ADDR,
-        len: layout.total_size(),
-    };
-    let platform = VmPlatform::new(mem.clone(), max_indirect.max(1));
-    let q = SplitQueue::new(platform, ring, layout, opts).unwrap();
+    let host = host_memory(&mem);
+    let ring = HostRegion::new(host.clone(), mem_offset(RING_ADDR), layout.total_size());
+    let q = SplitQueue::new(platform(host, max_indirect.max(1)), ring, layout, opts).unwrap();
     let dev = VqDevice::new(mem, &q, opts.event_idx, opts.start_idx);
     (q, dev)
 }

@@ -11,9 +11,11 @@
 //! (`c_add_inbuf`, ...), so the device side is the unmodified C host code
 //! and only the driver side differs from the C reference build.
 //!
-//! The ring memory is allocated here and the C `ring` (`struct vring`) is
-//! pointed at it, with the same legacy layout `vring_init(.., 0x1000)`
-//! uses. Event index is on, as in `virtio_ring_0_9.c`. The used length
+//! The platform is the core's host platform ([`HostPlatform`] over
+//! [`HostMemory`], the same code the core's tests use) with the barrier
+//! instructions of ringtest's `main.h`. The ring memory is allocated here
+//! and the C `ring` (`struct vring`) is pointed at it, with the same legacy
+//! layout `vring_init(.., 0x1000)` uses. Event index is on, as in `virtio_ring_0_9.c`. The used length
 //! policy is [`LenPolicy::Clamp`] because ringtest's `main.c` posts
 //! zero-length buffers and its host reports `len - 1` (that is,
 //! `0xffffffff`), which the strict policy would rightly reject.
@@ -25,136 +27,54 @@ use core::{
         c_uint,
         c_void, //
     },
+    mem::MaybeUninit,
     ptr::NonNull,
 };
 use rvirtio_core::{
-    layout::SplitLayout,
-    platform::{
-        AllocError,
-        Barriers,
-        DmaRegion,
-        Platform, //
+    host::{
+        HostMemory,
+        HostPlatform,
+        HostRegion, //
     },
+    layout::SplitLayout,
+    platform::Barriers,
     queue::{
         Buf,
         LenPolicy,
         QueueOptions,
+        RingError,
         Virtqueue, //
     },
     split::SplitQueue,
 };
-use std::alloc::{
-    alloc_zeroed,
-    Layout, //
-};
-
-/// Ring memory: a raw allocation shared with the C host thread.
-struct RawRegion {
-    base: NonNull<u8>,
-    len: usize,
-}
-
-// SAFETY: the region is plain memory shared with the ringtest host
-// thread; every access is a volatile load or store of a naturally aligned
-// integer, as with the kernel's READ_ONCE/WRITE_ONCE.
-unsafe impl Send for RawRegion {}
-
-impl RawRegion {
-    /// Pointer to a `T` at `off`, if it is in bounds and aligned.
-    #[inline(always)]
-    fn ptr<T>(&self, off: usize) -> Option<*mut T> {
-        let size = core::mem::size_of::<T>();
-        let align = core::mem::align_of::<T>();
-        // `len >= size` was checked at construction, so no underflow.
-        if off > self.len - size || off & (align - 1) != 0 {
-            return None;
-        }
-        // SAFETY: `off + size_of::<T>() <= len`, so the result stays in the
-        // allocation.
-        Some(unsafe { self.base.as_ptr().add(off) }.cast::<T>())
-    }
-}
-
-impl DmaRegion for RawRegion {
-    fn len(&self) -> usize {
-        self.len
-    }
-    fn dma_addr(&self) -> u64 {
-        self.base.as_ptr() as u64
-    }
-    #[inline(always)]
-    fn read_u16(&self, offset: usize) -> u16 {
-        match self.ptr::<u16>(offset) {
-            // SAFETY: in bounds and aligned (checked by `ptr`).
-            Some(p) => unsafe { p.read_volatile() },
-            None => 0,
-        }
-    }
-    #[inline(always)]
-    fn read_u32(&self, offset: usize) -> u32 {
-        match self.ptr::<u32>(offset) {
-            // SAFETY: in bounds and aligned (checked by `ptr`).
-            Some(p) => unsafe { p.read_volatile() },
-            None => 0,
-        }
-    }
-    #[inline(always)]
-    fn write_u16(&self, offset: usize, value: u16) {
-        if let Some(p) = self.ptr::<u16>(offset) {
-            // SAFETY: in bounds and aligned (checked by `ptr`).
-            unsafe { p.write_volatile(value) }
-        }
-    }
-    #[inline(always)]
-    fn write_u32(&self, offset: usize, value: u32) {
-        if let Some(p) = self.ptr::<u32>(offset) {
-            // SAFETY: in bounds and aligned (checked by `ptr`).
-            unsafe { p.write_volatile(value) }
-        }
-    }
-    #[inline(always)]
-    fn write_desc(&self, offset: usize, addr: u64, len: u32, flags: u16, next: u16) {
-        // One bounds and alignment check for the 16-byte descriptor.
-        if let Some(p) = self.ptr::<[u64; 2]>(offset) {
-            let p = p.cast::<u8>();
-            // SAFETY: the 16 bytes at `p` are in bounds and 8-byte aligned
-            // (checked by `ptr`), so each field is in bounds and aligned.
-            unsafe {
-                p.cast::<u64>().write_volatile(addr);
-                p.add(8).cast::<u32>().write_volatile(len);
-                p.add(12).cast::<u16>().write_volatile(flags);
-                p.add(14).cast::<u16>().write_volatile(next);
-            }
-        }
-    }
-    #[inline(always)]
-    fn write_u64(&self, offset: usize, value: u64) {
-        if let Some(p) = self.ptr::<u64>(offset) {
-            // SAFETY: in bounds and aligned (checked by `ptr`).
-            unsafe { p.write_volatile(value) }
-        }
-    }
-}
 
 /// Barriers as `virt_*mb()` on the host CPU, matching ringtest's `main.h`
 /// so both sides pay the same: on x86-64 `virt_wmb`/`virt_rmb` are
 /// compiler barriers and `virt_mb` is `lock; addl $0,-132(%rsp)`.
-struct BenchPlatform;
+#[derive(Clone, Copy)]
+struct VirtBarriers;
 
-impl Barriers for BenchPlatform {
+impl VirtBarriers {
+    /// `virt_wmb()`/`virt_rmb()`: a compiler barrier where the CPU keeps
+    /// stores (loads) in order, otherwise a fence.
+    #[inline(always)]
+    fn ordered_or(fence: core::sync::atomic::Ordering) {
+        if cfg!(any(target_arch = "x86_64", target_arch = "s390x")) {
+            core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+        } else {
+            core::sync::atomic::fence(fence);
+        }
+    }
+}
+
+impl Barriers for VirtBarriers {
     #[inline(always)]
     fn virt_wmb(&self) {
-        #[cfg(any(target_arch = "x86_64", target_arch = "s390x"))]
-        core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
-        #[cfg(not(any(target_arch = "x86_64", target_arch = "s390x")))]
-        core::sync::atomic::fence(core::sync::atomic::Ordering::Release);
+        Self::ordered_or(core::sync::atomic::Ordering::Release);
     }
     #[inline(always)]
     fn virt_rmb(&self) {
-        #[cfg(any(target_arch = "x86_64", target_arch = "s390x"))]
-        core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
-        #[cfg(not(any(target_arch = "x86_64", target_arch = "s390x")))]
-        core::sync::atomic::fence(core::sync::atomic::Ordering::Acquire);
+        Self::ordered_or(core::sync::atomic::Ordering::Acquire);
     }
     #[inline(always)]
     fn virt_mb(&self) {
@@ -170,51 +90,34 @@ impl Barriers for BenchPlatform {
     }
 }
 
-impl Platform for BenchPlatform {
-    type Region = RawRegion;
-    type IndirectTable = RawRegion;
-    type Slice<T> = Vec<T>;
+/// The host platform of the core's tests, with the kernel's barriers and
+/// no indirect tables.
+type BenchPlatform = HostPlatform<VirtBarriers>;
 
-    fn alloc_slice<T, F: FnMut(usize) -> T>(
-        &mut self,
-        len: usize,
-        init: F,
-    ) -> Result<Vec<T>, AllocError> {
-        Ok((0..len).map(init).collect())
-    }
-    fn alloc_indirect(&mut self, _descs: u16) -> Option<RawRegion> {
-        None
-    }
-    fn free_indirect(&mut self, _table: RawRegion) {}
-}
+/// `(datap, buf)` of `add_inbuf`. `datap` is never NULL: `get_buf()`
+/// returns it, and NULL means "no buffer".
+type Token = (NonNull<c_void>, *mut c_void);
 
-/// `(datap, buf)` of `add_inbuf`.
-type Token = (*mut c_void, *mut c_void);
-
-struct Global(UnsafeCell<Option<SplitQueue<BenchPlatform, Token>>>);
+struct Global(UnsafeCell<MaybeUninit<SplitQueue<BenchPlatform, Token>>>);
 
 // SAFETY: ringtest calls `alloc_ring()` before starting its threads and
 // every other guest function from the guest thread only.
 unsafe impl Sync for Global {}
 
-static QUEUE: Global = Global(UnsafeCell::new(None));
+static QUEUE: Global = Global(UnsafeCell::new(MaybeUninit::uninit()));
 
 /// Returns the queue.
 ///
 /// # Safety
 ///
-/// Only from the single guest thread (or before threads start), with no
-/// other reference to the queue alive.
+/// Only after `alloc_ring()` (ringtest's `main.c` and `loop.c` call it
+/// first: the C ring does not check either), from the single guest thread,
+/// with no other reference to the queue alive.
 #[inline(always)]
 unsafe fn queue() -> &'static mut SplitQueue<BenchPlatform, Token> {
-    // SAFETY: exclusive access per this function's contract.
-    match unsafe { &mut *QUEUE.0.get() } {
-        Some(q) => q,
-        None => {
-            eprintln!("rvirtio bench: guest API used before alloc_ring()");
-            std::process::abort()
-        }
-    }
+    // SAFETY: initialised by `alloc_ring()`, exclusive access per this
+    // function's contract.
+    unsafe { (*QUEUE.0.get()).assume_init_mut() }
 }
 
 /// The C ring (`struct vring` in `<linux/virtio_ring.h>`).
@@ -248,24 +151,20 @@ pub extern "C" fn alloc_ring() {
     let Ok(layout) = SplitLayout::legacy(size, 0x1000) else {
         std::process::abort()
     };
-    let Ok(mem_layout) = Layout::from_size_align(layout.total_size(), 0x1000) else {
-        std::process::abort()
-    };
-    // SAFETY: non-zero size.
-    let Some(base) = NonNull::new(unsafe { alloc_zeroed(mem_layout) }) else {
-        std::process::abort()
-    };
-    let region = RawRegion {
-        base,
-        len: layout.total_size(),
-    };
+    // Page-aligned and zeroed, as `vring_init(.., 0x1000)` needs. The bus
+    // address (0) is never used: the C host side gets CPU pointers.
+    let mem = HostMemory::new(0, layout.total_size());
+    let base = mem.as_ptr();
+    let region = HostRegion::new(mem.clone(), 0, layout.total_size());
+    let platform = BenchPlatform::with_barriers(mem, 0, 0, 0, VirtBarriers);
     // SAFETY: the offsets are within the allocation of `total_size()`
-    // bytes, and no other thread uses `ring` yet.
+    // bytes, which the queue keeps alive for the rest of the process, and
+    // no other thread uses `ring` yet.
     unsafe {
         let r = &mut *core::ptr::addr_of_mut!(ring);
-        r.desc = base.as_ptr().cast();
-        r.avail = base.as_ptr().add(layout.avail_offset()).cast();
-        r.used = base.as_ptr().add(layout.used_offset()).cast();
+        r.desc = base.cast();
+        r.avail = base.add(layout.avail_offset()).cast();
+        r.used = base.add(layout.used_offset()).cast();
     }
     let opts = QueueOptions {
         event_idx: true,
@@ -275,22 +174,27 @@ pub extern "C" fn alloc_ring() {
         len_policy: LenPolicy::Clamp,
         start_idx: 0,
     };
-    let Ok(mut q) = SplitQueue::new(BenchPlatform, region, layout, opts) else {
+    let Ok(mut q) = SplitQueue::new(platform, region, layout, opts) else {
         std::process::abort()
     };
     // Start with used buffer notifications off: ringtest's poll mode never
-    // asks for them and its sleep mode disables them first thing. Enabled,
-    // every get_used() would re-arm used_event with a full barrier (as
-    // Linux's virtqueue_get_buf() does), which the C reference ring does
-    // not implement.
+    // asks for them and its sleep mode disables them first thing. Once
+    // enable_call() enables them (loop.c does after every round), every
+    // get_used() moves used_event along, and a full barrier precedes its
+    // next used.idx load (as Linux's virtqueue_get_buf() does), which the C
+    // reference ring does not implement.
     q.disable_cb();
     // SAFETY: no thread runs yet.
-    unsafe { *QUEUE.0.get() = Some(q) };
+    unsafe { (*QUEUE.0.get()).write(q) };
 }
 
-/// Adds a device-writable buffer of `len` bytes at `buf`.
+/// Adds a device-writable buffer of `len` bytes at `buf`, identified by
+/// `datap` (not NULL).
 #[no_mangle]
 pub extern "C" fn add_inbuf(len: c_uint, buf: *mut c_void, datap: *mut c_void) -> c_int {
+    let Some(datap) = NonNull::new(datap) else {
+        return -1;
+    };
     // SAFETY: guest thread only.
     let q = unsafe { queue() };
     match q.add(&[], &[Buf::new(buf as u64, len)], (datap, buf)) {
@@ -315,14 +219,19 @@ pub unsafe extern "C" fn get_buf(lenp: *mut c_uint, bufp: *mut *mut c_void) -> *
                 *lenp = u.len;
                 *bufp = u.token.1;
             }
-            u.token.0
+            u.token.0.as_ptr()
         }
         Ok(None) => core::ptr::null_mut(),
-        Err(e) => {
-            eprintln!("rvirtio bench: ring error {e:?}");
-            std::process::abort()
-        }
+        Err(e) => ring_error(e),
     }
+}
+
+/// Reports a ring error and aborts (kept out of the guest functions).
+#[cold]
+#[inline(never)]
+fn ring_error(e: RingError) -> ! {
+    eprintln!("rvirtio bench: ring error {e:?}");
+    std::process::abort()
 }
 
 /// Returns true if no used buffer is pending.
