@@ -208,9 +208,10 @@ pub enum Timeout {
 
 /// The driver's side of a disk.
 pub trait Operations: Send + Sync + 'static {
-    /// Queues `rq` on hardware queue `hctx` (returns a `blk_status_t`;
-    /// the request is started and owned by the driver on success, and
-    /// must be given back unstarted otherwise).
+    /// Queues `rq` on hardware queue `hctx`. On success the driver owns the
+    /// started request until it completes it; on failure the request goes
+    /// back to blk-mq with a `blk_status_t` (started or not: blk-mq
+    /// requeues `BLK_STS_RESOURCE` and ends the others).
     fn queue_rq(
         &self,
         disk: DiskRef,
