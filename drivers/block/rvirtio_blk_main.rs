@@ -82,7 +82,10 @@ mod f {
     pub(crate) const BLK_SIZE: u8 = 6;
     pub(crate) const FLUSH: u8 = 9;
     pub(crate) const TOPOLOGY: u8 = 10;
+    pub(crate) const CONFIG_WCE: u8 = 11;
     pub(crate) const MQ: u8 = 12;
+    pub(crate) const DISCARD: u8 = 13;
+    pub(crate) const WRITE_ZEROES: u8 = 14;
 }
 
 /// Offsets in `struct virtio_blk_config` (§5.2.4).
@@ -95,13 +98,31 @@ mod cfg {
     pub(crate) const ALIGNMENT_OFFSET: usize = 25;
     pub(crate) const MIN_IO_SIZE: usize = 26;
     pub(crate) const OPT_IO_SIZE: usize = 28;
+    pub(crate) const WRITEBACK: usize = 32;
     pub(crate) const NUM_QUEUES: usize = 34;
+    pub(crate) const MAX_DISCARD_SECTORS: usize = 36;
+    pub(crate) const MAX_DISCARD_SEG: usize = 40;
+    pub(crate) const DISCARD_SECTOR_ALIGNMENT: usize = 44;
+    pub(crate) const MAX_WRITE_ZEROES_SECTORS: usize = 48;
 }
 
 /// Request types (§5.2.6).
 const T_IN: u32 = 0;
 const T_OUT: u32 = 1;
 const T_FLUSH: u32 = 4;
+const T_GET_ID: u32 = 8;
+const T_DISCARD: u32 = 11;
+const T_WRITE_ZEROES: u32 = 13;
+
+/// `VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP`: the device may deallocate.
+const FLAG_UNMAP: u32 = 1;
+/// Size of a `struct virtio_blk_discard_write_zeroes` range.
+const RANGE_SIZE: usize = 16;
+/// Most ranges in one discard request: they fit the request's payload
+/// buffer (256 bytes in the shim's per-request data).
+const MAX_RANGES: u32 = 16;
+/// Length of the GET_ID answer (§5.2.6).
+const ID_BYTES: usize = 20;
 
 /// Device status values (§5.2.6).
 const S_OK: u8 = 0;
@@ -123,14 +144,74 @@ pub fn blk_status(status: u8) -> u32 {
     }
 }
 
-/// The virtio-blk request type and sector of a block operation, or `None`
-/// for one the driver does not support.
-pub fn request_type(op: Op, pos: u64, flush: bool) -> Option<(u32, u64)> {
+/// What the negotiated features let the driver send.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Caps {
+    /// `VIRTIO_BLK_F_FLUSH`.
+    pub flush: bool,
+    /// `VIRTIO_BLK_F_DISCARD`.
+    pub discard: bool,
+    /// `VIRTIO_BLK_F_WRITE_ZEROES`.
+    pub write_zeroes: bool,
+}
+
+/// The virtio-blk request type and header sector of a block operation, or
+/// `None` for one the device cannot do. Flush, discard, write zeroes and
+/// GET_ID (the driver-private read) carry sector 0 in the header.
+pub fn request_type(op: Op, pos: u64, caps: Caps) -> Option<(u32, u64)> {
     match op {
         Op::Read => Some((T_IN, pos)),
         Op::Write => Some((T_OUT, pos)),
-        Op::Flush if flush => Some((T_FLUSH, 0)),
+        Op::Flush if caps.flush => Some((T_FLUSH, 0)),
+        Op::Discard if caps.discard => Some((T_DISCARD, 0)),
+        Op::WriteZeroes if caps.write_zeroes => Some((T_WRITE_ZEROES, 0)),
+        Op::DrvIn => Some((T_GET_ID, 0)),
         _ => None,
+    }
+}
+
+/// Writes `struct virtio_blk_discard_write_zeroes` ranges (sector,
+/// num_sectors, flags; little-endian) into `buf`, one per (first sector,
+/// bytes) in `ranges`, at most `max` of them. Returns the bytes written.
+/// Refuses an empty list, too many ranges, and sizes that are not whole
+/// sectors or do not fit a range.
+pub fn encode_ranges(
+    buf: &mut [u8],
+    ranges: impl Iterator<Item = (u64, u32)>,
+    flags: u32,
+    max: u32,
+) -> Result<usize> {
+    let mut n = 0usize;
+    for (sector, bytes) in ranges {
+        if n >= max as usize || bytes % 512 != 0 || bytes == 0 {
+            return Err(EINVAL);
+        }
+        let at = n * RANGE_SIZE;
+        let dst = buf.get_mut(at..at + RANGE_SIZE).ok_or(EINVAL)?;
+        let (s, rest) = dst.split_at_mut(8);
+        let (num, fl) = rest.split_at_mut(4);
+        s.copy_from_slice(&sector.to_le_bytes());
+        num.copy_from_slice(&(bytes / 512).to_le_bytes());
+        fl.copy_from_slice(&flags.to_le_bytes());
+        n += 1;
+    }
+    if n == 0 {
+        return Err(EINVAL);
+    }
+    Ok(n * RANGE_SIZE)
+}
+
+/// The serial number in a GET_ID answer: up to the first NUL (none if all
+/// 20 bytes are used). A device that sends anything but printable ASCII
+/// gets no serial shown (`EIO`), so it cannot inject text into sysfs.
+pub fn serial_from_id(id: &[u8]) -> Result<&[u8]> {
+    let id = id.get(..ID_BYTES).unwrap_or(id);
+    let len = id.iter().position(|&b| b == 0).unwrap_or(id.len());
+    let s = id.get(..len).ok_or(EIO)?;
+    if s.iter().all(|b| (0x20..0x7f).contains(b)) {
+        Ok(s)
+    } else {
+        Err(EIO)
     }
 }
 
@@ -144,7 +225,12 @@ pub struct RvirtioBlk;
 pub struct Blk {
     queues: KVec<Arc<Queue<Request>>>,
     status: Arc<DeviceStatus>,
-    flush: bool,
+    config: Arc<DeviceConfig>,
+    caps: Caps,
+    /// `VIRTIO_BLK_F_CONFIG_WCE`: the cache mode can be switched.
+    config_wce: bool,
+    /// Most ranges per discard request (the queue limit).
+    discard_ranges: u32,
     /// The device was failed or removed: every request fails.
     dead: Atomic<i32>,
 }
@@ -185,15 +271,23 @@ impl blk::Operations for Blk {
         let Some(q) = self.queue(hctx) else {
             return Err((status::IOERR, rq));
         };
-        let Some((ty, sector)) = request_type(rq.op(), rq.pos(), self.flush) else {
+        let op = rq.op();
+        let Some((ty, sector)) = request_type(op, rq.pos(), self.caps) else {
             return Err((status::NOTSUPP, rq));
+        };
+        let mut rq = rq;
+        let payload = match self.payload(op, &mut rq) {
+            Ok(n) => n,
+            Err(_) => return Err((status::IOERR, rq)),
         };
         rq.start();
         let mut addrs = [0u64; MAX_SEGMENTS as usize + EXTRA];
         let mut lens = [0u32; MAX_SEGMENTS as usize + EXTRA];
-        let (n, n_out) = match disk.map(&rq, ty, sector, &mut addrs, &mut lens) {
+        let (n, n_out) = match disk.map(&rq, ty, sector, payload, &mut addrs, &mut lens) {
             Ok(v) => v,
-            Err(_) => return Err((status::RESOURCE, rq)),
+            // Out of DMA mappings for now: blk-mq retries.
+            Err(e) if e == ENOMEM => return Err((status::RESOURCE, rq)),
+            Err(_) => return Err((status::IOERR, rq)),
         };
         let mut bufs = [Buf::new(0, 0); MAX_SEGMENTS as usize + EXTRA];
         for ((b, a), l) in bufs.iter_mut().zip(addrs.iter()).zip(lens.iter()).take(n) {
@@ -242,6 +336,92 @@ impl blk::Operations for Blk {
             return Timeout::Done;
         }
         Timeout::ResetTimer
+    }
+
+    /// GET_ID through the queue. A device that does not support it (or
+    /// fails it) shows an empty serial, as with the C driver.
+    fn serial(&self, disk: DiskRef, buf: &mut [u8]) -> Result<usize> {
+        let mut id = [0u8; ID_BYTES];
+        match disk.drv_in(&mut id) {
+            Ok(()) => {}
+            Err(e) if e == EIO || blk::is_not_supported(e) => return Ok(0),
+            Err(e) => return Err(e),
+        }
+        let Ok(s) = serial_from_id(&id) else {
+            pr_warn!("the device sent an ID that is not printable ASCII: not shown\n");
+            return Ok(0);
+        };
+        let dst = buf.get_mut(..s.len()).ok_or(EINVAL)?;
+        dst.copy_from_slice(s);
+        Ok(s.len())
+    }
+
+    fn write_cache(&self) -> Result<bool> {
+        self.cache_mode()
+    }
+
+    fn set_write_cache(&self, write_back: bool) -> Result<bool> {
+        if !self.config_wce {
+            return Err(EPERM);
+        }
+        self.config.write_u8(cfg::WRITEBACK, u8::from(write_back))?;
+        // What the device now says; flushes are sent only with FLUSH.
+        Ok(self.cache_mode()? && self.caps.flush)
+    }
+
+    fn write_cache_switchable(&self) -> bool {
+        self.config_wce
+    }
+}
+
+impl Blk {
+    /// The device's cache mode: `writeback` with CONFIG_WCE (any value but
+    /// 0 is write back: flushing too often is safe, too rarely is not),
+    /// else write back exactly when FLUSH was negotiated (§5.2.5).
+    fn cache_mode(&self) -> Result<bool> {
+        if self.config_wce {
+            return Ok(self.config.read_u8(cfg::WRITEBACK)? != 0);
+        }
+        Ok(self.caps.flush)
+    }
+
+    /// Builds the payload of a discard or write-zeroes request (its ranges)
+    /// and returns its length; 0 for requests that carry their own data.
+    /// Checks that a GET_ID read is exactly the 20 bytes of an ID.
+    fn payload(&self, op: Op, rq: &mut Request) -> Result<usize> {
+        match op {
+            Op::Discard if self.discard_ranges > 1 => {
+                // One range per bio: the block layer merged them up to the
+                // `max_discard_segments` limit.
+                let mut ranges = [(0u64, 0u32); MAX_RANGES as usize];
+                let mut n = 0;
+                for (r, b) in ranges.iter_mut().zip(rq.bios()) {
+                    *r = b;
+                    n += 1;
+                }
+                if rq.bios().count() > n {
+                    return Err(EINVAL);
+                }
+                let list = ranges.get(..n).ok_or(EINVAL)?;
+                encode_ranges(
+                    rq.payload_mut(),
+                    list.iter().copied(),
+                    0,
+                    self.discard_ranges,
+                )
+            }
+            Op::Discard => {
+                let r = (rq.pos(), rq.bytes());
+                encode_ranges(rq.payload_mut(), core::iter::once(r), 0, 1)
+            }
+            Op::WriteZeroes => {
+                let flags = if rq.nounmap() { 0 } else { FLAG_UNMAP };
+                let r = (rq.pos(), rq.bytes());
+                encode_ranges(rq.payload_mut(), core::iter::once(r), flags, 1)
+            }
+            Op::DrvIn if rq.bytes() as usize != ID_BYTES => Err(EINVAL),
+            _ => Ok(0),
+        }
     }
 }
 
@@ -298,6 +478,10 @@ struct Config {
     min_io_size: u16,
     opt_io_size: u32,
     num_queues: u16,
+    max_discard_sectors: u32,
+    max_discard_seg: u32,
+    discard_sector_alignment: u32,
+    max_write_zeroes_sectors: u32,
 }
 
 fn read_config(setup: &mut Setup<'_>) -> Result<Config> {
@@ -309,6 +493,7 @@ fn read_config(setup: &mut Setup<'_>) -> Result<Config> {
         has(f::TOPOLOGY),
         has(f::MQ),
     );
+    let (discard, write_zeroes) = (has(f::DISCARD), has(f::WRITE_ZEROES));
     setup.read_config(|r| {
         Ok(Config {
             capacity: r.read_u64(cfg::CAPACITY)?,
@@ -348,13 +533,34 @@ fn read_config(setup: &mut Setup<'_>) -> Result<Config> {
                 0
             },
             num_queues: if mq { r.read_u16(cfg::NUM_QUEUES)? } else { 1 },
+            max_discard_sectors: if discard {
+                r.read_u32(cfg::MAX_DISCARD_SECTORS)?
+            } else {
+                0
+            },
+            max_discard_seg: if discard {
+                r.read_u32(cfg::MAX_DISCARD_SEG)?
+            } else {
+                0
+            },
+            discard_sector_alignment: if discard {
+                r.read_u32(cfg::DISCARD_SECTOR_ALIGNMENT)?
+            } else {
+                0
+            },
+            max_write_zeroes_sectors: if write_zeroes {
+                r.read_u32(cfg::MAX_WRITE_ZEROES_SECTORS)?
+            } else {
+                0
+            },
         })
     })
 }
 
 /// Turns the device's configuration into queue limits, refusing values no
-/// real device has (the device is untrusted).
-fn limits(c: &Config) -> Result<Limits> {
+/// real device has (the device is untrusted). Discard and write zeroes are
+/// enabled as `caps` says; a limit of 0 from the device means no limit.
+fn limits(c: &Config, caps: Caps) -> Result<Limits> {
     let lbs = if c.blk_size == 0 { 512 } else { c.blk_size };
     if !(512..=65536).contains(&lbs) || !lbs.is_power_of_two() {
         pr_err!("invalid block size {}\n", c.blk_size);
@@ -377,6 +583,27 @@ fn limits(c: &Config) -> Result<Limits> {
         0 => u32::MAX,
         n => n.max(4096),
     };
+    let (max_discard_sectors, max_discard_segments, discard_granularity) = if caps.discard {
+        let granularity = match c.discard_sector_alignment {
+            0 => lbs,
+            n => n.checked_mul(512).ok_or_else(|| {
+                pr_err!("invalid discard sector alignment {}\n", n);
+                EINVAL
+            })?,
+        };
+        let segs = match c.max_discard_seg {
+            0 => MAX_RANGES,
+            n => n.min(MAX_RANGES),
+        };
+        (nonzero_or_max(c.max_discard_sectors), segs, granularity)
+    } else {
+        (0, 0, 0)
+    };
+    let max_write_zeroes_sectors = if caps.write_zeroes {
+        nonzero_or_max(c.max_write_zeroes_sectors)
+    } else {
+        0
+    };
     Ok(Limits {
         logical_block_size: lbs,
         physical_block_size: pbs,
@@ -387,9 +614,21 @@ fn limits(c: &Config) -> Result<Limits> {
         max_segments: seg_max,
         max_segment_size: size_max,
         dma_alignment: 511,
+        max_discard_sectors,
+        max_discard_segments,
+        discard_granularity,
+        max_write_zeroes_sectors,
         write_cache: false,
         fua: false,
     })
+}
+
+fn nonzero_or_max(v: u32) -> u32 {
+    if v == 0 {
+        u32::MAX
+    } else {
+        v
+    }
 }
 
 impl Driver for RvirtioBlk {
@@ -403,7 +642,10 @@ impl Driver for RvirtioBlk {
             .with(Feature::new(f::BLK_SIZE))
             .with(Feature::new(f::FLUSH))
             .with(Feature::new(f::TOPOLOGY))
-            .with(Feature::new(f::MQ)),
+            .with(Feature::new(f::CONFIG_WCE))
+            .with(Feature::new(f::MQ))
+            .with(Feature::new(f::DISCARD))
+            .with(Feature::new(f::WRITE_ZEROES)),
     );
     type Data = BlkData;
 
@@ -413,9 +655,13 @@ impl Driver for RvirtioBlk {
 
     fn probe(setup: &mut Setup<'_>) -> Result<BlkData> {
         let c = read_config(setup)?;
-        let mut limits = limits(&c)?;
-        let flush = setup.has_feature(Feature::new(f::FLUSH));
-        limits.write_cache = flush;
+        let caps = Caps {
+            flush: setup.has_feature(Feature::new(f::FLUSH)),
+            discard: setup.has_feature(Feature::new(f::DISCARD)),
+            write_zeroes: setup.has_feature(Feature::new(f::WRITE_ZEROES)),
+        };
+        let config_wce = setup.has_feature(Feature::new(f::CONFIG_WCE));
+        let mut limits = limits(&c, caps)?;
         let read_only = setup.has_feature(Feature::new(f::RO));
         let cap = match *module_parameters::queues.value() {
             0 => kext::nr_cpu_ids(),
@@ -429,10 +675,11 @@ impl Driver for RvirtioBlk {
         let queues = setup.find_queues::<Request>(nqueues as u16, spec)?;
         let depth = u32::from(queues.first().map_or(0, |q| q.size()));
         let config = setup.device_config()?;
+        let ctl_config = config.clone();
         let ctl = Arc::pin_init(
             pin_init!(Control {
                 disk <- kernel::new_mutex!(None),
-                config,
+                config: ctl_config,
                 work <- new_work!("rvirtio_blk::config"),
             }),
             GFP_KERNEL,
@@ -441,11 +688,17 @@ impl Driver for RvirtioBlk {
             Blk {
                 queues,
                 status: setup.device_status(),
-                flush,
+                config,
+                caps,
+                config_wce,
+                discard_ranges: limits.max_discard_segments,
                 dead: Atomic::new(0),
             },
             GFP_KERNEL,
         )?;
+        // The volatile cache is on as the device says (read after
+        // FEATURES_OK); flushes can only be sent with FLUSH.
+        limits.write_cache = caps.flush && blk.cache_mode()?;
         Ok(BlkData {
             blk,
             ctl,
@@ -544,14 +797,64 @@ mod tests {
         assert_eq!(blk_status(0xff), status::IOERR);
     }
 
-    /// Operations become the right request types and sectors.
+    /// Operations become the right request types and sectors, as far as
+    /// the negotiated features allow.
     #[test]
     fn request_building() {
-        assert!(request_type(Op::Read, 8, true) == Some((T_IN, 8)));
-        assert!(request_type(Op::Write, 16, false) == Some((T_OUT, 16)));
-        assert!(request_type(Op::Flush, 99, true) == Some((T_FLUSH, 0)));
-        assert!(request_type(Op::Flush, 99, false).is_none());
-        assert!(request_type(Op::Discard, 0, true).is_none());
+        let all = Caps {
+            flush: true,
+            discard: true,
+            write_zeroes: true,
+        };
+        let none = Caps::default();
+        assert!(request_type(Op::Read, 8, none) == Some((T_IN, 8)));
+        assert!(request_type(Op::Write, 16, none) == Some((T_OUT, 16)));
+        assert!(request_type(Op::Flush, 99, all) == Some((T_FLUSH, 0)));
+        assert!(request_type(Op::Flush, 99, none).is_none());
+        assert!(request_type(Op::Discard, 64, all) == Some((T_DISCARD, 0)));
+        assert!(request_type(Op::Discard, 64, none).is_none());
+        assert!(request_type(Op::WriteZeroes, 64, all) == Some((T_WRITE_ZEROES, 0)));
+        assert!(request_type(Op::WriteZeroes, 64, none).is_none());
+        assert!(request_type(Op::DrvIn, 5, none) == Some((T_GET_ID, 0)));
+        assert!(request_type(Op::Other(99), 0, all).is_none());
+    }
+
+    /// Discard and write-zeroes ranges: little-endian layout, flags, and
+    /// refusal of what the device must not get.
+    #[test]
+    fn discard_ranges() {
+        let mut buf = [0xaau8; 64];
+        let r = [(0x0102_0304_0506_0708u64, 4096u32), (9, 512)];
+        assert!(encode_ranges(&mut buf, r.iter().copied(), FLAG_UNMAP, 16) == Ok(32));
+        assert_eq!(&buf[..8], &[8, 7, 6, 5, 4, 3, 2, 1]);
+        assert_eq!(&buf[8..12], &[8, 0, 0, 0]);
+        assert_eq!(&buf[12..16], &[1, 0, 0, 0]);
+        assert_eq!(&buf[16..24], &[9, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(&buf[24..28], &[1, 0, 0, 0]);
+        assert_eq!(buf[32], 0xaa);
+        // More ranges than allowed, or than the buffer holds.
+        assert!(encode_ranges(&mut buf, r.iter().copied(), 0, 1).is_err());
+        assert!(encode_ranges(&mut buf[..20], r.iter().copied(), 0, 16).is_err());
+        // Partial sectors, empty ranges, no ranges.
+        assert!(encode_ranges(&mut buf, core::iter::once((0, 100)), 0, 16).is_err());
+        assert!(encode_ranges(&mut buf, core::iter::once((0, 0)), 0, 16).is_err());
+        assert!(encode_ranges(&mut buf, core::iter::empty(), 0, 16).is_err());
+    }
+
+    /// GET_ID answers: NUL-padded, exactly 20 bytes, or hostile.
+    #[test]
+    fn serial_parsing() {
+        let mut id = [0u8; 20];
+        id[..5].copy_from_slice(b"disk1");
+        assert!(serial_from_id(&id) == Ok(&b"disk1"[..]));
+        let full = *b"ABCDEFGHIJKLMNOPQRST";
+        assert!(serial_from_id(&full) == Ok(&full[..]));
+        assert!(serial_from_id(&[0u8; 20]) == Ok(&b""[..]));
+        let mut bad = [0u8; 20];
+        bad[..3].copy_from_slice(b"a\nb");
+        assert!(serial_from_id(&bad).is_err());
+        bad[..3].copy_from_slice(b"a\xffb");
+        assert!(serial_from_id(&bad).is_err());
     }
 
     /// Limits: defaults, topology, and refusal of impossible values.
@@ -567,8 +870,13 @@ mod tests {
             min_io_size: 0,
             opt_io_size: 0,
             num_queues: 1,
+            max_discard_sectors: 0,
+            max_discard_seg: 0,
+            discard_sector_alignment: 0,
+            max_write_zeroes_sectors: 0,
         };
-        let l = limits(&base);
+        let none = Caps::default();
+        let l = limits(&base, none);
         assert!(l.is_ok_and(|l| l.logical_block_size == 512 && l.max_segments == MAX_SEGMENTS));
         let t = Config {
             blk_size: 4096,
@@ -578,24 +886,76 @@ mod tests {
             seg_max: 1000,
             ..base
         };
-        assert!(limits(&t).is_ok_and(|l| l.physical_block_size == 8192
+        assert!(limits(&t, none).is_ok_and(|l| l.physical_block_size == 8192
             && l.io_min == 8192
             && l.io_opt == 32768
             && l.max_segments == MAX_SEGMENTS));
-        assert!(limits(&Config {
-            blk_size: 100,
-            ..base
-        })
+        assert!(limits(
+            &Config {
+                blk_size: 100,
+                ..base
+            },
+            none
+        )
         .is_err());
-        assert!(limits(&Config {
-            blk_size: 1 << 20,
-            ..base
-        })
+        assert!(limits(
+            &Config {
+                blk_size: 1 << 20,
+                ..base
+            },
+            none
+        )
         .is_err());
-        assert!(limits(&Config {
-            physical_block_exp: 40,
+        assert!(limits(
+            &Config {
+                physical_block_exp: 40,
+                ..base
+            },
+            none
+        )
+        .is_err());
+        // Discard and write zeroes: off without the features, device limits
+        // (0 means none), ranges capped by the payload.
+        assert!(limits(&base, none).is_ok_and(|l| l.max_discard_sectors == 0
+            && l.max_discard_segments == 0
+            && l.max_write_zeroes_sectors == 0));
+        let dz = Caps {
+            flush: false,
+            discard: true,
+            write_zeroes: true,
+        };
+        assert!(
+            limits(&base, dz).is_ok_and(|l| l.max_discard_sectors == u32::MAX
+                && l.max_discard_segments == MAX_RANGES
+                && l.discard_granularity == 512
+                && l.max_write_zeroes_sectors == u32::MAX)
+        );
+        let d = Config {
+            max_discard_sectors: 2048,
+            max_discard_seg: 1,
+            discard_sector_alignment: 8,
+            max_write_zeroes_sectors: 4096,
             ..base
-        })
+        };
+        assert!(limits(&d, dz).is_ok_and(|l| l.max_discard_sectors == 2048
+            && l.max_discard_segments == 1
+            && l.discard_granularity == 4096
+            && l.max_write_zeroes_sectors == 4096));
+        assert!(limits(
+            &Config {
+                max_discard_seg: 1000,
+                ..d
+            },
+            dz
+        )
+        .is_ok_and(|l| l.max_discard_segments == MAX_RANGES));
+        assert!(limits(
+            &Config {
+                discard_sector_alignment: u32::MAX,
+                ..d
+            },
+            dz
+        )
         .is_err());
     }
 }

@@ -14,6 +14,8 @@
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 
+struct rvirtio_blk;
+
 struct rvirtio_blk_cb {
 	/* Returns a blk_status_t. */
 	unsigned int (*queue_rq)(void *drv, unsigned int hctx, struct request *rq, bool last);
@@ -21,6 +23,14 @@ struct rvirtio_blk_cb {
 	void (*complete)(void *drv, struct request *rq);
 	/* Returns an enum blk_eh_timer_return. */
 	unsigned int (*timeout)(void *drv, struct request *rq);
+	/* sysfs "serial": writes at most len bytes; returns the length or -errno. */
+	int (*serial)(void *drv, struct rvirtio_blk *b, char *buf, u32 len);
+	/* sysfs "cache_type": 1 write back, 0 write through, or -errno. */
+	int (*write_cache)(void *drv);
+	/* Switches the cache mode; returns the new mode (as above) or -errno. */
+	int (*set_write_cache)(void *drv, bool write_back);
+	/* Whether set_write_cache can work (the attribute is writable). */
+	bool (*write_cache_switchable)(void *drv);
 };
 
 struct rvirtio_blk_limits {
@@ -33,11 +43,21 @@ struct rvirtio_blk_limits {
 	u32 max_segments;
 	u32 max_segment_size;
 	u32 dma_alignment;
+	u32 max_discard_sectors;
+	u32 max_discard_segments;
+	u32 discard_granularity;
+	u32 max_write_zeroes_sectors;
 	bool write_cache;
 	bool fua;
 };
 
-/* Per-request data: the virtio-blk header and status, and the mappings. */
+/* Bytes of driver-built payload per request (discard/write-zeroes ranges). */
+#define RVIRTIO_BLK_PAYLOAD 256
+
+/*
+ * Per-request data: the virtio-blk header and status, the payload the
+ * driver builds for requests without data pages, and the mappings.
+ */
 struct rvirtio_blk_pdu {
 	__le32 type;
 	__le32 ioprio;
@@ -49,6 +69,9 @@ struct rvirtio_blk_pdu {
 	u32 nents;
 	dma_addr_t hdr_dma;
 	dma_addr_t status_dma;
+	dma_addr_t payload_dma;
+	u32 payload_len;
+	u8 payload[RVIRTIO_BLK_PAYLOAD] __aligned(8);
 	struct scatterlist sg[];
 };
 
@@ -121,6 +144,10 @@ struct rvirtio_blk *rvirtio_blk_create(struct device *dma_dev, unsigned int nr_q
 		.max_segments = l->max_segments,
 		.max_segment_size = l->max_segment_size,
 		.dma_alignment = l->dma_alignment,
+		.max_hw_discard_sectors = l->max_discard_sectors,
+		.max_discard_segments = l->max_discard_segments,
+		.discard_granularity = l->discard_granularity,
+		.max_write_zeroes_sectors = l->max_write_zeroes_sectors,
 	};
 	struct rvirtio_blk *b;
 	struct gendisk *disk;
@@ -168,6 +195,90 @@ out_free:
 	return ERR_PTR(err);
 }
 
+/* The disk's sysfs attributes; the driver answers through the callbacks. */
+static struct rvirtio_blk *rvirtio_blk_of_dev(struct device *dev)
+{
+	return dev_to_disk(dev)->private_data;
+}
+
+static ssize_t serial_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	struct rvirtio_blk *b = rvirtio_blk_of_dev(dev);
+	int n;
+
+	/* Room for the string and the newline within the sysfs page. */
+	n = b->cb->serial(b->drv, b, buf, PAGE_SIZE - 1);
+	if (n < 0)
+		return n;
+	if (n > PAGE_SIZE - 2)
+		n = PAGE_SIZE - 2;
+	buf[n++] = '\n';
+	return n;
+}
+static DEVICE_ATTR_RO(serial);
+
+static const char *const rvirtio_blk_cache_types[] = {
+	"write through", "write back"
+};
+
+static ssize_t cache_type_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	struct rvirtio_blk *b = rvirtio_blk_of_dev(dev);
+	int mode = b->cb->write_cache(b->drv);
+
+	if (mode < 0)
+		return mode;
+	return sysfs_emit(buf, "%s\n", rvirtio_blk_cache_types[mode ? 1 : 0]);
+}
+
+static ssize_t cache_type_store(struct device *dev, struct device_attribute *attr,
+				const char *buf, size_t count)
+{
+	struct rvirtio_blk *b = rvirtio_blk_of_dev(dev);
+	struct queue_limits lim;
+	int i, mode, err;
+
+	i = sysfs_match_string(rvirtio_blk_cache_types, buf);
+	if (i < 0)
+		return i;
+	mode = b->cb->set_write_cache(b->drv, i == 1);
+	if (mode < 0)
+		return mode;
+	lim = queue_limits_start_update(b->disk->queue);
+	if (mode)
+		lim.features |= BLK_FEAT_WRITE_CACHE;
+	else
+		lim.features &= ~BLK_FEAT_WRITE_CACHE;
+	err = queue_limits_commit_update_frozen(b->disk->queue, &lim);
+	return err ? err : count;
+}
+static DEVICE_ATTR_RW(cache_type);
+
+static struct attribute *rvirtio_blk_attrs[] = {
+	&dev_attr_serial.attr,
+	&dev_attr_cache_type.attr,
+	NULL,
+};
+
+static umode_t rvirtio_blk_attr_visible(struct kobject *kobj, struct attribute *a, int n)
+{
+	struct rvirtio_blk *b = rvirtio_blk_of_dev(kobj_to_dev(kobj));
+
+	if (a == &dev_attr_cache_type.attr && !b->cb->write_cache_switchable(b->drv))
+		return 0444;
+	return a->mode;
+}
+
+static const struct attribute_group rvirtio_blk_attr_group = {
+	.attrs = rvirtio_blk_attrs,
+	.is_visible = rvirtio_blk_attr_visible,
+};
+
+static const struct attribute_group *rvirtio_blk_attr_groups[] = {
+	&rvirtio_blk_attr_group,
+	NULL,
+};
+
 int rvirtio_blk_add(struct rvirtio_blk *b, struct device *parent, const char *name,
 		    u64 sectors, bool read_only);
 int rvirtio_blk_add(struct rvirtio_blk *b, struct device *parent, const char *name,
@@ -176,7 +287,38 @@ int rvirtio_blk_add(struct rvirtio_blk *b, struct device *parent, const char *na
 	strscpy(b->disk->disk_name, name, DISK_NAME_LEN);
 	set_capacity(b->disk, sectors);
 	set_disk_ro(b->disk, read_only);
-	return device_add_disk(parent, b->disk, NULL);
+	return device_add_disk(parent, b->disk, rvirtio_blk_attr_groups);
+}
+
+/*
+ * Runs a driver-private read (REQ_OP_DRV_IN) of len bytes through the
+ * queue, like any other request, and copies what the device wrote to out
+ * (zeroes where it wrote nothing). Returns 0 or a negative errno.
+ */
+int rvirtio_blk_drv_in(struct rvirtio_blk *b, u8 *out, u32 len);
+int rvirtio_blk_drv_in(struct rvirtio_blk *b, u8 *out, u32 len)
+{
+	struct request *rq;
+	void *buf;
+	int err;
+
+	buf = kzalloc(len, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	rq = blk_mq_alloc_request(b->disk->queue, REQ_OP_DRV_IN, 0);
+	if (IS_ERR(rq)) {
+		err = PTR_ERR(rq);
+		goto out_free;
+	}
+	err = blk_rq_map_kern(rq, buf, len, GFP_KERNEL);
+	if (!err)
+		err = blk_status_to_errno(blk_execute_rq(rq, false));
+	blk_mq_free_request(rq);
+	if (!err)
+		memcpy(out, buf, len);
+out_free:
+	kfree(buf);
+	return err;
 }
 
 void rvirtio_blk_set_capacity(struct rvirtio_blk *b, u64 sectors);
@@ -221,6 +363,38 @@ u32 rvirtio_rq_bytes(struct request *rq)
 	return blk_rq_bytes(rq);
 }
 
+/* The request must not deallocate (write zeroes without unmapping). */
+bool rvirtio_rq_nounmap(struct request *rq);
+bool rvirtio_rq_nounmap(struct request *rq)
+{
+	return rq->cmd_flags & REQ_NOUNMAP;
+}
+
+/* The payload buffer of a request's PDU (RVIRTIO_BLK_PAYLOAD bytes). */
+u8 *rvirtio_rq_payload(struct request *rq, u32 *len);
+u8 *rvirtio_rq_payload(struct request *rq, u32 *len)
+{
+	struct rvirtio_blk_pdu *p = blk_mq_rq_to_pdu(rq);
+
+	*len = RVIRTIO_BLK_PAYLOAD;
+	return p->payload;
+}
+
+/* The bios of a request: the first, and the one after a bio. */
+struct bio *rvirtio_rq_bio(struct request *rq);
+struct bio *rvirtio_rq_bio(struct request *rq)
+{
+	return rq->bio;
+}
+
+struct bio *rvirtio_bio_next(struct bio *bio, u64 *sector, u32 *bytes);
+struct bio *rvirtio_bio_next(struct bio *bio, u64 *sector, u32 *bytes)
+{
+	*sector = bio->bi_iter.bi_sector;
+	*bytes = bio->bi_iter.bi_size;
+	return bio->bi_next;
+}
+
 bool rvirtio_rq_fua(struct request *rq);
 bool rvirtio_rq_fua(struct request *rq)
 {
@@ -249,15 +423,16 @@ void rvirtio_rq_end(struct request *rq, unsigned int status)
 
 /*
  * Maps a request for the device: fills the header (type, sector), maps it,
- * the data segments and the status byte, and writes (address, length)
- * pairs: the header, then the data, then the status. *n_out is the number
- * of leading device-readable elements. Returns the number of elements or a
- * negative errno; on failure nothing stays mapped.
+ * the data (the first payload_len bytes of the PDU's payload if that is not
+ * zero, else the request's data segments) and the status byte, and writes
+ * (address, length) pairs: the header, then the data, then the status.
+ * *n_out is the number of leading device-readable elements. Returns the
+ * number of elements or a negative errno; on failure nothing stays mapped.
  */
 int rvirtio_rq_map(struct rvirtio_blk *b, struct request *rq, u32 type, u64 sector,
-		   u64 *addrs, u32 *lens, u32 max, u32 *n_out);
+		   u32 payload_len, u64 *addrs, u32 *lens, u32 max, u32 *n_out);
 int rvirtio_rq_map(struct rvirtio_blk *b, struct request *rq, u32 type, u64 sector,
-		   u64 *addrs, u32 *lens, u32 max, u32 *n_out)
+		   u32 payload_len, u64 *addrs, u32 *lens, u32 max, u32 *n_out)
 {
 	struct rvirtio_blk_pdu *p = blk_mq_rq_to_pdu(rq);
 	struct device *dev = b->dma_dev;
@@ -272,8 +447,16 @@ int rvirtio_rq_map(struct rvirtio_blk *b, struct request *rq, u32 type, u64 sect
 	p->nents = 0;
 	p->hdr_mapped = 0;
 	p->status_mapped = 0;
+	p->payload_len = 0;
 
-	if (blk_rq_nr_phys_segments(rq)) {
+	if (payload_len) {
+		if (payload_len > RVIRTIO_BLK_PAYLOAD || max < 3)
+			return -EINVAL;
+		p->payload_dma = dma_map_single(dev, p->payload, payload_len, DMA_TO_DEVICE);
+		if (dma_mapping_error(dev, p->payload_dma))
+			return -ENOMEM;
+		p->payload_len = payload_len;
+	} else if (blk_rq_nr_phys_segments(rq)) {
 		if (blk_rq_nr_phys_segments(rq) > b->max_segments)
 			return -EINVAL;
 		sg_init_table(p->sg, b->max_segments);
@@ -287,7 +470,7 @@ int rvirtio_rq_map(struct rvirtio_blk *b, struct request *rq, u32 type, u64 sect
 
 	p->hdr_dma = dma_map_single(dev, &p->type, 16, DMA_TO_DEVICE);
 	if (dma_mapping_error(dev, p->hdr_dma))
-		return -ENOMEM;
+		goto err_payload;
 	p->hdr_mapped = 1;
 	p->status_dma = dma_map_single(dev, &p->status, 1, DMA_FROM_DEVICE);
 	if (dma_mapping_error(dev, p->status_dma))
@@ -305,6 +488,10 @@ int rvirtio_rq_map(struct rvirtio_blk *b, struct request *rq, u32 type, u64 sect
 
 	addrs[n] = p->hdr_dma;
 	lens[n++] = 16;
+	if (p->payload_len) {
+		addrs[n] = p->payload_dma;
+		lens[n++] = p->payload_len;
+	}
 	if (dir == DMA_TO_DEVICE) {
 		for_each_sg(p->sg, s, nents, i) {
 			addrs[n] = sg_dma_address(s);
@@ -327,6 +514,10 @@ err:
 	dma_unmap_single(dev, p->hdr_dma, 16, DMA_TO_DEVICE);
 	p->hdr_mapped = 0;
 	p->status_mapped = 0;
+err_payload:
+	if (p->payload_len)
+		dma_unmap_single(dev, p->payload_dma, p->payload_len, DMA_TO_DEVICE);
+	p->payload_len = 0;
 	return -ENOMEM;
 }
 
@@ -348,6 +539,10 @@ u8 rvirtio_rq_unmap(struct rvirtio_blk *b, struct request *rq)
 	if (p->hdr_mapped) {
 		dma_unmap_single(dev, p->hdr_dma, 16, DMA_TO_DEVICE);
 		p->hdr_mapped = 0;
+	}
+	if (p->payload_len) {
+		dma_unmap_single(dev, p->payload_dma, p->payload_len, DMA_TO_DEVICE);
+		p->payload_len = 0;
 	}
 	return p->status;
 }

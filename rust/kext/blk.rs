@@ -40,6 +40,14 @@ pub struct Limits {
     pub max_segment_size: u32,
     /// DMA alignment mask.
     pub dma_alignment: u32,
+    /// Largest discard in 512-byte sectors (0: no discard).
+    pub max_discard_sectors: u32,
+    /// Most ranges in one discard request.
+    pub max_discard_segments: u32,
+    /// Discard granularity in bytes.
+    pub discard_granularity: u32,
+    /// Largest write-zeroes request in 512-byte sectors (0: none).
+    pub max_write_zeroes_sectors: u32,
     /// The device has a volatile write cache (flushes are sent).
     pub write_cache: bool,
     /// The device supports FUA writes.
@@ -53,6 +61,15 @@ struct Callbacks {
     commit_rqs: unsafe extern "C" fn(*mut kernel::ffi::c_void, u32),
     complete: unsafe extern "C" fn(*mut kernel::ffi::c_void, *mut bindings::request),
     timeout: unsafe extern "C" fn(*mut kernel::ffi::c_void, *mut bindings::request) -> u32,
+    serial: unsafe extern "C" fn(
+        *mut kernel::ffi::c_void,
+        *mut RawDisk,
+        *mut u8,
+        u32,
+    ) -> kernel::ffi::c_int,
+    write_cache: unsafe extern "C" fn(*mut kernel::ffi::c_void) -> kernel::ffi::c_int,
+    set_write_cache: unsafe extern "C" fn(*mut kernel::ffi::c_void, bool) -> kernel::ffi::c_int,
+    write_cache_switchable: unsafe extern "C" fn(*mut kernel::ffi::c_void) -> bool,
 }
 
 #[expect(
@@ -83,6 +100,15 @@ unsafe extern "C" {
     fn rvirtio_rq_pos(rq: *mut bindings::request) -> u64;
     fn rvirtio_rq_bytes(rq: *mut bindings::request) -> u32;
     fn rvirtio_rq_fua(rq: *mut bindings::request) -> bool;
+    fn rvirtio_rq_nounmap(rq: *mut bindings::request) -> bool;
+    fn rvirtio_rq_payload(rq: *mut bindings::request, len: *mut u32) -> *mut u8;
+    fn rvirtio_rq_bio(rq: *mut bindings::request) -> *mut bindings::bio;
+    fn rvirtio_bio_next(
+        bio: *mut bindings::bio,
+        sector: *mut u64,
+        bytes: *mut u32,
+    ) -> *mut bindings::bio;
+    fn rvirtio_blk_drv_in(b: *mut RawDisk, out: *mut u8, len: u32) -> kernel::ffi::c_int;
     fn rvirtio_rq_start(rq: *mut bindings::request);
     fn rvirtio_rq_complete(rq: *mut bindings::request);
     fn rvirtio_rq_end(rq: *mut bindings::request, status: u32);
@@ -91,6 +117,7 @@ unsafe extern "C" {
         rq: *mut bindings::request,
         ty: u32,
         sector: u64,
+        payload_len: u32,
         addrs: *mut u64,
         lens: *mut u32,
         max: u32,
@@ -114,6 +141,13 @@ pub mod status {
     pub const DEV_RESOURCE: u32 = 13;
 }
 
+/// Whether `e` is `EOPNOTSUPP` (what a request ended with
+/// [`status::NOTSUPP`] returns; the kernel crate has no constant for it).
+pub fn is_not_supported(e: Error) -> bool {
+    // CAST: errno values are small positive numbers.
+    e.to_errno() == -(bindings::EOPNOTSUPP as kernel::ffi::c_int)
+}
+
 /// The operation of a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
@@ -127,6 +161,8 @@ pub enum Op {
     Discard,
     /// Write zeroes.
     WriteZeroes,
+    /// A driver-private read (`REQ_OP_DRV_IN`), from [`DiskRef::drv_in`].
+    DrvIn,
     /// Anything else.
     Other(u32),
 }
@@ -156,6 +192,7 @@ impl Request {
             bindings::req_op_REQ_OP_FLUSH => Op::Flush,
             bindings::req_op_REQ_OP_DISCARD => Op::Discard,
             bindings::req_op_REQ_OP_WRITE_ZEROES => Op::WriteZeroes,
+            bindings::req_op_REQ_OP_DRV_IN => Op::DrvIn,
             other => Op::Other(other),
         }
     }
@@ -178,6 +215,38 @@ impl Request {
         unsafe { rvirtio_rq_fua(self.raw()) }
     }
 
+    /// Whether a write-zeroes request must not deallocate the blocks.
+    pub fn nounmap(&self) -> bool {
+        // SAFETY: a live request.
+        unsafe { rvirtio_rq_nounmap(self.raw()) }
+    }
+
+    /// The request's payload buffer in its per-request data: bytes the
+    /// driver builds for the device (e.g. discard ranges) and sends with
+    /// [`DiskRef::map`] instead of data pages.
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        let mut len = 0u32;
+        // SAFETY: a live request of our disk; its PDU has the payload.
+        let p = unsafe { rvirtio_rq_payload(self.raw(), &mut len) };
+        if p.is_null() {
+            return &mut [];
+        }
+        // SAFETY: the payload is `len` bytes inside the request's PDU, which
+        // lives as long as the request; `&mut self` makes this the only
+        // reference (the request is owned by this handle).
+        unsafe { core::slice::from_raw_parts_mut(p, len as usize) }
+    }
+
+    /// The request's bios as (first sector, bytes): for a discard request
+    /// merged from several bios, one range each.
+    pub fn bios(&self) -> Bios<'_> {
+        Bios {
+            // SAFETY: a live request.
+            next: unsafe { rvirtio_rq_bio(self.raw()) },
+            _rq: core::marker::PhantomData,
+        }
+    }
+
     /// Marks the request started (before handing it to the device).
     pub fn start(&self) {
         // SAFETY: a live request.
@@ -194,6 +263,27 @@ impl Request {
     pub fn end(self, status: u32) {
         // SAFETY: a live request; ending gives it back to the block layer.
         unsafe { rvirtio_rq_end(self.raw(), status) };
+    }
+}
+
+/// The bios of a request, as (first sector, bytes); see [`Request::bios`].
+pub struct Bios<'a> {
+    next: *mut bindings::bio,
+    _rq: core::marker::PhantomData<&'a Request>,
+}
+
+impl Iterator for Bios<'_> {
+    type Item = (u64, u32);
+
+    fn next(&mut self) -> Option<(u64, u32)> {
+        if self.next.is_null() {
+            return None;
+        }
+        let (mut sector, mut bytes) = (0u64, 0u32);
+        // SAFETY: a bio of a request borrowed for `'a`; the block layer does
+        // not change a request's bio list while the driver owns it.
+        self.next = unsafe { rvirtio_bio_next(self.next, &mut sector, &mut bytes) };
+        Some((sector, bytes))
     }
 }
 
@@ -225,6 +315,24 @@ pub trait Operations: Send + Sync + 'static {
     fn complete(&self, disk: DiskRef, rq: Request);
     /// A request timed out.
     fn timeout(&self, disk: DiskRef, rq: &Request) -> Timeout;
+    /// The sysfs `serial` attribute: writes the serial into `buf` (at most
+    /// its length) and returns its length.
+    fn serial(&self, _disk: DiskRef, _buf: &mut [u8]) -> Result<usize> {
+        Ok(0)
+    }
+    /// Whether the volatile write cache is on (sysfs `cache_type`).
+    fn write_cache(&self) -> Result<bool> {
+        Ok(false)
+    }
+    /// Switches the write cache mode; returns the mode now in force.
+    fn set_write_cache(&self, _write_back: bool) -> Result<bool> {
+        Err(EPERM)
+    }
+    /// Whether [`Operations::set_write_cache`] can work (a writable
+    /// `cache_type`).
+    fn write_cache_switchable(&self) -> bool {
+        false
+    }
 }
 
 /// A disk, for the driver's callbacks.
@@ -240,11 +348,16 @@ impl DiskRef {
     /// Maps `rq` for the device with virtio-blk header `ty` at `sector`:
     /// writes (address, length) pairs of header, data and status into
     /// `addrs`/`lens`; returns (elements, device-readable elements).
+    ///
+    /// With `payload_len` not zero, the data is the first `payload_len`
+    /// bytes of [`Request::payload_mut`] (device-readable) instead of the
+    /// request's pages.
     pub fn map(
         &self,
         rq: &Request,
         ty: u32,
         sector: u64,
+        payload_len: usize,
         addrs: &mut [u64],
         lens: &mut [u32],
     ) -> Result<(usize, usize)> {
@@ -257,6 +370,7 @@ impl DiskRef {
                 rq.raw(),
                 ty,
                 sector,
+                u32::try_from(payload_len).map_err(|_| EINVAL)?,
                 addrs.as_mut_ptr(),
                 lens.as_mut_ptr(),
                 u32::try_from(max).unwrap_or(u32::MAX),
@@ -266,6 +380,18 @@ impl DiskRef {
         kernel::error::to_result(n)?;
         // CAST: non-negative, at most `max`.
         Ok((n as usize, n_out as usize))
+    }
+
+    /// Runs a driver-private read of `out.len()` bytes through the queue
+    /// (a request of [`Op::DrvIn`], which the driver's `queue_rq` builds)
+    /// and waits for it; `out` gets what the device wrote, zeroes
+    /// elsewhere. Sleeps.
+    pub fn drv_in(&self, out: &mut [u8]) -> Result {
+        let len = u32::try_from(out.len()).map_err(|_| EINVAL)?;
+        // SAFETY: a live disk; `out` holds `len` bytes.
+        kernel::error::to_result(unsafe {
+            rvirtio_blk_drv_in(self.0.as_ptr(), out.as_mut_ptr(), len)
+        })
     }
 
     /// Undoes [`DiskRef::map`]; returns the status byte the device wrote.
@@ -298,6 +424,10 @@ impl<T: Operations> Disk<T> {
         commit_rqs: Self::commit_rqs_cb,
         complete: Self::complete_cb,
         timeout: Self::timeout_cb,
+        serial: Self::serial_cb,
+        write_cache: Self::write_cache_cb,
+        set_write_cache: Self::set_write_cache_cb,
+        write_cache_switchable: Self::write_cache_switchable_cb,
     };
 
     /// Creates a disk (not yet visible) with `nr_queues` hardware queues of
@@ -459,6 +589,68 @@ impl<T: Operations> Disk<T> {
             Timeout::ResetTimer => bindings::blk_eh_timer_return_BLK_EH_RESET_TIMER,
             Timeout::Done => bindings::blk_eh_timer_return_BLK_EH_DONE,
         }
+    }
+}
+
+impl<T: Operations> Disk<T> {
+    /// # Safety
+    ///
+    /// Called by the shim's sysfs `serial` with the `drv` given at
+    /// creation, the disk, and a buffer of `len` bytes.
+    unsafe extern "C" fn serial_cb(
+        drv: *mut kernel::ffi::c_void,
+        b: *mut RawDisk,
+        buf: *mut u8,
+        len: u32,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: called by the shim with our `drv`.
+        let ops = unsafe { Self::ops_of(drv) };
+        let Some(disk) = NonNull::new(b).map(DiskRef) else {
+            return EINVAL.to_errno();
+        };
+        if buf.is_null() {
+            return EINVAL.to_errno();
+        }
+        // SAFETY: the shim's sysfs page, `len` bytes, ours for the call.
+        let buf = unsafe { core::slice::from_raw_parts_mut(buf, len as usize) };
+        match ops.serial(disk, buf) {
+            // CAST: at most `len`, which fits a c_int (a sysfs page).
+            Ok(n) => n.min(buf.len()) as kernel::ffi::c_int,
+            Err(e) => e.to_errno(),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the shim with the `drv` given at creation.
+    unsafe extern "C" fn write_cache_cb(drv: *mut kernel::ffi::c_void) -> kernel::ffi::c_int {
+        // SAFETY: called by the shim with our `drv`.
+        match unsafe { Self::ops_of(drv) }.write_cache() {
+            Ok(on) => kernel::ffi::c_int::from(on),
+            Err(e) => e.to_errno(),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the shim with the `drv` given at creation.
+    unsafe extern "C" fn set_write_cache_cb(
+        drv: *mut kernel::ffi::c_void,
+        write_back: bool,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: called by the shim with our `drv`.
+        match unsafe { Self::ops_of(drv) }.set_write_cache(write_back) {
+            Ok(on) => kernel::ffi::c_int::from(on),
+            Err(e) => e.to_errno(),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the shim with the `drv` given at creation.
+    unsafe extern "C" fn write_cache_switchable_cb(drv: *mut kernel::ffi::c_void) -> bool {
+        // SAFETY: called by the shim with our `drv`.
+        unsafe { Self::ops_of(drv) }.write_cache_switchable()
     }
 }
 

@@ -234,6 +234,13 @@ impl DeviceConfig {
     pub fn read_u8(&self, offset: usize) -> Result<u8> {
         self.consistent(|c, b| c.read8(b.checked_add(offset).ok_or(EINVAL)?))
     }
+
+    /// Writes a byte at `offset` (a driver-writable field, such as
+    /// virtio-blk's `writeback`).
+    pub fn write_u8(&self, offset: usize, value: u8) -> Result {
+        self.cfg
+            .write8(self.base.checked_add(offset).ok_or(EINVAL)?, value)
+    }
 }
 
 /// What a driver asks of a queue.

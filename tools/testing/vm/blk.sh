@@ -2,14 +2,16 @@
 # rvirtio_blk on a modern device with two queues on two vCPUs: ext4 made,
 # written, read back after dropping caches with matching checksums, and
 # clean under e2fsck; fio random read/write with crc32c verification on
-# the raw disk (several jobs and queue depths); both queues carry I/O; a
-# read-only disk refuses writes; the KUnit suite (request building, status
-# mapping, limits) passes.
+# the raw disk (several jobs and queue depths); both queues carry I/O;
+# blkdiscard with and without -z reads back zeroes; the serial shows in
+# sysfs; cache_type switches the write cache (and is read-only without
+# CONFIG_WCE); a read-only disk refuses writes; the KUnit suite (request
+# building, discard ranges, serials, status mapping, limits) passes.
 # rvirtio-test: timeout=600 smp=2 kunit=rvirtio_blk disks=256M,64M
-# rvirtio-qemu: -drive if=none,id=d0,file=@DISK0@,format=raw,cache=unsafe
-# rvirtio-qemu: -device virtio-blk-pci,drive=d0,disable-legacy=on,num-queues=2,addr=0x5
+# rvirtio-qemu: -drive if=none,id=d0,file=@DISK0@,format=raw,cache=unsafe,discard=unmap
+# rvirtio-qemu: -device virtio-blk-pci,drive=d0,disable-legacy=on,num-queues=2,addr=0x5,serial=RVTEST-0001
 # rvirtio-qemu: -drive if=none,id=d1,file=@DISK1@,format=raw,readonly=on
-# rvirtio-qemu: -device virtio-blk-pci,drive=d1,disable-legacy=on,addr=0x6
+# rvirtio-qemu: -device virtio-blk-pci,drive=d1,disable-legacy=on,addr=0x6,config-wce=off
 . "$RVIRTIO_LIB"
 
 check "modprobe rvirtio_blk" modprobe rvirtio_blk
@@ -57,6 +59,52 @@ a2=$(cat /proc/irq/$irq2/effective_affinity_list)
 echo "queue vector 1: IRQ $irq1 on CPU $a1; queue vector 2: IRQ $irq2 on CPU $a2"
 [ "$a1" != "$a2" ] || fail "both queue vectors are on CPU $a1"
 echo "ok: spread"
+
+step "discard and write zeroes"
+zero_sum=$(head -c 1048576 /dev/zero | sha256sum | cut -d' ' -f1)
+mib_sum() { dd if=/dev/rvda bs=1M skip="$1" count=1 iflag=direct status=none | sha256sum | cut -d' ' -f1; }
+d=$(cat /sys/block/rvda/queue/discard_max_hw_bytes)
+z=$(cat /sys/block/rvda/queue/write_zeroes_max_bytes)
+echo "discard_max_hw_bytes=$d write_zeroes_max_bytes=$z"
+[ "$d" -gt 0 ] || fail "discard is not enabled"
+[ "$z" -gt 0 ] || fail "write zeroes is not enabled"
+discards=$(awk '{print $12}' /sys/block/rvda/stat)
+for mode in "" "-z"; do
+	check "random data written at 8 MiB" dd if=/dev/urandom of=/dev/rvda bs=1M seek=8 count=2 oflag=direct status=none
+	[ "$(mib_sum 8)" != "$zero_sum" ] || fail "the data did not reach the disk"
+	check "blkdiscard $mode" blkdiscard $mode -o $((8 << 20)) -l $((1 << 20)) /dev/rvda
+	expect_eq "blkdiscard $mode: the range reads back as zeroes" "$(mib_sum 8)" "$zero_sum"
+	[ "$(mib_sum 9)" != "$zero_sum" ] || fail "blkdiscard $mode cleared the next MiB too"
+	echo "ok: the next MiB is untouched"
+done
+# Field 12 of the disk's stat counts completed discards; a write-zeroes
+# request the device refused would have made the block layer fall back to
+# writing zero pages and switch write zeroes off.
+expect_eq "the discard went to the device" "$(awk '{print $12}' /sys/block/rvda/stat)" $((discards + 1))
+expect_eq "write zeroes is still on (the device did it)" "$(cat /sys/block/rvda/queue/write_zeroes_max_bytes)" "$z"
+
+step "serial (GET_ID)"
+expect_eq "the serial in sysfs is the device's" "$(cat /sys/block/rvda/serial)" "RVTEST-0001"
+expect_eq "a device without a serial shows an empty one" "$(cat /sys/block/rvdb/serial)" ""
+
+step "cache_type (CONFIG_WCE)"
+expect_eq "write back at first" "$(cat /sys/block/rvda/cache_type)" "write back"
+expect_eq "the queue has a write cache" "$(cat /sys/block/rvda/queue/write_cache)" "write back"
+check "switch to write through" sh -c 'echo "write through" >/sys/block/rvda/cache_type'
+expect_eq "cache_type reads write through" "$(cat /sys/block/rvda/cache_type)" "write through"
+expect_eq "the queue has no write cache" "$(cat /sys/block/rvda/queue/write_cache)" "write through"
+check "writes work in write-through mode" dd if=/dev/urandom of=/dev/rvda bs=64k count=16 oflag=direct,sync status=none
+check "switch back to write back" sh -c 'echo "write back" >/sys/block/rvda/cache_type'
+expect_eq "the queue has a write cache again" "$(cat /sys/block/rvda/queue/write_cache)" "write back"
+if sh -c 'echo "write around" >/sys/block/rvda/cache_type' 2>/dev/null; then
+	fail "an unknown cache type was accepted"
+fi
+echo "ok: an unknown cache type is refused"
+expect_eq "without CONFIG_WCE, cache_type is read-only" "$(stat -c %a /sys/block/rvdb/cache_type)" 444
+if sh -c 'echo "write through" >/sys/block/rvdb/cache_type' 2>/dev/null; then
+	fail "cache_type could be written without CONFIG_WCE"
+fi
+echo "ok: and root cannot switch it"
 
 step "read-only disk"
 if dd if=/dev/zero of=/dev/rvdb bs=4096 count=1 oflag=direct 2>/tmp/ro.err; then
