@@ -43,11 +43,10 @@ pub mod kvirtio;
 #[path = "../../rust/kext/blk.rs"]
 pub mod blk;
 
-use blk::{status, Disk, DiskRef, Limits, Op, Request, Timeout};
+use blk::{status, Disk, DiskRef, Elements, Limits, Op, Request, Timeout};
 use kvirtio::driver::{DeviceConfig, DeviceStatus, Driver, Queue, QueueSpec, Setup};
 use virtio::{
     features::{DriverFeatures, Feature, Features},
-    queue::Buf,
     spec::DeviceId,
 };
 
@@ -281,24 +280,12 @@ impl blk::Operations for Blk {
             Err(_) => return Err((status::IOERR, rq)),
         };
         rq.start();
-        let mut addrs = [0u64; MAX_SEGMENTS as usize + EXTRA];
-        let mut lens = [0u32; MAX_SEGMENTS as usize + EXTRA];
-        let (n, n_out) = match disk.map(&rq, ty, sector, payload, &mut addrs, &mut lens) {
+        let mut el = Elements::<{ MAX_SEGMENTS as usize + EXTRA }>::new();
+        let (out, inb) = match disk.map(&rq, ty, sector, payload, &mut el) {
             Ok(v) => v,
             // Out of DMA mappings for now: blk-mq retries.
             Err(e) if e == ENOMEM => return Err((status::RESOURCE, rq)),
             Err(_) => return Err((status::IOERR, rq)),
-        };
-        let mut bufs = [Buf::new(0, 0); MAX_SEGMENTS as usize + EXTRA];
-        for ((b, a), l) in bufs.iter_mut().zip(addrs.iter()).zip(lens.iter()).take(n) {
-            *b = Buf::new(*a, *l);
-        }
-        let (out, inb) = match (bufs.get(..n_out), bufs.get(n_out..n)) {
-            (Some(o), Some(i)) => (o, i),
-            _ => {
-                disk.unmap(&rq);
-                return Err((status::IOERR, rq));
-            }
         };
         if let Err((e, rq)) = q.add(out, inb, rq) {
             disk.unmap(&rq);

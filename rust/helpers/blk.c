@@ -459,7 +459,8 @@ int rvirtio_rq_map(struct rvirtio_blk *b, struct request *rq, u32 type, u64 sect
 	} else if (blk_rq_nr_phys_segments(rq)) {
 		if (blk_rq_nr_phys_segments(rq) > b->max_segments)
 			return -EINVAL;
-		sg_init_table(p->sg, b->max_segments);
+		/* Only the entries blk_rq_map_sg can fill need clearing. */
+		sg_init_table(p->sg, blk_rq_nr_phys_segments(rq));
 		nents = blk_rq_map_sg(rq, p->sg);
 		if (nents <= 0)
 			return -EINVAL;

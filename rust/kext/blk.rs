@@ -10,7 +10,8 @@
 //! C headers: [`include/linux/blk-mq.h`](srctree/include/linux/blk-mq.h),
 //! [`include/linux/blkdev.h`](srctree/include/linux/blkdev.h)
 
-use core::ptr::NonNull;
+use crate::virtio::queue::Buf;
+use core::{mem::MaybeUninit, ptr::NonNull};
 use kernel::{bindings, device::Device, prelude::*, sync::Arc};
 
 #[repr(C)]
@@ -335,6 +336,33 @@ pub trait Operations: Send + Sync + 'static {
     }
 }
 
+/// Room for the elements of one mapped request (header, up to `N - 2` data
+/// segments, status), for [`DiskRef::map`]. Not initialised: mapping writes
+/// the elements it uses, so a request costs no clearing of the whole array.
+pub struct Elements<const N: usize> {
+    addrs: [MaybeUninit<u64>; N],
+    lens: [MaybeUninit<u32>; N],
+    bufs: [MaybeUninit<Buf>; N],
+}
+
+impl<const N: usize> Elements<N> {
+    /// Uninitialised room for `N` elements.
+    #[inline(always)]
+    pub fn new() -> Self {
+        Self {
+            addrs: [const { MaybeUninit::uninit() }; N],
+            lens: [const { MaybeUninit::uninit() }; N],
+            bufs: [const { MaybeUninit::uninit() }; N],
+        }
+    }
+}
+
+impl<const N: usize> Default for Elements<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// A disk, for the driver's callbacks.
 #[derive(Clone, Copy)]
 pub struct DiskRef(NonNull<RawDisk>);
@@ -345,25 +373,25 @@ unsafe impl Send for DiskRef {}
 unsafe impl Sync for DiskRef {}
 
 impl DiskRef {
-    /// Maps `rq` for the device with virtio-blk header `ty` at `sector`:
-    /// writes (address, length) pairs of header, data and status into
-    /// `addrs`/`lens`; returns (elements, device-readable elements).
+    /// Maps `rq` for the device with virtio-blk header `ty` at `sector`
+    /// into `el`: returns the device-readable elements (header, data of a
+    /// write) and the device-writable ones (data of a read, status).
     ///
     /// With `payload_len` not zero, the data is the first `payload_len`
     /// bytes of [`Request::payload_mut`] (device-readable) instead of the
     /// request's pages.
-    pub fn map(
+    pub fn map<'a, const N: usize>(
         &self,
         rq: &Request,
         ty: u32,
         sector: u64,
         payload_len: usize,
-        addrs: &mut [u64],
-        lens: &mut [u32],
-    ) -> Result<(usize, usize)> {
-        let max = core::cmp::min(addrs.len(), lens.len());
+        el: &'a mut Elements<N>,
+    ) -> Result<(&'a [Buf], &'a [Buf])> {
+        let max = u32::try_from(N).map_err(|_| EINVAL)?;
         let mut n_out = 0u32;
-        // SAFETY: a live disk and request; the arrays hold `max` elements.
+        // SAFETY: a live disk and request; both arrays hold `N` elements,
+        // and the helper writes only below `N`.
         let n = unsafe {
             rvirtio_rq_map(
                 self.0.as_ptr(),
@@ -371,15 +399,39 @@ impl DiskRef {
                 ty,
                 sector,
                 u32::try_from(payload_len).map_err(|_| EINVAL)?,
-                addrs.as_mut_ptr(),
-                lens.as_mut_ptr(),
-                u32::try_from(max).unwrap_or(u32::MAX),
+                el.addrs.as_mut_ptr().cast::<u64>(),
+                el.lens.as_mut_ptr().cast::<u32>(),
+                max,
                 &mut n_out,
             )
         };
         kernel::error::to_result(n)?;
-        // CAST: non-negative, at most `max`.
-        Ok((n as usize, n_out as usize))
+        // CAST: non-negative (checked above).
+        let n = n as usize;
+        // CAST: a `u32` fits `usize`.
+        let n_out = n_out as usize;
+        if n > N || n_out > n {
+            // Not reached: the helper writes at most `max` elements and
+            // counts the readable ones among them.
+            self.unmap(rq);
+            return Err(EINVAL);
+        }
+        for i in 0..n {
+            // SAFETY: `i < n <= N`, and the helper wrote elements `0..n` of
+            // both arrays.
+            let b = unsafe {
+                Buf::new(
+                    el.addrs.get_unchecked(i).assume_init(),
+                    el.lens.get_unchecked(i).assume_init(),
+                )
+            };
+            // SAFETY: `i < N`.
+            unsafe { el.bufs.get_unchecked_mut(i) }.write(b);
+        }
+        // SAFETY: elements `0..n` of `bufs` were written just above, and
+        // `n_out <= n <= N`; `MaybeUninit<Buf>` has the layout of `Buf`.
+        let all = unsafe { core::slice::from_raw_parts(el.bufs.as_ptr().cast::<Buf>(), n) };
+        Ok(all.split_at(n_out))
     }
 
     /// Runs a driver-private read of `out.len()` bytes through the queue
