@@ -287,7 +287,7 @@ impl blk::Operations for Blk {
             Err(e) if e == ENOMEM => return Err((status::RESOURCE, rq)),
             Err(_) => return Err((status::IOERR, rq)),
         };
-        if let Err((e, rq)) = q.add(out, inb, rq) {
+        if let Err((e, rq)) = q.add_kick(out, inb, rq, last) {
             disk.unmap(&rq);
             let _ = q.kick();
             if e == ENOSPC {
@@ -297,9 +297,6 @@ impl blk::Operations for Blk {
                 return Err((status::RESOURCE, rq));
             }
             return Err((status::IOERR, rq));
-        }
-        if last {
-            let _ = q.kick();
         }
         Ok(())
     }

@@ -40,7 +40,7 @@ use crate::{
         init::{DeviceInit, InitError, InitOptions},
         layout::SplitLayout,
         pci::MSI_NO_VECTOR,
-        queue::{Buf, QueueOptions, RingError, Used, Virtqueue},
+        queue::{Buf, NotifyData, QueueOptions, RingError, Used, Virtqueue},
         spec::{DeviceId, Status},
         split::SplitQueue,
         transport::{pick_queue_size, Transport, TransportError},
@@ -308,12 +308,26 @@ impl<T: Send> Queue<T> {
 
     /// Notifies the device of added buffers, unless it asked not to be.
     pub fn kick(&self) -> Result {
-        let (need, data) = {
+        let kick = {
             let mut vq = self.vq.lock();
-            let need = vq.prepare_kick().map_err(|e| self.violation(e))?;
-            (need, vq.notification_data())
+            self.prepare_kick(&mut vq)?
         };
-        if need {
+        self.notify(kick)
+    }
+
+    /// Whether the device wants a notification, and its value; under the
+    /// lock.
+    #[inline]
+    fn prepare_kick(&self, vq: &mut SplitQueue<KernelPlatform, T>) -> Result<Option<NotifyData>> {
+        let need = vq.prepare_kick().map_err(|e| self.violation(e))?;
+        Ok(need.then(|| vq.notification_data()))
+    }
+
+    /// Rings the doorbell (outside the lock) if [`Queue::prepare_kick`] said
+    /// so.
+    #[inline]
+    fn notify(&self, kick: Option<NotifyData>) -> Result {
+        if let Some(data) = kick {
             // CAST: the 32-bit notification value, or the queue index.
             if self.notify_data {
                 self.notifier.write32(0, data.to_u32(self.index))?;
@@ -324,14 +338,37 @@ impl<T: Send> Queue<T> {
         Ok(())
     }
 
+    /// [`Queue::add`] then, if `kick`, [`Queue::kick`], in one hold of the
+    /// lock (the doorbell is rung after it is released, as `kick` does).
+    /// A failed notification cannot hand the token back once the buffer is
+    /// in the ring: the device finds it at its next poll or the queue is
+    /// torn down with it.
+    pub fn add_kick(
+        &self,
+        out: &[Buf],
+        inb: &[Buf],
+        token: T,
+        kick: bool,
+    ) -> Result<(), (Error, T)> {
+        let notify = {
+            let mut vq = self.vq.lock();
+            if let Err(e) = vq.add(out, inb, token) {
+                drop(vq);
+                return Err((self.violation(e.error), e.token));
+            }
+            if kick {
+                self.prepare_kick(&mut vq).unwrap_or(None)
+            } else {
+                None
+            }
+        };
+        let _ = self.notify(notify);
+        Ok(())
+    }
+
     /// [`Queue::add`] then [`Queue::kick`].
     pub fn add_and_kick(&self, out: &[Buf], inb: &[Buf], token: T) -> Result<(), (Error, T)> {
-        self.add(out, inb, token)?;
-        // The buffer is in the ring: a failed notification cannot hand the
-        // token back; the device finds the buffer at its next poll or the
-        // queue is torn down with it.
-        let _ = self.kick();
-        Ok(())
+        self.add_kick(out, inb, token, true)
     }
 
     /// Returns the next used buffer. A device that breaks the ring rules
