@@ -66,6 +66,46 @@ impl Window {
         unsafe { core::ptr::read_volatile(self.base.as_ptr().add(off).cast::<V>()) }
     }
 
+    /// Stores a whole split descriptor (`struct virtq_desc`, 16 bytes at a
+    /// 16-byte aligned `off`) with one range check: four volatile stores of
+    /// the field widths, as four `write` calls would do.
+    #[inline(always)]
+    fn write_desc(&self, off: usize, addr: u64, len: u32, flags: u16, next: u16) {
+        if !access_ok(off, DESC_SIZE, self.len) {
+            return;
+        }
+        // SAFETY: `off + 16 <= len`, so all four fields are inside the
+        // allocation (type invariant); `off` is 16-byte aligned and `base`
+        // too, so each field is naturally aligned. The memory is shared with
+        // the device, which is why the stores are volatile.
+        unsafe {
+            let p = self.base.as_ptr().add(off);
+            core::ptr::write_volatile(p.cast::<u64>(), addr);
+            core::ptr::write_volatile(p.add(8).cast::<u32>(), len);
+            core::ptr::write_volatile(p.add(12).cast::<u16>(), flags);
+            core::ptr::write_volatile(p.add(14).cast::<u16>(), next);
+        }
+    }
+
+    /// Loads the `id` and `len` of a used element (8 bytes at a 4-byte
+    /// aligned `off`) with one range check: two volatile 32-bit loads.
+    #[inline(always)]
+    fn read_used_elem(&self, off: usize) -> (u32, u32) {
+        if !access_ok(off, 4, self.len) || off.checked_add(8).is_none_or(|end| end > self.len) {
+            return (0, 0);
+        }
+        // SAFETY: `off + 8 <= len`: both words are inside the allocation
+        // (type invariant), 4-byte aligned since `base` is 16-byte aligned
+        // and `off` a multiple of 4.
+        unsafe {
+            let p = self.base.as_ptr().add(off);
+            (
+                core::ptr::read_volatile(p.cast::<u32>()),
+                core::ptr::read_volatile(p.add(4).cast::<u32>()),
+            )
+        }
+    }
+
     #[inline(always)]
     fn write<V: Copy>(&self, off: usize, v: V) {
         let w = core::mem::size_of::<V>();
@@ -101,6 +141,14 @@ macro_rules! impl_dma_region {
             }
             fn write_u64(&self, offset: usize, value: u64) {
                 self.window().write(offset, value)
+            }
+            #[inline(always)]
+            fn write_desc(&self, offset: usize, addr: u64, len: u32, flags: u16, next: u16) {
+                self.window().write_desc(offset, addr, len, flags, next)
+            }
+            #[inline(always)]
+            fn read_used_elem(&self, offset: usize) -> (u32, u32) {
+                self.window().read_used_elem(offset)
             }
         }
     };
