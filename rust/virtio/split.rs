@@ -742,22 +742,27 @@ impl<P: Platform, T> SplitQueue<P, T> {
     /// Validates a used element and takes back its buffer: the token and
     /// the length to report.
     ///
-    /// The common case, a valid completion of a one-descriptor direct
-    /// buffer, is handled inline; everything else (chains, indirect
-    /// tables, clamped lengths, violations) by [`Self::complete_slow`].
+    /// The common cases, a valid completion of a buffer that takes one
+    /// descriptor of the main table (direct, or an indirect table), are
+    /// handled inline; everything else (chains, clamped lengths,
+    /// violations) by [`Self::complete_slow`].
     #[inline(always)]
     fn complete(&mut self, id: u32, len: u32) -> Result<(T, u32), RingError> {
         let free_head = self.free_head;
         // CAST: lossless, `usize` has at least 32 bits on every CPU Linux
         // supports (a wider `id` fails the range check of `get_mut`).
         if let Some(d) = self.descs.get_mut(id as usize) {
-            if d.state == 1 && len <= d.writable {
+            let state = d.state;
+            if (state == 1 || state == INDIRECT) && len <= d.writable {
                 if let Some(token) = d.token.take() {
                     d.state = FREE;
                     d.next = free_head;
                     // CAST: `id < descs.len() <= 32768`.
                     self.free_head = id as u16;
                     self.num_free = self.num_free.wrapping_add(1);
+                    if state == INDIRECT {
+                        self.free_table(id as u16);
+                    }
                     return Ok((token, len));
                 }
             }
@@ -844,7 +849,7 @@ impl<P: Platform, T> SplitQueue<P, T> {
     }
 
     /// Gives the indirect table of `head` back to the platform.
-    #[inline(never)]
+    #[inline]
     fn free_table(&mut self, head: u16) {
         if let Some(t) = self
             .tables
