@@ -448,6 +448,8 @@ pub struct BlkData {
     limits: Limits,
     nqueues: u32,
     depth: u32,
+    /// Interrupt vector of queue 0, for mapping CPUs to queues.
+    irq_offset: Option<u32>,
 }
 
 /// What the device's configuration says, read consistently.
@@ -658,6 +660,7 @@ impl Driver for RvirtioBlk {
         };
         let queues = setup.find_queues::<Request>(nqueues as u16, spec)?;
         let depth = u32::from(queues.first().map_or(0, |q| q.size()));
+        let irq_offset = setup.queue_vector_offset();
         let config = setup.device_config()?;
         let ctl_config = config.clone();
         let ctl = Arc::pin_init(
@@ -691,6 +694,7 @@ impl Driver for RvirtioBlk {
             limits,
             nqueues,
             depth,
+            irq_offset,
         })
     }
 
@@ -703,6 +707,7 @@ impl Driver for RvirtioBlk {
             timeout.max(100),
             &data.limits,
             data.blk.clone(),
+            data.irq_offset,
         )?;
         let index = NEXT_INDEX.fetch_add(1, Relaxed);
         let name = if index < 26 {

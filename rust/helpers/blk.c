@@ -82,6 +82,8 @@ struct rvirtio_blk {
 	const struct rvirtio_blk_cb *cb;
 	void *drv;
 	u32 max_segments;
+	/* MSI-X vector of hardware queue 0 (managed affinity), or -1. */
+	int irq_offset;
 };
 
 static blk_status_t rvirtio_blk_queue_rq(struct blk_mq_hw_ctx *hctx,
@@ -113,9 +115,26 @@ static enum blk_eh_timer_return rvirtio_blk_timeout(struct request *rq)
 	return b->cb->timeout(b->drv, rq);
 }
 
+/*
+ * Like the C driver: each CPU submits to the hardware queue whose interrupt
+ * is affine to it, so completions run where the request was issued (no IPI,
+ * no contention on the queue with the other CPU's interrupt).
+ */
+static void rvirtio_blk_map_queues(struct blk_mq_tag_set *set)
+{
+	struct rvirtio_blk *b = set->driver_data;
+	struct blk_mq_queue_map *map = &set->map[HCTX_TYPE_DEFAULT];
+
+	if (b->irq_offset >= 0)
+		blk_mq_map_hw_queues(map, b->dma_dev, b->irq_offset);
+	else
+		blk_mq_map_queues(map);
+}
+
 static const struct blk_mq_ops rvirtio_blk_mq_ops = {
 	.queue_rq = rvirtio_blk_queue_rq,
 	.commit_rqs = rvirtio_blk_commit_rqs,
+	.map_queues = rvirtio_blk_map_queues,
 	.complete = rvirtio_blk_complete_rq,
 	.timeout = rvirtio_blk_timeout,
 };
@@ -128,11 +147,11 @@ static const struct block_device_operations rvirtio_blk_fops = {
 struct rvirtio_blk *rvirtio_blk_create(struct device *dma_dev, unsigned int nr_queues,
 				       unsigned int depth, unsigned int timeout_ms,
 				       const struct rvirtio_blk_limits *l,
-				       const struct rvirtio_blk_cb *cb, void *drv);
+				       const struct rvirtio_blk_cb *cb, void *drv, int irq_offset);
 struct rvirtio_blk *rvirtio_blk_create(struct device *dma_dev, unsigned int nr_queues,
 				       unsigned int depth, unsigned int timeout_ms,
 				       const struct rvirtio_blk_limits *l,
-				       const struct rvirtio_blk_cb *cb, void *drv)
+				       const struct rvirtio_blk_cb *cb, void *drv, int irq_offset)
 {
 	struct queue_limits lim = {
 		.logical_block_size = l->logical_block_size,
@@ -165,6 +184,7 @@ struct rvirtio_blk *rvirtio_blk_create(struct device *dma_dev, unsigned int nr_q
 	b->cb = cb;
 	b->drv = drv;
 	b->max_segments = l->max_segments;
+	b->irq_offset = irq_offset;
 
 	b->tag_set.ops = &rvirtio_blk_mq_ops;
 	b->tag_set.nr_hw_queues = nr_queues;

@@ -86,6 +86,7 @@ unsafe extern "C" {
         limits: *const Limits,
         cb: *const Callbacks,
         drv: *mut kernel::ffi::c_void,
+        irq_offset: kernel::ffi::c_int,
     ) -> *mut RawDisk;
     fn rvirtio_blk_add(
         b: *mut RawDisk,
@@ -484,6 +485,12 @@ impl<T: Operations> Disk<T> {
 
     /// Creates a disk (not yet visible) with `nr_queues` hardware queues of
     /// `depth` tags, DMA through `dma_dev`.
+    ///
+    /// `irq_offset`: with `Some(v)`, hardware queue `i` completes on
+    /// interrupt vector `v + i` of `dma_dev` (a PCI device whose vectors
+    /// have managed affinity), and each CPU submits to the queue whose
+    /// vector is affine to it, as the C driver maps them; with `None` the
+    /// CPUs are spread over the queues.
     pub fn new(
         dma_dev: &Device,
         nr_queues: u32,
@@ -491,7 +498,9 @@ impl<T: Operations> Disk<T> {
         timeout_ms: u32,
         limits: &Limits,
         ops: Arc<T>,
+        irq_offset: Option<u32>,
     ) -> Result<Self> {
+        let irq_offset = irq_offset.map_or(-1, |v| i32::try_from(v).unwrap_or(-1));
         let drv = Arc::as_ptr(&ops).cast_mut().cast();
         // SAFETY: `dma_dev` is a live device; `limits` and the static
         // callbacks outlive the call (the callbacks forever); `drv` stays
@@ -505,6 +514,7 @@ impl<T: Operations> Disk<T> {
                 limits,
                 &Self::CB,
                 drv,
+                irq_offset,
             )
         };
         let raw = NonNull::new(kernel::error::from_err_ptr(raw)?).ok_or(ENOMEM)?;

@@ -528,6 +528,16 @@ impl<'a> Setup<'a> {
         self.routing
     }
 
+    /// The MSI-X vector of queue 0 when each queue has its own vector
+    /// (queue `i` on vector `offset + i`) spread over the CPUs with managed
+    /// affinity, for subsystems that map CPUs to queues by interrupt
+    /// affinity (blk-mq); `None` otherwise. After [`Setup::find_queues`].
+    pub fn queue_vector_offset(&self) -> Option<u32> {
+        // `alloc_vectors` asks for managed affinity with more than one
+        // queue; vector 0 is the configuration vector.
+        (self.routing == Routing::PerQueue && self.nqueues > 1).then_some(1)
+    }
+
     fn transport(&mut self) -> Result<&mut PciTransport> {
         self.init.transport().map_err(init_errno)
     }
