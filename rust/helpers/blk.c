@@ -64,7 +64,6 @@ struct rvirtio_blk_pdu {
 	__le64 sector;
 	u8 status;
 	u8 hdr_mapped;
-	u8 status_mapped;
 	u8 data_dir;
 	u32 nents;
 	dma_addr_t hdr_dma;
@@ -466,7 +465,6 @@ int rvirtio_rq_map(struct rvirtio_blk *b, struct request *rq, u32 type, u64 sect
 	p->status = 0xff;
 	p->nents = 0;
 	p->hdr_mapped = 0;
-	p->status_mapped = 0;
 	p->payload_len = 0;
 
 	if (payload_len) {
@@ -489,14 +487,17 @@ int rvirtio_rq_map(struct rvirtio_blk *b, struct request *rq, u32 type, u64 sect
 	if ((u32)nents + 2 > max)
 		return -EINVAL;
 
-	p->hdr_dma = dma_map_single(dev, &p->type, 16, DMA_TO_DEVICE);
+	/*
+	 * The status byte follows the 16-byte header: one mapping covers both
+	 * (the device reads the header and writes the status).
+	 */
+	BUILD_BUG_ON(offsetof(struct rvirtio_blk_pdu, status) !=
+		     offsetof(struct rvirtio_blk_pdu, type) + 16);
+	p->hdr_dma = dma_map_single(dev, &p->type, 17, DMA_BIDIRECTIONAL);
 	if (dma_mapping_error(dev, p->hdr_dma))
 		goto err_payload;
 	p->hdr_mapped = 1;
-	p->status_dma = dma_map_single(dev, &p->status, 1, DMA_FROM_DEVICE);
-	if (dma_mapping_error(dev, p->status_dma))
-		goto err;
-	p->status_mapped = 1;
+	p->status_dma = p->hdr_dma + 16;
 	if (nents) {
 		int mapped = dma_map_sg(dev, p->sg, nents, dir);
 
@@ -530,11 +531,8 @@ int rvirtio_rq_map(struct rvirtio_blk *b, struct request *rq, u32 type, u64 sect
 	lens[n++] = 1;
 	return n;
 err:
-	if (p->status_mapped)
-		dma_unmap_single(dev, p->status_dma, 1, DMA_FROM_DEVICE);
-	dma_unmap_single(dev, p->hdr_dma, 16, DMA_TO_DEVICE);
+	dma_unmap_single(dev, p->hdr_dma, 17, DMA_BIDIRECTIONAL);
 	p->hdr_mapped = 0;
-	p->status_mapped = 0;
 err_payload:
 	if (p->payload_len)
 		dma_unmap_single(dev, p->payload_dma, p->payload_len, DMA_TO_DEVICE);
@@ -553,12 +551,8 @@ u8 rvirtio_rq_unmap(struct rvirtio_blk *b, struct request *rq)
 		dma_unmap_sg(dev, p->sg, p->nents, p->data_dir);
 		p->nents = 0;
 	}
-	if (p->status_mapped) {
-		dma_unmap_single(dev, p->status_dma, 1, DMA_FROM_DEVICE);
-		p->status_mapped = 0;
-	}
 	if (p->hdr_mapped) {
-		dma_unmap_single(dev, p->hdr_dma, 16, DMA_TO_DEVICE);
+		dma_unmap_single(dev, p->hdr_dma, 17, DMA_BIDIRECTIONAL);
 		p->hdr_mapped = 0;
 	}
 	if (p->payload_len) {
