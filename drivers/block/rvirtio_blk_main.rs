@@ -46,6 +46,7 @@ pub mod blk;
 use blk::{status, Disk, DiskRef, Geometry, Limits, Op, Request, Timeout, Unmapped};
 use kvirtio::driver::{DeviceConfig, DeviceStatus, Driver, Queue, QueueSpec, Setup};
 use virtio::{
+    config::ConfigReader,
     features::{DriverFeatures, Feature, Features},
     queue::Buf,
     spec::DeviceId,
@@ -597,64 +598,27 @@ fn read_config(setup: &mut Setup<'_>) -> Result<Config> {
     );
     let (discard, write_zeroes) = (has(f::DISCARD), has(f::WRITE_ZEROES));
     setup.read_config(|r| {
+        // A field exists only with its feature (§5.2.4); else 0.
+        let u8_if =
+            |r: &mut ConfigReader<'_, _>, on: bool, at| if on { r.read_u8(at) } else { Ok(0) };
+        let u16_if =
+            |r: &mut ConfigReader<'_, _>, on: bool, at| if on { r.read_u16(at) } else { Ok(0) };
+        let u32_if =
+            |r: &mut ConfigReader<'_, _>, on: bool, at| if on { r.read_u32(at) } else { Ok(0) };
         Ok(Config {
             capacity: r.read_u64(cfg::CAPACITY)?,
-            size_max: if size_max {
-                r.read_u32(cfg::SIZE_MAX)?
-            } else {
-                0
-            },
-            seg_max: if seg_max {
-                r.read_u32(cfg::SEG_MAX)?
-            } else {
-                0
-            },
-            blk_size: if blk_size {
-                r.read_u32(cfg::BLK_SIZE)?
-            } else {
-                0
-            },
-            physical_block_exp: if topo {
-                r.read_u8(cfg::PHYSICAL_BLOCK_EXP)?
-            } else {
-                0
-            },
-            alignment_offset: if topo {
-                r.read_u8(cfg::ALIGNMENT_OFFSET)?
-            } else {
-                0
-            },
-            min_io_size: if topo {
-                r.read_u16(cfg::MIN_IO_SIZE)?
-            } else {
-                0
-            },
-            opt_io_size: if topo {
-                r.read_u32(cfg::OPT_IO_SIZE)?
-            } else {
-                0
-            },
+            size_max: u32_if(r, size_max, cfg::SIZE_MAX)?,
+            seg_max: u32_if(r, seg_max, cfg::SEG_MAX)?,
+            blk_size: u32_if(r, blk_size, cfg::BLK_SIZE)?,
+            physical_block_exp: u8_if(r, topo, cfg::PHYSICAL_BLOCK_EXP)?,
+            alignment_offset: u8_if(r, topo, cfg::ALIGNMENT_OFFSET)?,
+            min_io_size: u16_if(r, topo, cfg::MIN_IO_SIZE)?,
+            opt_io_size: u32_if(r, topo, cfg::OPT_IO_SIZE)?,
             num_queues: if mq { r.read_u16(cfg::NUM_QUEUES)? } else { 1 },
-            max_discard_sectors: if discard {
-                r.read_u32(cfg::MAX_DISCARD_SECTORS)?
-            } else {
-                0
-            },
-            max_discard_seg: if discard {
-                r.read_u32(cfg::MAX_DISCARD_SEG)?
-            } else {
-                0
-            },
-            discard_sector_alignment: if discard {
-                r.read_u32(cfg::DISCARD_SECTOR_ALIGNMENT)?
-            } else {
-                0
-            },
-            max_write_zeroes_sectors: if write_zeroes {
-                r.read_u32(cfg::MAX_WRITE_ZEROES_SECTORS)?
-            } else {
-                0
-            },
+            max_discard_sectors: u32_if(r, discard, cfg::MAX_DISCARD_SECTORS)?,
+            max_discard_seg: u32_if(r, discard, cfg::MAX_DISCARD_SEG)?,
+            discard_sector_alignment: u32_if(r, discard, cfg::DISCARD_SECTOR_ALIGNMENT)?,
+            max_write_zeroes_sectors: u32_if(r, write_zeroes, cfg::MAX_WRITE_ZEROES_SECTORS)?,
         })
     })
 }
