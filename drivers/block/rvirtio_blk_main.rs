@@ -633,10 +633,7 @@ fn limits(c: &Config, caps: Caps) -> Result<Limits> {
         return Err(EINVAL);
     }
     if c.physical_block_exp > 16 {
-        pr_err!(
-            "rvirtio_blk: invalid physical block exponent {}\n",
-            c.physical_block_exp
-        );
+        pr_err!("invalid physical block exponent {}\n", c.physical_block_exp);
         return Err(EINVAL);
     }
     let pbs = lbs << c.physical_block_exp;
