@@ -2,7 +2,8 @@
 # rvirtio_blk on a modern device with two queues on two vCPUs: ext4 made,
 # written, read back after dropping caches with matching checksums, and
 # clean under e2fsck; fio random read/write with crc32c verification on
-# the raw disk (several jobs and queue depths); both queues carry I/O;
+# the raw disk (several jobs and queue depths); a mounted disk pins the
+# module and has the PCI device as parent; both queues carry I/O;
 # blkdiscard with and without -z reads back zeroes; HDIO_GETGEO returns
 # the device's geometry; the serial shows in
 # sysfs; cache_type switches the write cache (and is read-only without
@@ -26,6 +27,14 @@ step "ext4"
 check "mkfs.ext4" mkfs.ext4 -q -F /dev/rvda
 mkdir -p /mnt/d
 check "mount" mount -t ext4 /dev/rvda /mnt/d
+if rmmod rvirtio_blk 2>/tmp/rmmod.err; then
+	fail "rmmod succeeded with a mounted disk"
+fi
+echo "ok: a mounted disk pins the module: $(head -n1 /tmp/rmmod.err)"
+case "$(readlink -f /sys/block/rvda/device)" in
+*/0000:00:05.0) echo "ok: the disk's parent is the PCI device" ;;
+*) fail "the disk's parent is $(readlink -f /sys/block/rvda/device)" ;;
+esac
 for i in 1 2 3 4 5 6; do head -c 2000000 /dev/urandom >/mnt/d/f$i; done
 (cd /mnt/d && sha256sum f1 f2 f3 f4 f5 f6 >/tmp/sums)
 check "sync" sync
