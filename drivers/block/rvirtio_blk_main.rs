@@ -43,9 +43,10 @@ pub mod kvirtio;
 #[path = "../../rust/kext/blk.rs"]
 pub mod blk;
 
-use blk::{status, Disk, DiskRef, Elements, Limits, Op, Request, Timeout};
+use blk::{status, Disk, DiskRef, Elements, Geometry, Limits, Op, Request, Timeout, Unmapped};
 use kvirtio::driver::{DeviceConfig, DeviceStatus, Driver, Queue, QueueSpec, Setup};
 use virtio::{
+    config::ConfigReader,
     features::{DriverFeatures, Feature, Features},
     spec::DeviceId,
 };
@@ -92,6 +93,9 @@ mod cfg {
     pub(crate) const CAPACITY: usize = 0;
     pub(crate) const SIZE_MAX: usize = 8;
     pub(crate) const SEG_MAX: usize = 12;
+    pub(crate) const CYLINDERS: usize = 16;
+    pub(crate) const HEADS: usize = 18;
+    pub(crate) const SECTORS: usize = 19;
     pub(crate) const BLK_SIZE: usize = 20;
     pub(crate) const PHYSICAL_BLOCK_EXP: usize = 24;
     pub(crate) const ALIGNMENT_OFFSET: usize = 25;
@@ -140,6 +144,47 @@ pub fn blk_status(status: u8) -> u32 {
         S_UNSUPP => status::NOTSUPP,
         // S_IOERR, and anything a device should not write.
         _ => status::IOERR,
+    }
+}
+
+/// The block status of a completed request, and whether the device broke
+/// the protocol with it: a status byte it must not write, or (when the
+/// length can be trusted: `check_len`, a modern device) success with fewer
+/// bytes written than the request's data and status (a short read that
+/// claims success would hand stale memory to the reader). A length above
+/// the writable bytes never gets here: the ring rejects it.
+pub fn completion_status(a: Unmapped, check_len: bool) -> (u32, bool) {
+    match a.status {
+        S_OK if check_len && a.used_len != a.in_len => (status::IOERR, true),
+        S_OK | S_IOERR | S_UNSUPP => (blk_status(a.status), false),
+        _ => (status::IOERR, true),
+    }
+}
+
+/// Protocol violations (see [`completion_status`]) after which the device is
+/// failed.
+const MAX_VIOLATIONS: u32 = 8;
+
+/// Counts a device's protocol violations.
+pub struct Violations(Atomic<u32>);
+
+impl Default for Violations {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Violations {
+    /// No violations yet.
+    pub const fn new() -> Self {
+        Self(Atomic::new(0))
+    }
+
+    /// Records one; returns how many there have been, and whether this one
+    /// is the `MAX_VIOLATIONS`th (fail the device now; exactly once).
+    pub fn record(&self) -> (u32, bool) {
+        let n = self.0.fetch_add(1, Relaxed).saturating_add(1);
+        (n, n == MAX_VIOLATIONS)
     }
 }
 
@@ -221,15 +266,28 @@ static NEXT_INDEX: Atomic<u32> = Atomic::new(0);
 pub struct RvirtioBlk;
 
 /// One device.
+#[pin_data]
 pub struct Blk {
     queues: KVec<Arc<Queue<Request>>>,
     status: Arc<DeviceStatus>,
     config: Arc<DeviceConfig>,
+    /// The device is still bound: its configuration space may be accessed.
+    /// Held across every access from user space (sysfs, ioctl), which can
+    /// come after removal through an open disk.
+    #[pin]
+    present: Mutex<bool>,
+    /// `VIRTIO_BLK_F_GEOMETRY`.
+    geometry: bool,
     caps: Caps,
     /// `VIRTIO_BLK_F_CONFIG_WCE`: the cache mode can be switched.
     config_wce: bool,
     /// Most ranges per discard request (the queue limit).
     discard_ranges: u32,
+    /// The used length is trusted (modern device; spec §2.7.8.2 says to
+    /// ignore it for legacy block devices).
+    check_len: bool,
+    /// Requests the device answered in breach of the protocol.
+    violations: Violations,
     /// The device was failed or removed: every request fails.
     dead: Atomic<i32>,
 }
@@ -308,8 +366,11 @@ impl blk::Operations for Blk {
     }
 
     fn complete(&self, disk: DiskRef, rq: Request) {
-        let status = disk.unmap(&rq);
-        rq.end(blk_status(status));
+        let (status, violation) = completion_status(disk.unmap(&rq), self.check_len);
+        if violation {
+            self.violation();
+        }
+        rq.end(status);
     }
 
     fn timeout(&self, disk: DiskRef, _rq: &Request) -> Timeout {
@@ -348,9 +409,24 @@ impl blk::Operations for Blk {
         if !self.config_wce {
             return Err(EPERM);
         }
-        self.config.write_u8(cfg::WRITEBACK, u8::from(write_back))?;
+        self.with_config(|c| c.write_u8(cfg::WRITEBACK, u8::from(write_back)))?;
         // What the device now says; flushes are sent only with FLUSH.
         Ok(self.cache_mode()? && self.caps.flush)
+    }
+
+    /// The device's geometry with `VIRTIO_BLK_F_GEOMETRY`, else one made up
+    /// from the capacity.
+    fn geometry(&self, capacity: u64) -> Result<Geometry> {
+        if !self.geometry {
+            return Ok(Geometry::for_capacity(capacity));
+        }
+        self.with_config(|c| {
+            Ok(Geometry {
+                cylinders: c.read_u16(cfg::CYLINDERS)?,
+                heads: c.read_u8(cfg::HEADS)?,
+                sectors: c.read_u8(cfg::SECTORS)?,
+            })
+        })
     }
 
     fn write_cache_switchable(&self) -> bool {
@@ -359,14 +435,41 @@ impl blk::Operations for Blk {
 }
 
 impl Blk {
+    /// Counts a protocol violation; on the `MAX_VIOLATIONS`th the device is
+    /// failed: no new request goes to it, and the timeout handler (which
+    /// sees it failed) resets it and ends what it still holds. This runs in
+    /// completion context, maybe under the queue's lock, so it does not
+    /// reset or drain here.
+    fn violation(&self) {
+        let (n, fail) = self.violations.record();
+        if n <= 3 {
+            pr_warn!("the device answered a request with a bad status or length\n");
+        }
+        if fail {
+            pr_err!("{} protocol violations: failing the device\n", n);
+            self.dead.store(1, Relaxed);
+            self.status.fail();
+        }
+    }
+
     /// The device's cache mode: `writeback` with CONFIG_WCE (any value but
     /// 0 is write back: flushing too often is safe, too rarely is not),
     /// else write back exactly when FLUSH was negotiated (§5.2.5).
     fn cache_mode(&self) -> Result<bool> {
         if self.config_wce {
-            return Ok(self.config.read_u8(cfg::WRITEBACK)? != 0);
+            return Ok(self.with_config(|c| c.read_u8(cfg::WRITEBACK))? != 0);
         }
         Ok(self.caps.flush)
+    }
+
+    /// Runs `f` on the configuration space unless the device is gone
+    /// (`ENXIO`, as the C driver answers).
+    fn with_config<R>(&self, f: impl FnOnce(&DeviceConfig) -> Result<R>) -> Result<R> {
+        let present = self.present.lock();
+        if !*present {
+            return Err(ENXIO);
+        }
+        f(&self.config)
     }
 
     /// Builds the payload of a discard or write-zeroes request (its ranges)
@@ -481,64 +584,27 @@ fn read_config(setup: &mut Setup<'_>) -> Result<Config> {
     );
     let (discard, write_zeroes) = (has(f::DISCARD), has(f::WRITE_ZEROES));
     setup.read_config(|r| {
+        // A field exists only with its feature (§5.2.4); else 0.
+        let u8_if =
+            |r: &mut ConfigReader<'_, _>, on: bool, at| if on { r.read_u8(at) } else { Ok(0) };
+        let u16_if =
+            |r: &mut ConfigReader<'_, _>, on: bool, at| if on { r.read_u16(at) } else { Ok(0) };
+        let u32_if =
+            |r: &mut ConfigReader<'_, _>, on: bool, at| if on { r.read_u32(at) } else { Ok(0) };
         Ok(Config {
             capacity: r.read_u64(cfg::CAPACITY)?,
-            size_max: if size_max {
-                r.read_u32(cfg::SIZE_MAX)?
-            } else {
-                0
-            },
-            seg_max: if seg_max {
-                r.read_u32(cfg::SEG_MAX)?
-            } else {
-                0
-            },
-            blk_size: if blk_size {
-                r.read_u32(cfg::BLK_SIZE)?
-            } else {
-                0
-            },
-            physical_block_exp: if topo {
-                r.read_u8(cfg::PHYSICAL_BLOCK_EXP)?
-            } else {
-                0
-            },
-            alignment_offset: if topo {
-                r.read_u8(cfg::ALIGNMENT_OFFSET)?
-            } else {
-                0
-            },
-            min_io_size: if topo {
-                r.read_u16(cfg::MIN_IO_SIZE)?
-            } else {
-                0
-            },
-            opt_io_size: if topo {
-                r.read_u32(cfg::OPT_IO_SIZE)?
-            } else {
-                0
-            },
+            size_max: u32_if(r, size_max, cfg::SIZE_MAX)?,
+            seg_max: u32_if(r, seg_max, cfg::SEG_MAX)?,
+            blk_size: u32_if(r, blk_size, cfg::BLK_SIZE)?,
+            physical_block_exp: u8_if(r, topo, cfg::PHYSICAL_BLOCK_EXP)?,
+            alignment_offset: u8_if(r, topo, cfg::ALIGNMENT_OFFSET)?,
+            min_io_size: u16_if(r, topo, cfg::MIN_IO_SIZE)?,
+            opt_io_size: u32_if(r, topo, cfg::OPT_IO_SIZE)?,
             num_queues: if mq { r.read_u16(cfg::NUM_QUEUES)? } else { 1 },
-            max_discard_sectors: if discard {
-                r.read_u32(cfg::MAX_DISCARD_SECTORS)?
-            } else {
-                0
-            },
-            max_discard_seg: if discard {
-                r.read_u32(cfg::MAX_DISCARD_SEG)?
-            } else {
-                0
-            },
-            discard_sector_alignment: if discard {
-                r.read_u32(cfg::DISCARD_SECTOR_ALIGNMENT)?
-            } else {
-                0
-            },
-            max_write_zeroes_sectors: if write_zeroes {
-                r.read_u32(cfg::MAX_WRITE_ZEROES_SECTORS)?
-            } else {
-                0
-            },
+            max_discard_sectors: u32_if(r, discard, cfg::MAX_DISCARD_SECTORS)?,
+            max_discard_seg: u32_if(r, discard, cfg::MAX_DISCARD_SEG)?,
+            discard_sector_alignment: u32_if(r, discard, cfg::DISCARD_SECTOR_ALIGNMENT)?,
+            max_write_zeroes_sectors: u32_if(r, write_zeroes, cfg::MAX_WRITE_ZEROES_SECTORS)?,
         })
     })
 }
@@ -553,10 +619,7 @@ fn limits(c: &Config, caps: Caps) -> Result<Limits> {
         return Err(EINVAL);
     }
     if c.physical_block_exp > 16 {
-        pr_err!(
-            "rvirtio_blk: invalid physical block exponent {}\n",
-            c.physical_block_exp
-        );
+        pr_err!("invalid physical block exponent {}\n", c.physical_block_exp);
         return Err(EINVAL);
     }
     let pbs = lbs << c.physical_block_exp;
@@ -671,16 +734,24 @@ impl Driver for RvirtioBlk {
             }),
             GFP_KERNEL,
         )?;
-        let blk = Arc::new(
-            Blk {
+        let status = setup.device_status();
+        let geometry = setup.has_feature(Feature::new(f::GEOMETRY));
+        let check_len = setup.has_feature(Feature::VERSION_1);
+        let discard_ranges = limits.max_discard_segments;
+        let blk = Arc::pin_init(
+            pin_init!(Blk {
                 queues,
-                status: setup.device_status(),
+                status,
                 config,
+                present <- kernel::new_mutex!(true),
+                geometry,
                 caps,
                 config_wce,
-                discard_ranges: limits.max_discard_segments,
+                discard_ranges,
+                check_len,
+                violations: Violations::new(),
                 dead: Atomic::new(0),
-            },
+            }),
             GFP_KERNEL,
         )?;
         // The volatile cache is on as the device says (read after
@@ -743,7 +814,7 @@ impl Driver for RvirtioBlk {
         };
         // Completing takes no lock of ours, so the whole drain can run
         // under the queue's lock.
-        let r = q.drain_locked(|rq, _len| rq.complete());
+        let r = q.drain_locked(|rq, len| rq.complete(len));
         if r.is_err() {
             // The device broke the ring rules; the queue failed it. Its
             // requests time out and are failed by the timeout handler.
@@ -752,6 +823,9 @@ impl Driver for RvirtioBlk {
     }
 
     fn remove(data: &BlkData) {
+        // An open disk outlives the device: no configuration access after
+        // this (the BAR may go to another device).
+        *data.blk.present.lock() = false;
         kext::workqueue::cancel_sync(&data.ctl.work);
         let Some(disk) = data.ctl.disk.lock().take() else {
             return;
@@ -784,6 +858,56 @@ mod tests {
         assert_eq!(blk_status(S_UNSUPP), status::NOTSUPP);
         assert_eq!(blk_status(3), status::IOERR);
         assert_eq!(blk_status(0xff), status::IOERR);
+    }
+
+    /// Completions: good answers, and the violations that count.
+    #[test]
+    fn completion_checks() {
+        let ok = Unmapped {
+            status: S_OK,
+            used_len: 4097,
+            in_len: 4097,
+        };
+        assert!(completion_status(ok, true) == (status::OK, false));
+        let short = Unmapped { used_len: 1, ..ok };
+        assert!(completion_status(short, true) == (status::IOERR, true));
+        // Legacy devices misreport the length: ignored.
+        assert!(completion_status(short, false) == (status::OK, false));
+        let err = Unmapped {
+            status: S_IOERR,
+            used_len: 0,
+            ..ok
+        };
+        assert!(completion_status(err, true) == (status::IOERR, false));
+        let unsupp = Unmapped {
+            status: S_UNSUPP,
+            ..err
+        };
+        assert!(completion_status(unsupp, true) == (status::NOTSUPP, false));
+        // Never written (0xff) or made up.
+        let never = Unmapped { status: 0xff, ..ok };
+        assert!(completion_status(never, true) == (status::IOERR, true));
+        let bogus = Unmapped { status: 7, ..ok };
+        assert!(completion_status(bogus, false) == (status::IOERR, true));
+    }
+
+    /// The made-up geometry of a disk without VIRTIO_BLK_F_GEOMETRY.
+    #[test]
+    fn default_geometry() {
+        let g = Geometry::for_capacity(1 << 20);
+        assert!(g.heads == 64 && g.sectors == 32 && g.cylinders == 512);
+        assert_eq!(Geometry::for_capacity(u64::MAX).cylinders, u16::MAX);
+    }
+
+    /// Repeated violations fail the device once, on the eighth.
+    #[test]
+    fn repeated_violations() {
+        let v = Violations::new();
+        for i in 1..MAX_VIOLATIONS {
+            assert!(v.record() == (i, false));
+        }
+        assert!(v.record() == (MAX_VIOLATIONS, true));
+        assert!(v.record() == (MAX_VIOLATIONS + 1, false));
     }
 
     /// Operations become the right request types and sectors, as far as

@@ -10,11 +10,18 @@
 #include <linux/blk-mq.h>
 #include <linux/blkdev.h>
 #include <linux/dma-mapping.h>
+#include <linux/hdreg.h>
 #include <linux/module.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 
 struct rvirtio_blk;
+
+struct rvirtio_blk_geo {
+	u16 cylinders;
+	u8 heads;
+	u8 sectors;
+};
 
 struct rvirtio_blk_cb {
 	/* Returns a blk_status_t. */
@@ -31,6 +38,8 @@ struct rvirtio_blk_cb {
 	int (*set_write_cache)(void *drv, bool write_back);
 	/* Whether set_write_cache can work (the attribute is writable). */
 	bool (*write_cache_switchable)(void *drv);
+	/* HDIO_GETGEO: fills *geo for a disk of capacity sectors, or -errno. */
+	int (*geometry)(void *drv, u64 capacity, struct rvirtio_blk_geo *geo);
 };
 
 struct rvirtio_blk_limits {
@@ -70,6 +79,9 @@ struct rvirtio_blk_pdu {
 	dma_addr_t status_dma;
 	dma_addr_t payload_dma;
 	u32 payload_len;
+	/* Device-writable bytes mapped, and what the device said it wrote. */
+	u32 in_len;
+	u32 used_len;
 	u8 payload[RVIRTIO_BLK_PAYLOAD] __aligned(8);
 	struct scatterlist sg[];
 };
@@ -138,9 +150,25 @@ static const struct blk_mq_ops rvirtio_blk_mq_ops = {
 	.timeout = rvirtio_blk_timeout,
 };
 
+static int rvirtio_blk_getgeo(struct gendisk *disk, struct hd_geometry *geo)
+{
+	struct rvirtio_blk *b = disk->private_data;
+	struct rvirtio_blk_geo g = {};
+	int err;
+
+	err = b->cb->geometry(b->drv, get_capacity(disk), &g);
+	if (err)
+		return err;
+	geo->heads = g.heads;
+	geo->sectors = g.sectors;
+	geo->cylinders = g.cylinders;
+	return 0;
+}
+
 /* .owner pins this module while the disk is open. */
 static const struct block_device_operations rvirtio_blk_fops = {
 	.owner = THIS_MODULE,
+	.getgeo = rvirtio_blk_getgeo,
 };
 
 struct rvirtio_blk *rvirtio_blk_create(struct device *dma_dev, unsigned int nr_queues,
@@ -426,10 +454,16 @@ void rvirtio_rq_start(struct request *rq)
 	blk_mq_start_request(rq);
 }
 
-/* Completes from the interrupt; ->complete runs later (softirq or IPI). */
-void rvirtio_rq_complete(struct request *rq);
-void rvirtio_rq_complete(struct request *rq)
+/*
+ * Completes from the interrupt; ->complete runs later (softirq or IPI), or
+ * now. used_len is what the device reported writing.
+ */
+void rvirtio_rq_complete(struct request *rq, u32 used_len);
+void rvirtio_rq_complete(struct request *rq, u32 used_len)
 {
+	struct rvirtio_blk_pdu *p = blk_mq_rq_to_pdu(rq);
+
+	p->used_len = used_len;
 	if (!blk_should_fake_timeout(rq->q))
 		blk_mq_complete_request(rq);
 }
@@ -466,6 +500,8 @@ int rvirtio_rq_map(struct rvirtio_blk *b, struct request *rq, u32 type, u64 sect
 	p->nents = 0;
 	p->hdr_mapped = 0;
 	p->payload_len = 0;
+	p->used_len = 0;
+	p->in_len = 1;
 
 	if (payload_len) {
 		if (payload_len > RVIRTIO_BLK_PAYLOAD || max < 3)
@@ -525,6 +561,7 @@ int rvirtio_rq_map(struct rvirtio_blk *b, struct request *rq, u32 type, u64 sect
 		for_each_sg(p->sg, s, nents, i) {
 			addrs[n] = sg_dma_address(s);
 			lens[n++] = sg_dma_len(s);
+			p->in_len += sg_dma_len(s);
 		}
 	}
 	addrs[n] = p->status_dma;
@@ -540,13 +577,18 @@ err_payload:
 	return -ENOMEM;
 }
 
-/* Unmaps what rvirtio_rq_map mapped; returns the status byte. */
-u8 rvirtio_rq_unmap(struct rvirtio_blk *b, struct request *rq);
-u8 rvirtio_rq_unmap(struct rvirtio_blk *b, struct request *rq)
+/*
+ * Unmaps what rvirtio_rq_map mapped; returns the status byte, and the
+ * bytes the device said it wrote and could write (data and status).
+ */
+u8 rvirtio_rq_unmap(struct rvirtio_blk *b, struct request *rq, u32 *used_len, u32 *in_len);
+u8 rvirtio_rq_unmap(struct rvirtio_blk *b, struct request *rq, u32 *used_len, u32 *in_len)
 {
 	struct rvirtio_blk_pdu *p = blk_mq_rq_to_pdu(rq);
 	struct device *dev = b->dma_dev;
 
+	*used_len = p->used_len;
+	*in_len = p->in_len;
 	if (p->nents) {
 		dma_unmap_sg(dev, p->sg, p->nents, p->data_dir);
 		p->nents = 0;

@@ -71,6 +71,33 @@ struct Callbacks {
     write_cache: unsafe extern "C" fn(*mut kernel::ffi::c_void) -> kernel::ffi::c_int,
     set_write_cache: unsafe extern "C" fn(*mut kernel::ffi::c_void, bool) -> kernel::ffi::c_int,
     write_cache_switchable: unsafe extern "C" fn(*mut kernel::ffi::c_void) -> bool,
+    geometry:
+        unsafe extern "C" fn(*mut kernel::ffi::c_void, u64, *mut Geometry) -> kernel::ffi::c_int,
+}
+
+/// A disk's legacy geometry (`HDIO_GETGEO`), for old partitioning tools.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Geometry {
+    /// Cylinders.
+    pub cylinders: u16,
+    /// Heads.
+    pub heads: u8,
+    /// Sectors per track.
+    pub sectors: u8,
+}
+
+impl Geometry {
+    /// A made-up geometry for a disk of `capacity` sectors, as `sd` and the
+    /// C virtio_blk give: 64 heads, 32 sectors, as many cylinders as fit
+    /// (at most 65535).
+    pub fn for_capacity(capacity: u64) -> Self {
+        Self {
+            cylinders: u16::try_from(capacity >> 11).unwrap_or(u16::MAX),
+            heads: 64,
+            sectors: 32,
+        }
+    }
 }
 
 #[expect(
@@ -112,7 +139,7 @@ unsafe extern "C" {
     ) -> *mut bindings::bio;
     fn rvirtio_blk_drv_in(b: *mut RawDisk, out: *mut u8, len: u32) -> kernel::ffi::c_int;
     fn rvirtio_rq_start(rq: *mut bindings::request);
-    fn rvirtio_rq_complete(rq: *mut bindings::request);
+    fn rvirtio_rq_complete(rq: *mut bindings::request, used_len: u32);
     fn rvirtio_rq_end(rq: *mut bindings::request, status: u32);
     fn rvirtio_rq_map(
         b: *mut RawDisk,
@@ -125,7 +152,12 @@ unsafe extern "C" {
         max: u32,
         n_out: *mut u32,
     ) -> kernel::ffi::c_int;
-    fn rvirtio_rq_unmap(b: *mut RawDisk, rq: *mut bindings::request) -> u8;
+    fn rvirtio_rq_unmap(
+        b: *mut RawDisk,
+        rq: *mut bindings::request,
+        used_len: *mut u32,
+        in_len: *mut u32,
+    ) -> u8;
 }
 
 /// Block status codes (`blk_status_t`, `include/linux/blk_types.h`;
@@ -255,10 +287,12 @@ impl Request {
         unsafe { rvirtio_rq_start(self.raw()) };
     }
 
-    /// Completes from an interrupt: `Operations::complete` runs later.
-    pub fn complete(self) {
+    /// Completes from an interrupt, with the length the device said it
+    /// wrote: `Operations::complete` runs later (or at once), and finds it
+    /// in [`Unmapped::used_len`].
+    pub fn complete(self, used_len: u32) {
         // SAFETY: a live request; ownership passes to the block layer.
-        unsafe { rvirtio_rq_complete(self.raw()) };
+        unsafe { rvirtio_rq_complete(self.raw(), used_len) };
     }
 
     /// Ends the request with `status` (a `blk_status_t`).
@@ -335,6 +369,23 @@ pub trait Operations: Send + Sync + 'static {
     fn write_cache_switchable(&self) -> bool {
         false
     }
+    /// The geometry for `HDIO_GETGEO` of a disk of `capacity` sectors.
+    fn geometry(&self, capacity: u64) -> Result<Geometry> {
+        Ok(Geometry::for_capacity(capacity))
+    }
+}
+
+/// A request's answer, read once its buffers are unmapped (so a device can
+/// no longer change it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unmapped {
+    /// The status byte (`0xff` if the device never wrote it).
+    pub status: u8,
+    /// The length the device reported writing (see [`Request::complete`]).
+    pub used_len: u32,
+    /// The device-writable bytes of the request: its data for reads, and
+    /// the status byte.
+    pub in_len: u32,
 }
 
 /// Room for the elements of one mapped request (header, up to `N - 2` data
@@ -447,10 +498,17 @@ impl DiskRef {
         })
     }
 
-    /// Undoes [`DiskRef::map`]; returns the status byte the device wrote.
-    pub fn unmap(&self, rq: &Request) -> u8 {
+    /// Undoes [`DiskRef::map`]; returns what the device answered.
+    pub fn unmap(&self, rq: &Request) -> Unmapped {
+        let (mut used_len, mut in_len) = (0u32, 0u32);
         // SAFETY: a live disk and request.
-        unsafe { rvirtio_rq_unmap(self.0.as_ptr(), rq.raw()) }
+        let status =
+            unsafe { rvirtio_rq_unmap(self.0.as_ptr(), rq.raw(), &mut used_len, &mut in_len) };
+        Unmapped {
+            status,
+            used_len,
+            in_len,
+        }
     }
 }
 
@@ -481,6 +539,7 @@ impl<T: Operations> Disk<T> {
         write_cache: Self::write_cache_cb,
         set_write_cache: Self::set_write_cache_cb,
         write_cache_switchable: Self::write_cache_switchable_cb,
+        geometry: Self::geometry_cb,
     };
 
     /// Creates a disk (not yet visible) with `nr_queues` hardware queues of
@@ -713,6 +772,29 @@ impl<T: Operations> Disk<T> {
     unsafe extern "C" fn write_cache_switchable_cb(drv: *mut kernel::ffi::c_void) -> bool {
         // SAFETY: called by the shim with our `drv`.
         unsafe { Self::ops_of(drv) }.write_cache_switchable()
+    }
+}
+
+impl<T: Operations> Disk<T> {
+    /// # Safety
+    ///
+    /// Called by the shim's `getgeo` with the `drv` given at creation and
+    /// a writable `geo`.
+    unsafe extern "C" fn geometry_cb(
+        drv: *mut kernel::ffi::c_void,
+        capacity: u64,
+        geo: *mut Geometry,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: called by the shim with our `drv`.
+        match unsafe { Self::ops_of(drv) }.geometry(capacity) {
+            Ok(g) if !geo.is_null() => {
+                // SAFETY: `geo` is the shim's local, writable.
+                unsafe { geo.write(g) };
+                0
+            }
+            Ok(_) => EINVAL.to_errno(),
+            Err(e) => e.to_errno(),
+        }
     }
 }
 

@@ -230,6 +230,11 @@ impl DeviceConfig {
         self.consistent(|c, b| c.read32(b.checked_add(offset).ok_or(EINVAL)?))
     }
 
+    /// Reads a 16-bit field at `offset`.
+    pub fn read_u16(&self, offset: usize) -> Result<u16> {
+        self.consistent(|c, b| c.read16(b.checked_add(offset).ok_or(EINVAL)?))
+    }
+
     /// Reads a byte at `offset`.
     pub fn read_u8(&self, offset: usize) -> Result<u8> {
         self.consistent(|c, b| c.read8(b.checked_add(offset).ok_or(EINVAL)?))

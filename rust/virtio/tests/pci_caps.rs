@@ -31,13 +31,14 @@ use rvirtio_core::pci::{
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 
-// Field offsets in `struct virtio_pci_cap` / `virtio_pci_notify_cap`.
-const CAP_LEN: usize = 2;
-const CFG_TYPE: usize = 3;
-const BAR: usize = 4;
-const OFFSET: usize = 8;
-const LENGTH: usize = 12;
-const MULT: usize = 16;
+use rvirtio_core::pci;
+
+#[path = "common/pci_builder.rs"]
+mod pci_builder;
+use pci_builder::{
+    minimal, minimal_caps, qemu, qemu_bars, qemu_caps, region, Builder, BAR, CAP_LEN, CFG_TYPE,
+    COMMON_AT, FREE, ISR_AT, LENGTH, MULT, NOTIFY_AT, OFFSET,
+};
 
 /// PCI capability ID of power management: a non-vendor capability.
 const PCI_CAP_ID_PM: u8 = 0x01;
@@ -74,89 +75,7 @@ impl ConfigSpace for Space {
     }
 }
 
-/// Builds a configuration space: a header whose status register has
-/// `CAP_LIST`, and a capability list in the order the capabilities are
-/// added (each one linked from the previous one's `cap_next`, the first
-/// from `PCI_CAPABILITY_LIST`).
-#[derive(Clone, Debug)]
-struct Builder {
-    b: [u8; 256],
-    /// Where the pointer to the next capability added goes.
-    link: usize,
-}
-
 impl Builder {
-    fn new() -> Self {
-        let mut b = [0u8; 256];
-        // Red Hat virtio vendor ID, modern virtio-net device ID.
-        b[0..2].copy_from_slice(&0x1af4u16.to_le_bytes());
-        b[2..4].copy_from_slice(&0x1041u16.to_le_bytes());
-        let st = usize::from(PCI_STATUS);
-        b[st..st + 2].copy_from_slice(&PCI_STATUS_CAP_LIST.to_le_bytes());
-        Builder {
-            b,
-            link: usize::from(PCI_CAPABILITY_LIST),
-        }
-    }
-
-    /// Writes `bytes` at `at`, dropping what falls past config space.
-    fn put(mut self, at: usize, bytes: &[u8]) -> Self {
-        for (i, v) in bytes.iter().enumerate() {
-            if let Some(x) = self.b.get_mut(at + i) {
-                *x = *v;
-            }
-        }
-        self
-    }
-
-    fn put32(self, at: usize, v: u32) -> Self {
-        self.put(at, &v.to_le_bytes())
-    }
-
-    /// Appends a capability with ID `id` at `pos`; `body` follows `id`
-    /// and `cap_next` (which is 0: end of list until another is added).
-    fn cap(mut self, pos: u8, id: u8, body: &[u8]) -> Self {
-        let link = self.link;
-        self.b[link] = pos;
-        self.link = usize::from(pos) + 1;
-        self.put(usize::from(pos), &[id, 0])
-            .put(usize::from(pos) + 2, body)
-    }
-
-    /// Appends a `virtio_pci_cap` with an explicit `cap_len`.
-    fn vndr(self, pos: u8, cap_len: u8, cfg_type: u8, bar: u8, offset: u32, length: u32) -> Self {
-        let mut body = vec![cap_len, cfg_type, bar, 0, 0, 0];
-        body.extend_from_slice(&offset.to_le_bytes());
-        body.extend_from_slice(&length.to_le_bytes());
-        self.cap(pos, PCI_CAP_ID_VNDR, &body)
-    }
-
-    /// Appends a 16-byte `virtio_pci_cap`.
-    fn virtio(self, pos: u8, cfg_type: u8, bar: u8, offset: u32, length: u32) -> Self {
-        self.vndr(pos, 16, cfg_type, bar, offset, length)
-    }
-
-    /// Appends a 20-byte `virtio_pci_notify_cap`.
-    fn notify(self, pos: u8, bar: u8, offset: u32, length: u32, mult: u32) -> Self {
-        self.vndr(pos, 20, CAP_NOTIFY_CFG, bar, offset, length)
-            .put32(usize::from(pos) + MULT, mult)
-    }
-
-    /// Appends an MSI-X capability: 3 vectors, table and PBA in BAR 1.
-    fn msix(self, pos: u8) -> Self {
-        let mut body = 2u16.to_le_bytes().to_vec();
-        body.extend_from_slice(&1u32.to_le_bytes());
-        body.extend_from_slice(&(0x800u32 | 1).to_le_bytes());
-        self.cap(pos, PCI_CAP_ID_MSIX, &body)
-    }
-
-    /// Points the last capability's `cap_next` (or the list head) at `ptr`
-    /// without adding a capability there.
-    fn link_to(mut self, ptr: u8) -> Self {
-        self.b[self.link] = ptr;
-        self
-    }
-
     fn space(&self) -> Space {
         Space {
             bytes: self.b,
@@ -176,65 +95,6 @@ fn bars(sizes: &[(usize, u64)]) -> [BarInfo; 6] {
         b[i].len = len;
     }
     b
-}
-
-/// QEMU's BARs of a modern virtio-pci device: MSI-X in BAR 1, the virtio
-/// structures in the 16 KiB 64-bit BAR 4.
-fn qemu_bars() -> [BarInfo; 6] {
-    bars(&[(1, 0x1000), (4, 0x4000)])
-}
-
-fn region(bar: u8, offset: u32, length: u32) -> Region {
-    Region {
-        bar,
-        offset,
-        length,
-    }
-}
-
-/// The capability list of a QEMU modern virtio-pci device, at QEMU's
-/// offsets and in its order (as `lspci -vv` shows it).
-fn qemu() -> Builder {
-    Builder::new()
-        .msix(0x98)
-        // struct virtio_pci_cfg_cap: 16 bytes plus pci_cfg_data[4].
-        .vndr(0x84, 20, CAP_PCI_CFG, 0, 0, 0)
-        .notify(0x70, 4, 0x3000, 0x1000, 4)
-        .virtio(0x60, CAP_DEVICE_CFG, 4, 0x2000, 0x1000)
-        .virtio(0x50, CAP_ISR_CFG, 4, 0x1000, 0x1000)
-        .virtio(0x40, CAP_COMMON_CFG, 4, 0, 0x1000)
-}
-
-fn qemu_caps() -> ModernCaps {
-    ModernCaps {
-        common: region(4, 0, 0x1000),
-        notify: region(4, 0x3000, 0x1000),
-        notify_off_multiplier: 4,
-        isr: region(4, 0x1000, 0x1000),
-        device: Some(region(4, 0x2000, 0x1000)),
-    }
-}
-
-// A minimal valid list, for tests that change one thing: common at 0x40,
-// ISR at 0x50, notify at 0x60 (20 bytes), all in BAR 4; more capabilities
-// can be appended from `FREE` on.
-const COMMON_AT: usize = 0x40;
-const ISR_AT: usize = 0x50;
-const NOTIFY_AT: usize = 0x60;
-const FREE: u8 = 0x78;
-
-fn minimal() -> Builder {
-    Builder::new()
-        .virtio(0x40, CAP_COMMON_CFG, 4, 0, 0x1000)
-        .virtio(0x50, CAP_ISR_CFG, 4, 0x1000, 0x1000)
-        .notify(0x60, 4, 0x3000, 0x1000, 4)
-}
-
-fn minimal_caps() -> ModernCaps {
-    ModernCaps {
-        device: None,
-        ..qemu_caps()
-    }
 }
 
 // ---------------------------------------------------------------------------

@@ -1,19 +1,50 @@
 #!/bin/sh
-# rvirtio_blk on a legacy-only (transitional) device: I/O BAR 0, legacy
-# ring layout; ext4 and fio verification work as on a modern device.
-# rvirtio-test: timeout=300 disks=128M
+# rvirtio_blk on a legacy-only device (I/O BAR 0, legacy ring layout) and
+# on a transitional device with both interfaces, which the driver runs
+# modern by default and legacy with force_legacy=1: ext4 and fio
+# verification work on each.
+# rvirtio-test: timeout=300 disks=128M,64M
 # rvirtio-qemu: -drive if=none,id=d0,file=@DISK0@,format=raw,cache=unsafe
 # rvirtio-qemu: -device virtio-blk-pci,drive=d0,disable-modern=on,addr=0x5
+# rvirtio-qemu: -drive if=none,id=d1,file=@DISK1@,format=raw,cache=unsafe
+# rvirtio-qemu: -device virtio-blk-pci,drive=d1,addr=0x6
 . "$RVIRTIO_LIB"
 
-expect_eq "the device is transitional" "$(cat /sys/bus/pci/devices/0000:00:05.0/device)" 0x1001
+expect_eq "the legacy-only device is transitional" "$(cat /sys/bus/pci/devices/0000:00:05.0/device)" 0x1001
+expect_eq "the device with both interfaces is transitional" "$(cat /sys/bus/pci/devices/0000:00:06.0/device)" 0x1001
+
+# disk_of BDF: the rvd* disk of a PCI device.
+disk_of() {
+	for d in /sys/block/rvd*; do
+		case "$(readlink -f "$d")" in
+		*/"$1"/*) basename "$d" ;;
+		esac
+	done
+}
+
+exercise() { # DISK LABEL
+	check "$2: mkfs.ext4" mkfs.ext4 -q -F "/dev/$1"
+	check "$2: e2fsck is clean" e2fsck -f -n "/dev/$1"
+	check "$2: fio verify" fio --name=v --filename="/dev/$1" --rw=randrw --bs=4k --size=16M \
+		--offset_increment=16M --numjobs=2 --iodepth=8 --ioengine=libaio --direct=1 \
+		--verify=crc32c --verify_fatal=1 --eta=never --output=/tmp/fio.out
+}
+
+step "default: legacy-only device legacy, transitional device modern"
 check "modprobe rvirtio_blk" modprobe rvirtio_blk
 wait_for /sys/block/rvda 10
-check "the legacy interface" dmesg_has "0000:00:05.0: legacy interface"
-check "mkfs.ext4" mkfs.ext4 -q -F /dev/rvda
-check "e2fsck is clean" e2fsck -f -n /dev/rvda
-check "fio verify" fio --name=v --filename=/dev/rvda --rw=randrw --bs=4k --size=16M \
-	--offset_increment=16M --numjobs=2 --iodepth=8 --ioengine=libaio --direct=1 \
-	--verify=crc32c --verify_fatal=1 --eta=never --output=/tmp/fio.out
+wait_for /sys/block/rvdb 10
+check "the legacy-only device uses the legacy interface" dmesg_has "0000:00:05.0: legacy interface"
+check "the transitional device uses the modern interface" dmesg_has "0000:00:06.0: modern interface"
+exercise "$(disk_of 0000:00:05.0)" "legacy-only"
+exercise "$(disk_of 0000:00:06.0)" "transitional, modern"
+check "rmmod" rmmod rvirtio_blk
+
+step "force_legacy=1: the transitional device legacy"
+check "modprobe rvirtio_blk force_legacy=1" modprobe rvirtio_blk force_legacy=1
+wait_for /sys/block/rvda 10
+wait_for /sys/block/rvdb 10
+check "the transitional device uses the legacy interface" dmesg_has "0000:00:06.0: legacy interface"
+exercise "$(disk_of 0000:00:06.0)" "transitional, legacy"
 check "rmmod" rmmod rvirtio_blk
 no_kernel_errors

@@ -2,14 +2,16 @@
 # rvirtio_blk on a modern device with two queues on two vCPUs: ext4 made,
 # written, read back after dropping caches with matching checksums, and
 # clean under e2fsck; fio random read/write with crc32c verification on
-# the raw disk (several jobs and queue depths); both queues carry I/O;
-# blkdiscard with and without -z reads back zeroes; the serial shows in
+# the raw disk (several jobs and queue depths); a mounted disk pins the
+# module and has the PCI device as parent; both queues carry I/O;
+# blkdiscard with and without -z reads back zeroes; HDIO_GETGEO returns
+# the device's geometry; the serial shows in
 # sysfs; cache_type switches the write cache (and is read-only without
 # CONFIG_WCE); a read-only disk refuses writes; the KUnit suite (request
 # building, discard ranges, serials, status mapping, limits) passes.
 # rvirtio-test: timeout=600 smp=2 kunit=rvirtio_blk disks=256M,64M
 # rvirtio-qemu: -drive if=none,id=d0,file=@DISK0@,format=raw,cache=unsafe,discard=unmap
-# rvirtio-qemu: -device virtio-blk-pci,drive=d0,disable-legacy=on,num-queues=2,addr=0x5,serial=RVTEST-0001
+# rvirtio-qemu: -device virtio-blk-pci,drive=d0,disable-legacy=on,num-queues=2,addr=0x5,serial=RVTEST-0001,cyls=520,heads=16,secs=63
 # rvirtio-qemu: -drive if=none,id=d1,file=@DISK1@,format=raw,readonly=on
 # rvirtio-qemu: -device virtio-blk-pci,drive=d1,disable-legacy=on,addr=0x6,config-wce=off
 . "$RVIRTIO_LIB"
@@ -25,6 +27,14 @@ step "ext4"
 check "mkfs.ext4" mkfs.ext4 -q -F /dev/rvda
 mkdir -p /mnt/d
 check "mount" mount -t ext4 /dev/rvda /mnt/d
+if rmmod rvirtio_blk 2>/tmp/rmmod.err; then
+	fail "rmmod succeeded with a mounted disk"
+fi
+echo "ok: a mounted disk pins the module: $(head -n1 /tmp/rmmod.err)"
+case "$(readlink -f /sys/block/rvda/device)" in
+*/0000:00:05.0) echo "ok: the disk's parent is the PCI device" ;;
+*) fail "the disk's parent is $(readlink -f /sys/block/rvda/device)" ;;
+esac
 for i in 1 2 3 4 5 6; do head -c 2000000 /dev/urandom >/mnt/d/f$i; done
 (cd /mnt/d && sha256sum f1 f2 f3 f4 f5 f6 >/tmp/sums)
 check "sync" sync
@@ -82,6 +92,11 @@ done
 # writing zero pages and switch write zeroes off.
 expect_eq "the discard went to the device" "$(awk '{print $12}' /sys/block/rvda/stat)" $((discards + 1))
 expect_eq "write zeroes is still on (the device did it)" "$(cat /sys/block/rvda/queue/write_zeroes_max_bytes)" "$z"
+
+step "geometry (HDIO_GETGEO)"
+fdisk -l /dev/rvda >/tmp/fdisk.out 2>&1 || true
+cat /tmp/fdisk.out
+check "the device's heads and sectors (busybox fdisk computes the cylinders)" grep -q "cylinders, 16 heads, 63 sectors/track" /tmp/fdisk.out
 
 step "serial (GET_ID)"
 expect_eq "the serial in sysfs is the device's" "$(cat /sys/block/rvda/serial)" "RVTEST-0001"
