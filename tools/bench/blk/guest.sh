@@ -46,7 +46,11 @@ run() { # DRIVER-LABEL DISK REP
 
 r=1
 while [ $r -le "$reps" ]; do
-	for d in virtio-pci rvirtio_blk; do
+	# Odd repetitions run C first, even ones Rust first, so that neither
+	# driver always gets the same position (warm-up, drift).
+	order="virtio-pci rvirtio_blk"
+	[ $((r % 2)) -eq 0 ] && order="rvirtio_blk virtio-pci"
+	for d in $order; do
 		bind $d
 		sleep 1
 		disk=$(disk_of $d)
