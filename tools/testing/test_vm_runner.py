@@ -1,8 +1,9 @@
 """Self-test of tools/vm/run: it must report what the guest did.
 
 Boots real VMs (a few seconds each): a script's exit status comes back, a
-hung guest is killed and reported as hung (124), and a guest that panics is
-reported as ending without a status (125). Needs the initramfs
+hung guest is killed and reported as hung (124), a guest that panics is
+reported as ending without a status (125), and a guest the boot watchdog
+kills leaves no QEMU behind. Needs the initramfs
 (`make initramfs`).
 """
 
@@ -15,13 +16,14 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 RUN = os.path.join(TOP, "tools", "vm", "run")
 
 
-def boot(script, *args):
+def boot(script, *args, env=None):
     with tempfile.NamedTemporaryFile("w", suffix=".sh", delete=False) as f:
         f.write(script)
         path = f.name
     try:
         p = subprocess.run([RUN, "--quiet", "--log", path + ".log", *args, path],
-                           capture_output=True, text=True, timeout=300)
+                           capture_output=True, text=True, timeout=300,
+                           env=dict(os.environ, **(env or {})))
         with open(path + ".log") as f:
             log = f.read()
         return p.returncode, p.stderr, log
@@ -51,6 +53,17 @@ class RunnerTest(unittest.TestCase):
         rc, err, _ = boot("sleep 1000\n", "--timeout", "8", "--name", "sleepy")
         self.assertEqual(rc, 124)
         self.assertIn("test 'sleepy' hung", err)
+
+    def test_boot_watchdog_leaves_no_qemu(self):
+        # A boot watchdog of 1 s fires on every attempt (a TCG boot takes
+        # longer); each killed attempt must take its QEMU with it.
+        marker = f"rvselftest.watchdog={os.getpid()}"
+        rc, err, _ = boot("exit 0\n", "--append", marker, "--name", "stall",
+                          env={"RVIRTIO_BOOT_TIMEOUT": "1"})
+        self.assertEqual(rc, 125)
+        self.assertIn("test 'stall': the guest did not boot in 3 attempts", err)
+        left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True)
+        self.assertEqual(left.stdout, "", "QEMU processes left running")
 
     def test_panic_is_not_success(self):
         rc, err, _ = boot("echo c > /proc/sysrq-trigger; sleep 30\n", "--timeout", "60")
