@@ -46,6 +46,8 @@ for b in /sys/block/rvd*; do
 	[ -e "$b" ] || continue
 	d=/dev/$(basename "$b")
 	step "disk $(basename "$b"): $(($(cat "$b/size") / 2048)) MiB, $(cat "$b/queue/logical_block_size")-byte blocks"
+	echo "  serial '$(cat "$b/serial")', $(cat "$b/cache_type") cache, $(ls -d "$b"/mq/* | wc -l) hardware queue(s)," \
+		"discard up to $(($(cat "$b/queue/discard_max_hw_bytes") >> 20)) MiB"
 	if mkfs.ext4 -q -F "$d" && mkdir -p /mnt/demo && mount "$d" /mnt/demo; then
 		echo "rvirtio" >/mnt/demo/hello && sync && umount /mnt/demo
 		e2fsck -f -n "$d" >/dev/null 2>&1 && echo "  ext4 made, written, checked clean"
