@@ -319,7 +319,7 @@ impl blk::Operations for Blk {
         &self,
         disk: DiskRef,
         hctx: u32,
-        rq: Request,
+        mut rq: Request,
         last: bool,
     ) -> Result<(), (u32, Request)> {
         if self.dead.load(Relaxed) != 0 {
@@ -332,7 +332,6 @@ impl blk::Operations for Blk {
         let Some((ty, sector)) = request_type(op, rq.pos(), self.caps) else {
             return Err((status::NOTSUPP, rq));
         };
-        let mut rq = rq;
         let payload = match self.payload(op, &mut rq) {
             Ok(n) => n,
             Err(_) => return Err((status::IOERR, rq)),
