@@ -20,6 +20,7 @@
 //! - [`platform`]: DMA memory, barriers, storage.
 //! - [`queue`]: the layout-independent [`queue::Virtqueue`] API.
 //! - [`split`]: the split ring, driver side.
+//! - [`blk`]: the virtio-blk wire format and protocol logic.
 //!
 //! See `Documentation/rvirtio/core.rst`.
 
@@ -36,6 +37,7 @@
     clippy::unreachable
 )]
 
+pub mod blk;
 pub mod config;
 pub mod features;
 pub mod init;
