@@ -22,13 +22,25 @@
 //! C version of this driver: `drivers/block/virtio_blk.c`.
 
 use kernel::{
-    device::{Bound, Device},
+    device::{
+        Bound,
+        Device, //
+    },
     impl_has_work, new_work,
     prelude::*,
-    str::CString,
-    sync::atomic::{Atomic, Relaxed},
-    sync::{Arc, Mutex},
-    workqueue::{self, Work, WorkItem},
+    sync::{
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
+        Arc,
+        Mutex, //
+    },
+    workqueue::{
+        self,
+        Work,
+        WorkItem, //
+    },
 };
 
 #[path = "../../rust/virtio/mod.rs"]
@@ -43,16 +55,54 @@ pub mod kvirtio;
 #[path = "../../rust/kext/blk.rs"]
 pub mod blk;
 
-use blk::{status, Disk, DiskRef, Elements, Geometry, Limits, Op, Request, Timeout};
+use blk::{
+    Disk,
+    DiskRef,
+    Elements,
+    Geometry,
+    Limits,
+    Op,
+    Request,
+    Status,
+    Timeout, //
+};
+use kext::ida::Ida;
 use kvirtio::{
     config::DeviceConfig,
-    driver::{Driver, Setup},
-    queue::{Queue, QueueSpec},
+    driver::{
+        Driver,
+        Setup, //
+    },
+    queue::{
+        Queue,
+        QueueSpec, //
+    },
     status::DeviceStatus,
 };
 use virtio::{
+    blk::{
+        encode_ranges,
+        limits,
+        ranges_bytes,
+        request_type,
+        serial_from_id,
+        wire::{
+            config as cfg,
+            feature as f,
+            FLAG_UNMAP,
+            ID_BYTES,
+            MAX_RANGES, //
+        },
+        Caps,
+        Config,
+        MAX_SEGMENTS, //
+    },
     config::ConfigReader,
-    features::{DriverFeatures, Feature, Features},
+    features::{
+        DriverFeatures,
+        Feature,
+        Features, //
+    },
     spec::DeviceId,
 };
 
@@ -60,11 +110,11 @@ use virtio::{
 pub mod proto;
 
 use proto::{
-    completion::{completion_status, Violations},
-    id::{serial_from_id, ID_BYTES},
-    limits::{limits, Config, MAX_SEGMENTS},
-    ranges::{encode_ranges, FLAG_UNMAP, MAX_RANGES},
-    request::{request_type, Caps},
+    completion::{
+        completion_status,
+        Violations, //
+    },
+    names::DiskName,
 };
 
 crate::module_virtio_driver! {
@@ -73,6 +123,8 @@ crate::module_virtio_driver! {
     authors: ["rvirtio developers"],
     description: "virtio block device, in Rust",
     license: "GPL",
+    // And `prefix` (a string, defined by the shim, rust/helpers/blk.c): the
+    // disk name prefix, `vd` by default.
     params: {
         queues: u32 {
             default: 0,
@@ -89,47 +141,8 @@ crate::module_virtio_driver! {
     },
 }
 
-/// Feature bits (§5.2.3).
-mod f {
-    pub(crate) const SIZE_MAX: u8 = 1;
-    pub(crate) const SEG_MAX: u8 = 2;
-    pub(crate) const GEOMETRY: u8 = 4;
-    pub(crate) const RO: u8 = 5;
-    pub(crate) const BLK_SIZE: u8 = 6;
-    pub(crate) const FLUSH: u8 = 9;
-    pub(crate) const TOPOLOGY: u8 = 10;
-    pub(crate) const CONFIG_WCE: u8 = 11;
-    pub(crate) const MQ: u8 = 12;
-    pub(crate) const DISCARD: u8 = 13;
-    pub(crate) const WRITE_ZEROES: u8 = 14;
-}
-
-/// Offsets in `struct virtio_blk_config` (§5.2.4).
-mod cfg {
-    pub(crate) const CAPACITY: usize = 0;
-    pub(crate) const SIZE_MAX: usize = 8;
-    pub(crate) const SEG_MAX: usize = 12;
-    pub(crate) const CYLINDERS: usize = 16;
-    pub(crate) const HEADS: usize = 18;
-    pub(crate) const SECTORS: usize = 19;
-    pub(crate) const BLK_SIZE: usize = 20;
-    pub(crate) const PHYSICAL_BLOCK_EXP: usize = 24;
-    pub(crate) const ALIGNMENT_OFFSET: usize = 25;
-    pub(crate) const MIN_IO_SIZE: usize = 26;
-    pub(crate) const OPT_IO_SIZE: usize = 28;
-    pub(crate) const WRITEBACK: usize = 32;
-    pub(crate) const NUM_QUEUES: usize = 34;
-    pub(crate) const MAX_DISCARD_SECTORS: usize = 36;
-    pub(crate) const MAX_DISCARD_SEG: usize = 40;
-    pub(crate) const DISCARD_SECTOR_ALIGNMENT: usize = 44;
-    pub(crate) const MAX_WRITE_ZEROES_SECTORS: usize = 48;
-}
-
 /// Header and status.
 const EXTRA: usize = 2;
-
-/// Numbers the disks (`rvda`, `rvdb`, ...; the C driver's are `vd*`).
-static NEXT_INDEX: Atomic<u32> = Atomic::new(0);
 
 /// The driver.
 pub struct RvirtioBlk;
@@ -167,7 +180,7 @@ impl Blk {
     }
 
     /// Stops the device and fails everything it holds.
-    fn fail_all(&self, disk: DiskRef) {
+    fn fail_all(&self, disk: DiskRef<'_>) {
         self.dead.store(1, Relaxed);
         self.status.fail();
         // After the reset the device no longer touches the buffers.
@@ -175,9 +188,9 @@ impl Blk {
             pr_err!("the device does not reset\n");
         }
         for q in self.queues.iter() {
-            while let Some(rq) = q.detach_unused() {
-                disk.unmap(&rq);
-                rq.end(status::IOERR);
+            while let Some(mut rq) = q.detach_unused() {
+                disk.unmap(&mut rq);
+                rq.end(Status::IoError);
             }
         }
     }
@@ -186,43 +199,44 @@ impl Blk {
 impl blk::Operations for Blk {
     fn queue_rq(
         &self,
-        disk: DiskRef,
+        disk: DiskRef<'_>,
         hctx: u32,
         mut rq: Request,
         last: bool,
-    ) -> Result<(), (u32, Request)> {
+    ) -> Result<(), (Status, Request)> {
         if self.dead.load(Relaxed) != 0 {
-            return Err((status::IOERR, rq));
+            return Err((Status::IoError, rq));
         }
         let Some(q) = self.queue(hctx) else {
-            return Err((status::IOERR, rq));
+            return Err((Status::IoError, rq));
         };
         let op = rq.op();
         let Some((ty, sector)) = request_type(op, rq.pos(), self.caps) else {
-            return Err((status::NOTSUPP, rq));
+            return Err((Status::NotSupported, rq));
         };
         let payload = match self.payload(op, &mut rq) {
             Ok(n) => n,
-            Err(_) => return Err((status::IOERR, rq)),
+            Err(_) => return Err((Status::IoError, rq)),
         };
+        rq.wire_mut().prepare(ty, sector);
         rq.start();
         let mut el = Elements::<{ MAX_SEGMENTS as usize + EXTRA }>::new();
-        let (out, inb) = match disk.map(&rq, ty, sector, payload, &mut el) {
+        let (out, inb) = match disk.map(&mut rq, payload, &mut el) {
             Ok(v) => v,
             // Out of DMA mappings for now: blk-mq retries.
-            Err(e) if e == ENOMEM => return Err((status::RESOURCE, rq)),
-            Err(_) => return Err((status::IOERR, rq)),
+            Err(e) if e == ENOMEM => return Err((Status::Resource, rq)),
+            Err(_) => return Err((Status::IoError, rq)),
         };
-        if let Err((e, rq)) = q.add_kick(out, inb, rq, last) {
-            disk.unmap(&rq);
+        if let Err((e, mut rq)) = q.add_kick(out, inb, rq, last) {
+            disk.unmap(&mut rq);
             let _ = q.kick();
             if e == ENOSPC {
                 // The ring is full: blk-mq runs the queue again when a
                 // request completes (or after a short delay), so there is
                 // no stop/restart race with the completion path.
-                return Err((status::RESOURCE, rq));
+                return Err((Status::Resource, rq));
             }
-            return Err((status::IOERR, rq));
+            return Err((Status::IoError, rq));
         }
         Ok(())
     }
@@ -233,15 +247,15 @@ impl blk::Operations for Blk {
         }
     }
 
-    fn complete(&self, disk: DiskRef, rq: Request) {
-        let (status, violation) = completion_status(disk.unmap(&rq), self.check_len);
+    fn complete(&self, disk: DiskRef<'_>, mut rq: Request) {
+        let (status, violation) = completion_status(disk.unmap(&mut rq), self.check_len);
         if violation {
             self.violation();
         }
         rq.end(status);
     }
 
-    fn timeout(&self, disk: DiskRef, _rq: &Request) -> Timeout {
+    fn timeout(&self, disk: DiskRef<'_>, _rq: &Request) -> Timeout {
         if self.status.is_broken() || !self.status.is_live() {
             pr_err!("request timed out and the device is not live: failing it\n");
             // The timed-out request is among those failed here.
@@ -253,7 +267,7 @@ impl blk::Operations for Blk {
 
     /// GET_ID through the queue. A device that does not support it (or
     /// fails it) shows an empty serial, as with the C driver.
-    fn serial(&self, disk: DiskRef, buf: &mut [u8]) -> Result<usize> {
+    fn serial(&self, disk: DiskRef<'_>, buf: &mut [u8]) -> Result<usize> {
         let mut id = [0u8; ID_BYTES];
         match disk.drv_in(&mut id) {
             Ok(()) => {}
@@ -340,15 +354,18 @@ impl Blk {
         f(&self.config)
     }
 
-    /// Builds the payload of a discard or write-zeroes request (its ranges)
-    /// and returns its length; 0 for requests that carry their own data.
-    /// Checks that a GET_ID read is exactly the 20 bytes of an ID.
+    /// Builds the payload of a discard or write-zeroes request (its ranges,
+    /// in the request's wire area) and returns its length; 0 for requests
+    /// that carry their own data. Checks that a GET_ID read is exactly the
+    /// 20 bytes of an ID.
     fn payload(&self, op: Op, rq: &mut Request) -> Result<usize> {
-        match op {
+        // CAST: at most `MAX_RANGES` (the queue limit).
+        let max = self.discard_ranges as usize;
+        let n = match op {
             Op::Discard if self.discard_ranges > 1 => {
                 // One range per bio: the block layer merged them up to the
                 // `max_discard_segments` limit.
-                let mut ranges = [(0u64, 0u32); MAX_RANGES as usize];
+                let mut ranges = [(0u64, 0u32); MAX_RANGES];
                 let mut n = 0;
                 for (r, b) in ranges.iter_mut().zip(rq.bios()) {
                     *r = b;
@@ -358,33 +375,36 @@ impl Blk {
                     return Err(EINVAL);
                 }
                 let list = ranges.get(..n).ok_or(EINVAL)?;
-                encode_ranges(
-                    rq.payload_mut(),
-                    list.iter().copied(),
-                    0,
-                    self.discard_ranges,
-                )
+                encode_ranges(&mut rq.wire_mut().ranges, list.iter().copied(), 0, max)
             }
             Op::Discard => {
                 let r = (rq.pos(), rq.bytes());
-                encode_ranges(rq.payload_mut(), core::iter::once(r), 0, 1)
+                encode_ranges(&mut rq.wire_mut().ranges, core::iter::once(r), 0, 1)
             }
             Op::WriteZeroes => {
                 let flags = if rq.nounmap() { 0 } else { FLAG_UNMAP };
                 let r = (rq.pos(), rq.bytes());
-                encode_ranges(rq.payload_mut(), core::iter::once(r), flags, 1)
+                encode_ranges(&mut rq.wire_mut().ranges, core::iter::once(r), flags, 1)
             }
-            Op::DrvIn if rq.bytes() as usize != ID_BYTES => Err(EINVAL),
-            _ => Ok(0),
-        }
+            Op::DrvIn if rq.bytes() as usize != ID_BYTES => return Err(EINVAL),
+            _ => return Ok(0),
+        };
+        Ok(ranges_bytes(n.map_err(|_| EINVAL)?))
     }
+}
+
+/// A disk and the name it holds; the disk goes first (field order), so the
+/// name is free again only once the disk is deleted.
+pub struct NamedDisk {
+    disk: Disk<Blk>,
+    _name: DiskName,
 }
 
 /// The disk, and the work that follows capacity changes.
 #[pin_data]
 pub struct Control {
     #[pin]
-    disk: Mutex<Option<Disk<Blk>>>,
+    disk: Mutex<Option<NamedDisk>>,
     config: Arc<DeviceConfig>,
     #[pin]
     work: Work<Control>,
@@ -403,9 +423,9 @@ impl WorkItem for Control {
             pr_err!("cannot read the capacity after a configuration change\n");
             return;
         };
-        if let Some(disk) = this.disk.lock().as_ref() {
+        if let Some(d) = this.disk.lock().as_ref() {
             pr_info!("capacity changed: {} sectors\n", sectors);
-            disk.set_capacity(sectors);
+            d.disk.set_capacity(sectors);
         }
     }
 }
@@ -424,7 +444,7 @@ pub struct BlkData {
 }
 
 fn read_config(setup: &mut Setup<'_>) -> Result<Config> {
-    let has = |bit: u8| setup.has_feature(Feature::new(bit));
+    let has = |f: Feature| setup.has_feature(f);
     let (size_max, seg_max, blk_size, topo, mq) = (
         has(f::SIZE_MAX),
         has(f::SEG_MAX),
@@ -463,17 +483,17 @@ impl Driver for RvirtioBlk {
     const DEVICE_ID: DeviceId = DeviceId::BLOCK;
     const NAME: &'static CStr = c"rvirtio_blk";
     const FEATURES: DriverFeatures<'static> = DriverFeatures::new(
-        Features::single(Feature::new(f::SIZE_MAX))
-            .with(Feature::new(f::SEG_MAX))
-            .with(Feature::new(f::GEOMETRY))
-            .with(Feature::new(f::RO))
-            .with(Feature::new(f::BLK_SIZE))
-            .with(Feature::new(f::FLUSH))
-            .with(Feature::new(f::TOPOLOGY))
-            .with(Feature::new(f::CONFIG_WCE))
-            .with(Feature::new(f::MQ))
-            .with(Feature::new(f::DISCARD))
-            .with(Feature::new(f::WRITE_ZEROES)),
+        Features::single(f::SIZE_MAX)
+            .with(f::SEG_MAX)
+            .with(f::GEOMETRY)
+            .with(f::RO)
+            .with(f::BLK_SIZE)
+            .with(f::FLUSH)
+            .with(f::TOPOLOGY)
+            .with(f::CONFIG_WCE)
+            .with(f::MQ)
+            .with(f::DISCARD)
+            .with(f::WRITE_ZEROES),
     );
     type Data = BlkData;
 
@@ -484,13 +504,16 @@ impl Driver for RvirtioBlk {
     fn probe(setup: &mut Setup<'_>) -> Result<BlkData> {
         let c = read_config(setup)?;
         let caps = Caps {
-            flush: setup.has_feature(Feature::new(f::FLUSH)),
-            discard: setup.has_feature(Feature::new(f::DISCARD)),
-            write_zeroes: setup.has_feature(Feature::new(f::WRITE_ZEROES)),
+            flush: setup.has_feature(f::FLUSH),
+            discard: setup.has_feature(f::DISCARD),
+            write_zeroes: setup.has_feature(f::WRITE_ZEROES),
         };
-        let config_wce = setup.has_feature(Feature::new(f::CONFIG_WCE));
-        let mut limits = limits(&c, caps)?;
-        let read_only = setup.has_feature(Feature::new(f::RO));
+        let config_wce = setup.has_feature(f::CONFIG_WCE);
+        let mut limits = limits(&c, caps).map_err(|e| {
+            pr_err!("invalid configuration: {:?}\n", e);
+            EINVAL
+        })?;
+        let read_only = setup.has_feature(f::RO);
         let cap = match *module_parameters::queues.value() {
             0 => kext::nr_cpu_ids(),
             n => n,
@@ -518,7 +541,7 @@ impl Driver for RvirtioBlk {
             GFP_KERNEL,
         )?;
         let status = setup.device_status()?;
-        let geometry = setup.has_feature(Feature::new(f::GEOMETRY));
+        let geometry = setup.has_feature(f::GEOMETRY);
         let check_len = setup.has_feature(Feature::VERSION_1);
         let discard_ranges = limits.max_discard_segments;
         let blk = Arc::pin_init(
@@ -563,24 +586,18 @@ impl Driver for RvirtioBlk {
             data.blk.clone(),
             data.irq_offset,
         )?;
-        let index = NEXT_INDEX.fetch_add(1, Relaxed);
-        let name = if index < 26 {
-            // CAST: `index < 26`.
-            CString::try_from_fmt(fmt!("rvd{}", (b'a' + index as u8) as char))?
-        } else {
-            CString::try_from_fmt(fmt!("rvd{}", index))?
-        };
-        disk.add(dev, &name, data.sectors, data.read_only)?;
+        let name = DiskName::alloc(Ida::module(), blk::name_prefix())?;
+        disk.add(dev, name.as_cstr(), data.sectors, data.read_only)?;
         dev_info!(
             dev,
             "{}: {} sectors, {} hardware queue(s) of {} tags{}\n",
-            &*name,
+            name.as_cstr().to_str().unwrap_or("?"),
             data.sectors,
             data.nqueues,
             data.depth,
             if data.read_only { ", read-only" } else { "" }
         );
-        *data.ctl.disk.lock() = Some(disk);
+        *data.ctl.disk.lock() = Some(NamedDisk { disk, _name: name });
         Ok(())
     }
 
@@ -610,14 +627,15 @@ impl Driver for RvirtioBlk {
         // this (the BAR may go to another device).
         *data.blk.present.lock() = false;
         kext::workqueue::cancel_sync(&data.ctl.work);
-        let Some(disk) = data.ctl.disk.lock().take() else {
+        let Some(d) = data.ctl.disk.lock().take() else {
             return;
         };
-        disk.mark_dead();
+        d.disk.mark_dead();
         // Stop the device and fail what it still holds, so removing the
         // disk does not wait for a device that is gone.
-        data.blk.fail_all(disk.handle());
-        drop(disk);
+        data.blk.fail_all(d.disk.handle());
+        // The disk is deleted, then its name freed for the next disk.
+        drop(d);
     }
 }
 

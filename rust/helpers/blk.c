@@ -4,16 +4,45 @@
  * express (a tag set with a per-request PDU, a gendisk with full queue
  * limits, a parent device and a module owner, a timeout handler), and the
  * static-inline request helpers. The virtio logic stays in Rust: the shim
- * calls back into it through struct rvirtio_blk_cb. Included by the
- * helpers.c of the block driver; the Rust side is rust/kext/blk.rs.
+ * calls back into it through struct rvirtio_blk_cb, and the virtio-blk wire
+ * format (header, status byte, discard ranges) is Rust's
+ * (rust/virtio/blk/wire.rs): the shim only maps the bytes of each request's
+ * wire area where struct rvirtio_blk_wire says. Included by the helpers.c of
+ * the block driver; the Rust side is rust/kext/blk.rs, which checks every
+ * structure mirrored here with rvirtio_blk_c_layout().
  */
 #include <linux/blk-mq.h>
 #include <linux/blkdev.h>
 #include <linux/dma-mapping.h>
 #include <linux/hdreg.h>
+#include <linux/moduleparam.h>
 #include <linux/module.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
+
+/* Bump on any change of the functions or structures below (kext::blk::SHIM_ABI). */
+#define RVIRTIO_BLK_SHIM_ABI 2
+
+unsigned int rvirtio_blk_abi(void);
+unsigned int rvirtio_blk_abi(void)
+{
+	return RVIRTIO_BLK_SHIM_ABI;
+}
+
+/*
+ * The disk name prefix: the C driver's "vd" by default, another one (e.g.
+ * "rvd") to run beside the C driver. module! of Linux 7.2 has no string
+ * parameters, so the shim defines it for the module that includes it.
+ */
+static char *prefix = "vd";
+module_param(prefix, charp, 0444);
+MODULE_PARM_DESC(prefix, "Disk name prefix (default vd, as virtio_blk: vda, vdb, ...)");
+
+const char *rvirtio_blk_name_prefix(void);
+const char *rvirtio_blk_name_prefix(void)
+{
+	return prefix;
+}
 
 struct rvirtio_blk;
 
@@ -25,11 +54,12 @@ struct rvirtio_blk_geo {
 
 struct rvirtio_blk_cb {
 	/* Returns a blk_status_t. */
-	unsigned int (*queue_rq)(void *drv, unsigned int hctx, struct request *rq, bool last);
+	u8 (*queue_rq)(void *drv, struct rvirtio_blk *b, unsigned int hctx, struct request *rq,
+		       bool last);
 	void (*commit_rqs)(void *drv, unsigned int hctx);
-	void (*complete)(void *drv, struct request *rq);
+	void (*complete)(void *drv, struct rvirtio_blk *b, struct request *rq);
 	/* Returns an enum blk_eh_timer_return. */
-	unsigned int (*timeout)(void *drv, struct request *rq);
+	unsigned int (*timeout)(void *drv, struct rvirtio_blk *b, struct request *rq);
 	/* sysfs "serial": writes at most len bytes; returns the length or -errno. */
 	int (*serial)(void *drv, struct rvirtio_blk *b, char *buf, u32 len);
 	/* sysfs "cache_type": 1 write back, 0 write through, or -errno. */
@@ -40,6 +70,22 @@ struct rvirtio_blk_cb {
 	bool (*write_cache_switchable)(void *drv);
 	/* HDIO_GETGEO: fills *geo for a disk of capacity sectors, or -errno. */
 	int (*geometry)(void *drv, u64 capacity, struct rvirtio_blk_geo *geo);
+};
+
+/*
+ * Where the parts of a request's wire area are (Rust's RequestWire::LAYOUT):
+ * the area is the first size bytes of the per-request data; the header is
+ * its first header_len bytes, the status byte is at status_offset (mapped
+ * with the header: one mapping of status_offset + 1 bytes), the
+ * driver-built payload (discard ranges) at payload_offset.
+ */
+struct rvirtio_blk_wire {
+	u32 size;
+	u32 align;
+	u32 header_len;
+	u32 status_offset;
+	u32 payload_offset;
+	u32 payload_max;
 };
 
 struct rvirtio_blk_limits {
@@ -60,29 +106,20 @@ struct rvirtio_blk_limits {
 	bool fua;
 };
 
-/* Bytes of driver-built payload per request (discard/write-zeroes ranges). */
-#define RVIRTIO_BLK_PAYLOAD 256
-
 /*
- * Per-request data: the virtio-blk header and status, the payload the
- * driver builds for requests without data pages, and the mappings.
+ * Per-request data: the wire area (Rust's), then this: the mappings and
+ * lengths, and the scatterlist.
  */
 struct rvirtio_blk_pdu {
-	__le32 type;
-	__le32 ioprio;
-	__le64 sector;
-	u8 status;
 	u8 hdr_mapped;
 	u8 data_dir;
 	u32 nents;
 	dma_addr_t hdr_dma;
-	dma_addr_t status_dma;
 	dma_addr_t payload_dma;
 	u32 payload_len;
 	/* Device-writable bytes mapped, and what the device said it wrote. */
 	u32 in_len;
 	u32 used_len;
-	u8 payload[RVIRTIO_BLK_PAYLOAD] __aligned(8);
 	struct scatterlist sg[];
 };
 
@@ -93,16 +130,25 @@ struct rvirtio_blk {
 	const struct rvirtio_blk_cb *cb;
 	void *drv;
 	u32 max_segments;
+	struct rvirtio_blk_wire wire;
+	/* Offset of struct rvirtio_blk_pdu in the per-request data. */
+	u32 pdu_offset;
 	/* MSI-X vector of hardware queue 0 (managed affinity), or -1. */
 	int irq_offset;
 };
+
+/* The shim's part of a request's per-request data, after the wire area. */
+static struct rvirtio_blk_pdu *rvirtio_blk_pdu(struct rvirtio_blk *b, struct request *rq)
+{
+	return blk_mq_rq_to_pdu(rq) + b->pdu_offset;
+}
 
 static blk_status_t rvirtio_blk_queue_rq(struct blk_mq_hw_ctx *hctx,
 					 const struct blk_mq_queue_data *bd)
 {
 	struct rvirtio_blk *b = hctx->queue->queuedata;
 
-	return (__force blk_status_t)b->cb->queue_rq(b->drv, hctx->queue_num, bd->rq, bd->last);
+	return (__force blk_status_t)b->cb->queue_rq(b->drv, b, hctx->queue_num, bd->rq, bd->last);
 }
 
 static void rvirtio_blk_commit_rqs(struct blk_mq_hw_ctx *hctx)
@@ -116,14 +162,14 @@ static void rvirtio_blk_complete_rq(struct request *rq)
 {
 	struct rvirtio_blk *b = rq->q->queuedata;
 
-	b->cb->complete(b->drv, rq);
+	b->cb->complete(b->drv, b, rq);
 }
 
 static enum blk_eh_timer_return rvirtio_blk_timeout(struct request *rq)
 {
 	struct rvirtio_blk *b = rq->q->queuedata;
 
-	return b->cb->timeout(b->drv, rq);
+	return b->cb->timeout(b->drv, b, rq);
 }
 
 /*
@@ -174,10 +220,12 @@ static const struct block_device_operations rvirtio_blk_fops = {
 struct rvirtio_blk *rvirtio_blk_create(struct device *dma_dev, unsigned int nr_queues,
 				       unsigned int depth, unsigned int timeout_ms,
 				       const struct rvirtio_blk_limits *l,
+				       const struct rvirtio_blk_wire *w,
 				       const struct rvirtio_blk_cb *cb, void *drv, int irq_offset);
 struct rvirtio_blk *rvirtio_blk_create(struct device *dma_dev, unsigned int nr_queues,
 				       unsigned int depth, unsigned int timeout_ms,
 				       const struct rvirtio_blk_limits *l,
+				       const struct rvirtio_blk_wire *w,
 				       const struct rvirtio_blk_cb *cb, void *drv, int irq_offset)
 {
 	struct queue_limits lim = {
@@ -199,6 +247,14 @@ struct rvirtio_blk *rvirtio_blk_create(struct device *dma_dev, unsigned int nr_q
 	struct gendisk *disk;
 	int err;
 
+	/*
+	 * The wire area starts the per-request data (aligned as struct request
+	 * is); the header, the status byte and the payload lie inside it.
+	 */
+	if (!w->size || w->size > PAGE_SIZE || w->align > __alignof__(struct request) ||
+	    w->header_len > w->status_offset || w->status_offset >= w->size ||
+	    w->payload_offset > w->size || w->payload_max > w->size - w->payload_offset)
+		return ERR_PTR(-EINVAL);
 	if (l->write_cache)
 		lim.features |= BLK_FEAT_WRITE_CACHE;
 	if (l->fua)
@@ -211,13 +267,15 @@ struct rvirtio_blk *rvirtio_blk_create(struct device *dma_dev, unsigned int nr_q
 	b->cb = cb;
 	b->drv = drv;
 	b->max_segments = l->max_segments;
+	b->wire = *w;
+	b->pdu_offset = ALIGN(w->size, __alignof__(struct rvirtio_blk_pdu));
 	b->irq_offset = irq_offset;
 
 	b->tag_set.ops = &rvirtio_blk_mq_ops;
 	b->tag_set.nr_hw_queues = nr_queues;
 	b->tag_set.queue_depth = depth;
 	b->tag_set.numa_node = NUMA_NO_NODE;
-	b->tag_set.cmd_size = sizeof(struct rvirtio_blk_pdu) +
+	b->tag_set.cmd_size = b->pdu_offset + sizeof(struct rvirtio_blk_pdu) +
 			      sizeof(struct scatterlist) * l->max_segments;
 	b->tag_set.timeout = msecs_to_jiffies(timeout_ms);
 	b->tag_set.driver_data = b;
@@ -417,14 +475,14 @@ bool rvirtio_rq_nounmap(struct request *rq)
 	return rq->cmd_flags & REQ_NOUNMAP;
 }
 
-/* The payload buffer of a request's PDU (RVIRTIO_BLK_PAYLOAD bytes). */
-u8 *rvirtio_rq_payload(struct request *rq, u32 *len);
-u8 *rvirtio_rq_payload(struct request *rq, u32 *len)
+/*
+ * The wire area of a request: the first wire.size bytes of its per-request
+ * data, aligned as struct request (zeroed by blk-mq at allocation).
+ */
+void *rvirtio_rq_wire(struct request *rq);
+void *rvirtio_rq_wire(struct request *rq)
 {
-	struct rvirtio_blk_pdu *p = blk_mq_rq_to_pdu(rq);
-
-	*len = RVIRTIO_BLK_PAYLOAD;
-	return p->payload;
+	return blk_mq_rq_to_pdu(rq);
 }
 
 /* The bios of a request: the first, and the one after a bio. */
@@ -461,42 +519,41 @@ void rvirtio_rq_start(struct request *rq)
 void rvirtio_rq_complete(struct request *rq, u32 used_len);
 void rvirtio_rq_complete(struct request *rq, u32 used_len)
 {
-	struct rvirtio_blk_pdu *p = blk_mq_rq_to_pdu(rq);
+	struct rvirtio_blk_pdu *p = rvirtio_blk_pdu(rq->q->queuedata, rq);
 
 	p->used_len = used_len;
 	if (!blk_should_fake_timeout(rq->q))
 		blk_mq_complete_request(rq);
 }
 
-void rvirtio_rq_end(struct request *rq, unsigned int status);
-void rvirtio_rq_end(struct request *rq, unsigned int status)
+void rvirtio_rq_end(struct request *rq, u8 status);
+void rvirtio_rq_end(struct request *rq, u8 status)
 {
 	blk_mq_end_request(rq, (__force blk_status_t)status);
 }
 
 /*
- * Maps a request for the device: fills the header (type, sector), maps it,
- * the data (the first payload_len bytes of the PDU's payload if that is not
- * zero, else the request's data segments) and the status byte, and writes
- * (address, length) pairs: the header, then the data, then the status.
- * *n_out is the number of leading device-readable elements. Returns the
- * number of elements or a negative errno; on failure nothing stays mapped.
+ * Maps a request for the device: the wire area's header and status byte
+ * (one mapping), the data (the first payload_len bytes of the wire area's
+ * payload if that is not zero, else the request's data segments), and
+ * writes (address, length) pairs: the header, then the data, then the
+ * status. *n_out is the number of leading device-readable elements.
+ * Returns the number of elements or a negative errno; on failure nothing
+ * stays mapped. The driver wrote the header before.
  */
-int rvirtio_rq_map(struct rvirtio_blk *b, struct request *rq, u32 type, u64 sector,
-		   u32 payload_len, u64 *addrs, u32 *lens, u32 max, u32 *n_out);
-int rvirtio_rq_map(struct rvirtio_blk *b, struct request *rq, u32 type, u64 sector,
-		   u32 payload_len, u64 *addrs, u32 *lens, u32 max, u32 *n_out)
+int rvirtio_rq_map(struct rvirtio_blk *b, struct request *rq, u32 payload_len, u64 *addrs,
+		   u32 *lens, u32 max, u32 *n_out);
+int rvirtio_rq_map(struct rvirtio_blk *b, struct request *rq, u32 payload_len, u64 *addrs,
+		   u32 *lens, u32 max, u32 *n_out)
 {
-	struct rvirtio_blk_pdu *p = blk_mq_rq_to_pdu(rq);
+	struct rvirtio_blk_pdu *p = rvirtio_blk_pdu(b, rq);
+	u8 *wire = rvirtio_rq_wire(rq);
+	u32 hdr_map_len = b->wire.status_offset + 1;
 	struct device *dev = b->dma_dev;
 	struct scatterlist *s;
 	enum dma_data_direction dir = DMA_NONE;
 	int nents = 0, i, n = 0;
 
-	p->type = cpu_to_le32(type);
-	p->ioprio = 0;
-	p->sector = cpu_to_le64(sector);
-	p->status = 0xff;
 	p->nents = 0;
 	p->hdr_mapped = 0;
 	p->payload_len = 0;
@@ -504,9 +561,10 @@ int rvirtio_rq_map(struct rvirtio_blk *b, struct request *rq, u32 type, u64 sect
 	p->in_len = 1;
 
 	if (payload_len) {
-		if (payload_len > RVIRTIO_BLK_PAYLOAD || max < 3)
+		if (payload_len > b->wire.payload_max || max < 3)
 			return -EINVAL;
-		p->payload_dma = dma_map_single(dev, p->payload, payload_len, DMA_TO_DEVICE);
+		p->payload_dma = dma_map_single(dev, wire + b->wire.payload_offset, payload_len,
+						DMA_TO_DEVICE);
 		if (dma_mapping_error(dev, p->payload_dma))
 			return -ENOMEM;
 		p->payload_len = payload_len;
@@ -521,19 +579,13 @@ int rvirtio_rq_map(struct rvirtio_blk *b, struct request *rq, u32 type, u64 sect
 		dir = rq_data_dir(rq) == WRITE ? DMA_TO_DEVICE : DMA_FROM_DEVICE;
 	}
 	if ((u32)nents + 2 > max)
-		return -EINVAL;
+		goto err_payload_inval;
 
-	/*
-	 * The status byte follows the 16-byte header: one mapping covers both
-	 * (the device reads the header and writes the status).
-	 */
-	BUILD_BUG_ON(offsetof(struct rvirtio_blk_pdu, status) !=
-		     offsetof(struct rvirtio_blk_pdu, type) + 16);
-	p->hdr_dma = dma_map_single(dev, &p->type, 17, DMA_BIDIRECTIONAL);
+	/* The device reads the header and writes the status byte after it. */
+	p->hdr_dma = dma_map_single(dev, wire, hdr_map_len, DMA_BIDIRECTIONAL);
 	if (dma_mapping_error(dev, p->hdr_dma))
 		goto err_payload;
 	p->hdr_mapped = 1;
-	p->status_dma = p->hdr_dma + 16;
 	if (nents) {
 		int mapped = dma_map_sg(dev, p->sg, nents, dir);
 
@@ -545,7 +597,7 @@ int rvirtio_rq_map(struct rvirtio_blk *b, struct request *rq, u32 type, u64 sect
 	}
 
 	addrs[n] = p->hdr_dma;
-	lens[n++] = 16;
+	lens[n++] = b->wire.header_len;
 	if (p->payload_len) {
 		addrs[n] = p->payload_dma;
 		lens[n++] = p->payload_len;
@@ -564,27 +616,33 @@ int rvirtio_rq_map(struct rvirtio_blk *b, struct request *rq, u32 type, u64 sect
 			p->in_len += sg_dma_len(s);
 		}
 	}
-	addrs[n] = p->status_dma;
+	addrs[n] = p->hdr_dma + b->wire.status_offset;
 	lens[n++] = 1;
 	return n;
 err:
-	dma_unmap_single(dev, p->hdr_dma, 17, DMA_BIDIRECTIONAL);
+	dma_unmap_single(dev, p->hdr_dma, hdr_map_len, DMA_BIDIRECTIONAL);
 	p->hdr_mapped = 0;
 err_payload:
 	if (p->payload_len)
 		dma_unmap_single(dev, p->payload_dma, p->payload_len, DMA_TO_DEVICE);
 	p->payload_len = 0;
 	return -ENOMEM;
+err_payload_inval:
+	if (p->payload_len)
+		dma_unmap_single(dev, p->payload_dma, p->payload_len, DMA_TO_DEVICE);
+	p->payload_len = 0;
+	return -EINVAL;
 }
 
 /*
- * Unmaps what rvirtio_rq_map mapped; returns the status byte, and the
- * bytes the device said it wrote and could write (data and status).
+ * Unmaps what rvirtio_rq_map mapped, and gives the bytes the device said it
+ * wrote and could write (data and status). The driver reads the status byte
+ * in the wire area after this.
  */
-u8 rvirtio_rq_unmap(struct rvirtio_blk *b, struct request *rq, u32 *used_len, u32 *in_len);
-u8 rvirtio_rq_unmap(struct rvirtio_blk *b, struct request *rq, u32 *used_len, u32 *in_len)
+void rvirtio_rq_unmap(struct rvirtio_blk *b, struct request *rq, u32 *used_len, u32 *in_len);
+void rvirtio_rq_unmap(struct rvirtio_blk *b, struct request *rq, u32 *used_len, u32 *in_len)
 {
-	struct rvirtio_blk_pdu *p = blk_mq_rq_to_pdu(rq);
+	struct rvirtio_blk_pdu *p = rvirtio_blk_pdu(b, rq);
 	struct device *dev = b->dma_dev;
 
 	*used_len = p->used_len;
@@ -594,12 +652,124 @@ u8 rvirtio_rq_unmap(struct rvirtio_blk *b, struct request *rq, u32 *used_len, u3
 		p->nents = 0;
 	}
 	if (p->hdr_mapped) {
-		dma_unmap_single(dev, p->hdr_dma, 17, DMA_BIDIRECTIONAL);
+		dma_unmap_single(dev, p->hdr_dma, b->wire.status_offset + 1, DMA_BIDIRECTIONAL);
 		p->hdr_mapped = 0;
 	}
 	if (p->payload_len) {
 		dma_unmap_single(dev, p->payload_dma, p->payload_len, DMA_TO_DEVICE);
 		p->payload_len = 0;
 	}
-	return p->status;
 }
+
+/*
+ * Layout of the structures and values rust/kext/blk.rs mirrors, as the C
+ * compiler sees them (the rvirtio_c_layout mechanism of helpers.c, for the
+ * shim's own structures). The ids are the discriminants of
+ * kext::blk::CField.
+ */
+enum rvirtio_blk_c_field {
+	RVIRTIO_BLK_LIMITS,
+	RVIRTIO_BLK_LIMITS_LOGICAL_BLOCK_SIZE,
+	RVIRTIO_BLK_LIMITS_PHYSICAL_BLOCK_SIZE,
+	RVIRTIO_BLK_LIMITS_ALIGNMENT_OFFSET,
+	RVIRTIO_BLK_LIMITS_IO_MIN,
+	RVIRTIO_BLK_LIMITS_IO_OPT,
+	RVIRTIO_BLK_LIMITS_MAX_HW_SECTORS,
+	RVIRTIO_BLK_LIMITS_MAX_SEGMENTS,
+	RVIRTIO_BLK_LIMITS_MAX_SEGMENT_SIZE,
+	RVIRTIO_BLK_LIMITS_DMA_ALIGNMENT,
+	RVIRTIO_BLK_LIMITS_MAX_DISCARD_SECTORS,
+	RVIRTIO_BLK_LIMITS_MAX_DISCARD_SEGMENTS,
+	RVIRTIO_BLK_LIMITS_DISCARD_GRANULARITY,
+	RVIRTIO_BLK_LIMITS_MAX_WRITE_ZEROES_SECTORS,
+	RVIRTIO_BLK_LIMITS_WRITE_CACHE,
+	RVIRTIO_BLK_LIMITS_FUA,
+	RVIRTIO_BLK_CB,
+	RVIRTIO_BLK_CB_QUEUE_RQ,
+	RVIRTIO_BLK_CB_COMMIT_RQS,
+	RVIRTIO_BLK_CB_COMPLETE,
+	RVIRTIO_BLK_CB_TIMEOUT,
+	RVIRTIO_BLK_CB_SERIAL,
+	RVIRTIO_BLK_CB_WRITE_CACHE,
+	RVIRTIO_BLK_CB_SET_WRITE_CACHE,
+	RVIRTIO_BLK_CB_WRITE_CACHE_SWITCHABLE,
+	RVIRTIO_BLK_CB_GEOMETRY,
+	RVIRTIO_BLK_GEO,
+	RVIRTIO_BLK_GEO_CYLINDERS,
+	RVIRTIO_BLK_GEO_HEADS,
+	RVIRTIO_BLK_GEO_SECTORS,
+	RVIRTIO_BLK_WIRE,
+	RVIRTIO_BLK_WIRE_SIZE,
+	RVIRTIO_BLK_WIRE_ALIGN,
+	RVIRTIO_BLK_WIRE_HEADER_LEN,
+	RVIRTIO_BLK_WIRE_STATUS_OFFSET,
+	RVIRTIO_BLK_WIRE_PAYLOAD_OFFSET,
+	RVIRTIO_BLK_WIRE_PAYLOAD_MAX,
+	RVIRTIO_BLK_STS_OK,
+	RVIRTIO_BLK_STS_NOTSUPP,
+	RVIRTIO_BLK_STS_RESOURCE,
+	RVIRTIO_BLK_STS_IOERR,
+	RVIRTIO_BLK_STS_DEV_RESOURCE,
+	RVIRTIO_BLK_REQUEST_ALIGN,
+};
+
+#define RVIRTIO_OFF(t, T, f, F) \
+	case RVIRTIO_BLK_##T##_##F: return offsetof(struct rvirtio_blk_##t, f)
+#define RVIRTIO_STS(s) case RVIRTIO_BLK_STS_##s: return (__force u8)BLK_STS_##s
+
+/*
+ * Returns the size of a structure id, the offset of a field id, the value
+ * of a constant id, or -1 for an unknown id.
+ */
+long rvirtio_blk_c_layout(unsigned int id);
+long rvirtio_blk_c_layout(unsigned int id)
+{
+	switch (id) {
+	case RVIRTIO_BLK_LIMITS: return sizeof(struct rvirtio_blk_limits);
+	RVIRTIO_OFF(limits, LIMITS, logical_block_size, LOGICAL_BLOCK_SIZE);
+	RVIRTIO_OFF(limits, LIMITS, physical_block_size, PHYSICAL_BLOCK_SIZE);
+	RVIRTIO_OFF(limits, LIMITS, alignment_offset, ALIGNMENT_OFFSET);
+	RVIRTIO_OFF(limits, LIMITS, io_min, IO_MIN);
+	RVIRTIO_OFF(limits, LIMITS, io_opt, IO_OPT);
+	RVIRTIO_OFF(limits, LIMITS, max_hw_sectors, MAX_HW_SECTORS);
+	RVIRTIO_OFF(limits, LIMITS, max_segments, MAX_SEGMENTS);
+	RVIRTIO_OFF(limits, LIMITS, max_segment_size, MAX_SEGMENT_SIZE);
+	RVIRTIO_OFF(limits, LIMITS, dma_alignment, DMA_ALIGNMENT);
+	RVIRTIO_OFF(limits, LIMITS, max_discard_sectors, MAX_DISCARD_SECTORS);
+	RVIRTIO_OFF(limits, LIMITS, max_discard_segments, MAX_DISCARD_SEGMENTS);
+	RVIRTIO_OFF(limits, LIMITS, discard_granularity, DISCARD_GRANULARITY);
+	RVIRTIO_OFF(limits, LIMITS, max_write_zeroes_sectors, MAX_WRITE_ZEROES_SECTORS);
+	RVIRTIO_OFF(limits, LIMITS, write_cache, WRITE_CACHE);
+	RVIRTIO_OFF(limits, LIMITS, fua, FUA);
+	case RVIRTIO_BLK_CB: return sizeof(struct rvirtio_blk_cb);
+	RVIRTIO_OFF(cb, CB, queue_rq, QUEUE_RQ);
+	RVIRTIO_OFF(cb, CB, commit_rqs, COMMIT_RQS);
+	RVIRTIO_OFF(cb, CB, complete, COMPLETE);
+	RVIRTIO_OFF(cb, CB, timeout, TIMEOUT);
+	RVIRTIO_OFF(cb, CB, serial, SERIAL);
+	RVIRTIO_OFF(cb, CB, write_cache, WRITE_CACHE);
+	RVIRTIO_OFF(cb, CB, set_write_cache, SET_WRITE_CACHE);
+	RVIRTIO_OFF(cb, CB, write_cache_switchable, WRITE_CACHE_SWITCHABLE);
+	RVIRTIO_OFF(cb, CB, geometry, GEOMETRY);
+	case RVIRTIO_BLK_GEO: return sizeof(struct rvirtio_blk_geo);
+	RVIRTIO_OFF(geo, GEO, cylinders, CYLINDERS);
+	RVIRTIO_OFF(geo, GEO, heads, HEADS);
+	RVIRTIO_OFF(geo, GEO, sectors, SECTORS);
+	case RVIRTIO_BLK_WIRE: return sizeof(struct rvirtio_blk_wire);
+	RVIRTIO_OFF(wire, WIRE, size, SIZE);
+	RVIRTIO_OFF(wire, WIRE, align, ALIGN);
+	RVIRTIO_OFF(wire, WIRE, header_len, HEADER_LEN);
+	RVIRTIO_OFF(wire, WIRE, status_offset, STATUS_OFFSET);
+	RVIRTIO_OFF(wire, WIRE, payload_offset, PAYLOAD_OFFSET);
+	RVIRTIO_OFF(wire, WIRE, payload_max, PAYLOAD_MAX);
+	RVIRTIO_STS(OK);
+	RVIRTIO_STS(NOTSUPP);
+	RVIRTIO_STS(RESOURCE);
+	RVIRTIO_STS(IOERR);
+	RVIRTIO_STS(DEV_RESOURCE);
+	case RVIRTIO_BLK_REQUEST_ALIGN: return __alignof__(struct request);
+	}
+	return -1;
+}
+#undef RVIRTIO_OFF
+#undef RVIRTIO_STS

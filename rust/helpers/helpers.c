@@ -15,6 +15,8 @@
 #include <asm/barrier.h>
 #include <uapi/linux/virtio_ring.h>
 
+#include "ida.c"
+
 #define RVIRTIO_HELPERS_ABI 2
 
 unsigned int rvirtio_helpers_abi(void);

@@ -7,61 +7,133 @@
 //! includes both (`#[path] mod blk;` and `#include "rust/helpers/blk.c"` in
 //! its `helpers.c`).
 //!
+//! The virtio-blk wire format is the core's ([`crate::virtio::blk::wire`]):
+//! each request's [`RequestWire`] is the start of its per-request data, and
+//! the shim maps it where [`RequestWire::LAYOUT`] says. Every structure
+//! mirrored between the shim and this file, and the block status values,
+//! are checked against the C compiler's view ([`check_abi`], run before a
+//! disk is created).
+//!
 //! C headers: [`include/linux/blk-mq.h`](srctree/include/linux/blk-mq.h),
 //! [`include/linux/blkdev.h`](srctree/include/linux/blkdev.h)
 
-use crate::virtio::queue::Buf;
-use core::{mem::MaybeUninit, ptr::NonNull};
-use kernel::{bindings, device::Device, prelude::*, sync::Arc};
+use crate::virtio::{
+    blk::{
+        wire::RequestWire,
+        Answer,
+        Outcome, //
+    },
+    queue::Buf,
+};
+use core::{
+    marker::PhantomData,
+    mem::{
+        offset_of,
+        size_of,
+        MaybeUninit, //
+    },
+    ptr::NonNull,
+};
+use kernel::{
+    bindings,
+    device::Device,
+    prelude::*,
+    sync::Arc, //
+};
+
+pub use crate::virtio::blk::{
+    Limits,
+    Op, //
+};
 
 #[repr(C)]
 struct RawDisk {
     _opaque: [u8; 0],
 }
 
-/// Queue limits of a disk.
+/// The shim's `struct rvirtio_blk_limits`: [`Limits`] as C takes them.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Limits {
-    /// Logical block size in bytes.
-    pub logical_block_size: u32,
-    /// Physical block size in bytes.
-    pub physical_block_size: u32,
-    /// Alignment offset in bytes.
-    pub alignment_offset: u32,
-    /// Minimum I/O size in bytes.
-    pub io_min: u32,
-    /// Optimal I/O size in bytes.
-    pub io_opt: u32,
-    /// Largest request in 512-byte sectors.
-    pub max_hw_sectors: u32,
-    /// Most data segments per request.
-    pub max_segments: u32,
-    /// Largest data segment in bytes.
-    pub max_segment_size: u32,
-    /// DMA alignment mask.
-    pub dma_alignment: u32,
-    /// Largest discard in 512-byte sectors (0: no discard).
-    pub max_discard_sectors: u32,
-    /// Most ranges in one discard request.
-    pub max_discard_segments: u32,
-    /// Discard granularity in bytes.
-    pub discard_granularity: u32,
-    /// Largest write-zeroes request in 512-byte sectors (0: none).
-    pub max_write_zeroes_sectors: u32,
-    /// The device has a volatile write cache (flushes are sent).
-    pub write_cache: bool,
-    /// The device supports FUA writes.
-    pub fua: bool,
+struct RawLimits {
+    logical_block_size: u32,
+    physical_block_size: u32,
+    alignment_offset: u32,
+    io_min: u32,
+    io_opt: u32,
+    max_hw_sectors: u32,
+    max_segments: u32,
+    max_segment_size: u32,
+    dma_alignment: u32,
+    max_discard_sectors: u32,
+    max_discard_segments: u32,
+    discard_granularity: u32,
+    max_write_zeroes_sectors: u32,
+    write_cache: bool,
+    fua: bool,
 }
 
+impl From<&Limits> for RawLimits {
+    fn from(l: &Limits) -> Self {
+        Self {
+            logical_block_size: l.logical_block_size,
+            physical_block_size: l.physical_block_size,
+            alignment_offset: l.alignment_offset,
+            io_min: l.io_min,
+            io_opt: l.io_opt,
+            max_hw_sectors: l.max_hw_sectors,
+            max_segments: l.max_segments,
+            max_segment_size: l.max_segment_size,
+            dma_alignment: l.dma_alignment,
+            max_discard_sectors: l.max_discard_sectors,
+            max_discard_segments: l.max_discard_segments,
+            discard_granularity: l.discard_granularity,
+            max_write_zeroes_sectors: l.max_write_zeroes_sectors,
+            write_cache: l.write_cache,
+            fua: l.fua,
+        }
+    }
+}
+
+/// The shim's `struct rvirtio_blk_wire`: where the parts of a request's
+/// [`RequestWire`] are.
+#[repr(C)]
+struct RawWire {
+    size: u32,
+    align: u32,
+    header_len: u32,
+    status_offset: u32,
+    payload_offset: u32,
+    payload_max: u32,
+}
+
+impl RawWire {
+    fn new() -> Result<Self> {
+        let l = RequestWire::LAYOUT;
+        let u = |v: usize| u32::try_from(v).map_err(|_| EINVAL);
+        Ok(Self {
+            size: u(l.size)?,
+            align: u(l.align)?,
+            header_len: u(l.header_len)?,
+            status_offset: u(l.status_offset)?,
+            payload_offset: u(l.payload_offset)?,
+            payload_max: u(l.payload_max)?,
+        })
+    }
+}
+
+/// The shim's `struct rvirtio_blk_cb`.
 #[repr(C)]
 struct Callbacks {
-    queue_rq:
-        unsafe extern "C" fn(*mut kernel::ffi::c_void, u32, *mut bindings::request, bool) -> u32,
+    queue_rq: unsafe extern "C" fn(
+        *mut kernel::ffi::c_void,
+        *mut RawDisk,
+        u32,
+        *mut bindings::request,
+        bool,
+    ) -> u8,
     commit_rqs: unsafe extern "C" fn(*mut kernel::ffi::c_void, u32),
-    complete: unsafe extern "C" fn(*mut kernel::ffi::c_void, *mut bindings::request),
-    timeout: unsafe extern "C" fn(*mut kernel::ffi::c_void, *mut bindings::request) -> u32,
+    complete: unsafe extern "C" fn(*mut kernel::ffi::c_void, *mut RawDisk, *mut bindings::request),
+    timeout:
+        unsafe extern "C" fn(*mut kernel::ffi::c_void, *mut RawDisk, *mut bindings::request) -> u32,
     serial: unsafe extern "C" fn(
         *mut kernel::ffi::c_void,
         *mut RawDisk,
@@ -75,7 +147,8 @@ struct Callbacks {
         unsafe extern "C" fn(*mut kernel::ffi::c_void, u64, *mut Geometry) -> kernel::ffi::c_int,
 }
 
-/// A disk's legacy geometry (`HDIO_GETGEO`), for old partitioning tools.
+/// A disk's legacy geometry (`HDIO_GETGEO`), for old partitioning tools;
+/// the shim's `struct rvirtio_blk_geo`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Geometry {
@@ -110,7 +183,8 @@ unsafe extern "C" {
         nr_queues: u32,
         depth: u32,
         timeout_ms: u32,
-        limits: *const Limits,
+        limits: *const RawLimits,
+        wire: *const RawWire,
         cb: *const Callbacks,
         drv: *mut kernel::ffi::c_void,
         irq_offset: kernel::ffi::c_int,
@@ -130,7 +204,7 @@ unsafe extern "C" {
     fn rvirtio_rq_bytes(rq: *mut bindings::request) -> u32;
     fn rvirtio_rq_fua(rq: *mut bindings::request) -> bool;
     fn rvirtio_rq_nounmap(rq: *mut bindings::request) -> bool;
-    fn rvirtio_rq_payload(rq: *mut bindings::request, len: *mut u32) -> *mut u8;
+    fn rvirtio_rq_wire(rq: *mut bindings::request) -> *mut kernel::ffi::c_void;
     fn rvirtio_rq_bio(rq: *mut bindings::request) -> *mut bindings::bio;
     fn rvirtio_bio_next(
         bio: *mut bindings::bio,
@@ -140,12 +214,10 @@ unsafe extern "C" {
     fn rvirtio_blk_drv_in(b: *mut RawDisk, out: *mut u8, len: u32) -> kernel::ffi::c_int;
     fn rvirtio_rq_start(rq: *mut bindings::request);
     fn rvirtio_rq_complete(rq: *mut bindings::request, used_len: u32);
-    fn rvirtio_rq_end(rq: *mut bindings::request, status: u32);
+    fn rvirtio_rq_end(rq: *mut bindings::request, status: u8);
     fn rvirtio_rq_map(
         b: *mut RawDisk,
         rq: *mut bindings::request,
-        ty: u32,
-        sector: u64,
         payload_len: u32,
         addrs: *mut u64,
         lens: *mut u32,
@@ -157,48 +229,49 @@ unsafe extern "C" {
         rq: *mut bindings::request,
         used_len: *mut u32,
         in_len: *mut u32,
-    ) -> u8;
+    );
 }
 
-/// Block status codes (`blk_status_t`, `include/linux/blk_types.h`;
-/// bindgen cannot see them).
-pub mod status {
+unsafe extern "C" {
+    fn rvirtio_blk_abi() -> u32;
+    fn rvirtio_blk_c_layout(id: u32) -> kernel::ffi::c_long;
+    fn rvirtio_blk_name_prefix() -> *const kernel::ffi::c_char;
+}
+
+/// A block status (`blk_status_t`, `include/linux/blk_types.h`): how a
+/// request ends. bindgen cannot see the values (they are `__force` casts);
+/// [`check_abi`] compares them with C's.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
     /// `BLK_STS_OK`.
-    pub const OK: u32 = 0;
-    /// `BLK_STS_NOTSUPP`.
-    pub const NOTSUPP: u32 = 1;
-    /// `BLK_STS_RESOURCE`.
-    pub const RESOURCE: u32 = 9;
+    Ok = 0,
+    /// `BLK_STS_NOTSUPP`: the operation is not supported.
+    NotSupported = 1,
+    /// `BLK_STS_RESOURCE`: out of resources for now; blk-mq retries.
+    Resource = 9,
     /// `BLK_STS_IOERR`.
-    pub const IOERR: u32 = 10;
-    /// `BLK_STS_DEV_RESOURCE`.
-    pub const DEV_RESOURCE: u32 = 13;
+    IoError = 10,
+    /// `BLK_STS_DEV_RESOURCE`: the device is busy; blk-mq retries when a
+    /// request completes.
+    DevResource = 13,
+}
+
+impl From<Outcome> for Status {
+    fn from(o: Outcome) -> Self {
+        match o {
+            Outcome::Ok => Self::Ok,
+            Outcome::Unsupported => Self::NotSupported,
+            Outcome::IoError => Self::IoError,
+        }
+    }
 }
 
 /// Whether `e` is `EOPNOTSUPP` (what a request ended with
-/// [`status::NOTSUPP`] returns; the kernel crate has no constant for it).
+/// [`Status::NotSupported`] returns; the kernel crate has no constant for it).
 pub fn is_not_supported(e: Error) -> bool {
     // CAST: errno values are small positive numbers.
     e.to_errno() == -(bindings::EOPNOTSUPP as kernel::ffi::c_int)
-}
-
-/// The operation of a request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Op {
-    /// Read.
-    Read,
-    /// Write.
-    Write,
-    /// Flush the volatile cache.
-    Flush,
-    /// Discard.
-    Discard,
-    /// Write zeroes.
-    WriteZeroes,
-    /// A driver-private read (`REQ_OP_DRV_IN`), from [`DiskRef::drv_in`].
-    DrvIn,
-    /// Anything else.
-    Other(u32),
 }
 
 /// A block request owned by the driver between `queue_rq` and its end.
@@ -217,7 +290,8 @@ impl Request {
         self.0.as_ptr()
     }
 
-    /// The operation.
+    /// The operation (a driver-private read is [`Op::DrvIn`], from
+    /// [`DiskRef::drv_in`]).
     pub fn op(&self) -> Op {
         // SAFETY: a live request (type invariant).
         match unsafe { rvirtio_rq_op(self.raw()) } {
@@ -255,20 +329,23 @@ impl Request {
         unsafe { rvirtio_rq_nounmap(self.raw()) }
     }
 
-    /// The request's payload buffer in its per-request data: bytes the
-    /// driver builds for the device (e.g. discard ranges) and sends with
-    /// [`DiskRef::map`] instead of data pages.
-    pub fn payload_mut(&mut self) -> &mut [u8] {
-        let mut len = 0u32;
-        // SAFETY: a live request of our disk; its PDU has the payload.
-        let p = unsafe { rvirtio_rq_payload(self.raw(), &mut len) };
-        if p.is_null() {
-            return &mut [];
-        }
-        // SAFETY: the payload is `len` bytes inside the request's PDU, which
-        // lives as long as the request; `&mut self` makes this the only
-        // reference (the request is owned by this handle).
-        unsafe { core::slice::from_raw_parts_mut(p, len as usize) }
+    /// The request's wire area in its per-request data: the driver writes
+    /// the header (and for discard and write zeroes the ranges) here before
+    /// [`DiskRef::map`], and reads the status byte after
+    /// [`DiskRef::unmap`].
+    pub fn wire_mut(&mut self) -> &mut RequestWire {
+        // SAFETY: a live request of our disk (type invariant).
+        let p = unsafe { rvirtio_rq_wire(self.raw()) }.cast::<RequestWire>();
+        // SAFETY: the disk was created with `RequestWire::LAYOUT` (checked
+        // by the shim), so the first `size_of::<RequestWire>()` bytes of the
+        // per-request data, aligned as `struct request` (at least as
+        // `RequestWire`, checked by `check_abi`), are the wire area; blk-mq
+        // zeroes it at allocation and it only holds integers, for which any
+        // bytes are valid. It lives as long as the request; `&mut self`
+        // makes this the only reference (the request is owned by this
+        // handle, and the device touches it only while it is mapped, which
+        // is between `map` and `unmap`, both of which take `&Request`).
+        unsafe { &mut *p }
     }
 
     /// The request's bios as (first sector, bytes): for a discard request
@@ -277,7 +354,7 @@ impl Request {
         Bios {
             // SAFETY: a live request.
             next: unsafe { rvirtio_rq_bio(self.raw()) },
-            _rq: core::marker::PhantomData,
+            _rq: PhantomData,
         }
     }
 
@@ -289,23 +366,23 @@ impl Request {
 
     /// Completes from an interrupt, with the length the device said it
     /// wrote: `Operations::complete` runs later (or at once), and finds it
-    /// in [`Unmapped::used_len`].
+    /// in [`Answer::used_len`].
     pub fn complete(self, used_len: u32) {
         // SAFETY: a live request; ownership passes to the block layer.
         unsafe { rvirtio_rq_complete(self.raw(), used_len) };
     }
 
-    /// Ends the request with `status` (a `blk_status_t`).
-    pub fn end(self, status: u32) {
+    /// Ends the request with `status`.
+    pub fn end(self, status: Status) {
         // SAFETY: a live request; ending gives it back to the block layer.
-        unsafe { rvirtio_rq_end(self.raw(), status) };
+        unsafe { rvirtio_rq_end(self.raw(), status as u8) };
     }
 }
 
 /// The bios of a request, as (first sector, bytes); see [`Request::bios`].
 pub struct Bios<'a> {
     next: *mut bindings::bio,
-    _rq: core::marker::PhantomData<&'a Request>,
+    _rq: PhantomData<&'a Request>,
 }
 
 impl Iterator for Bios<'_> {
@@ -336,24 +413,24 @@ pub enum Timeout {
 pub trait Operations: Send + Sync + 'static {
     /// Queues `rq` on hardware queue `hctx`. On success the driver owns the
     /// started request until it completes it; on failure the request goes
-    /// back to blk-mq with a `blk_status_t` (started or not: blk-mq
-    /// requeues `BLK_STS_RESOURCE` and ends the others).
+    /// back to blk-mq with a status (started or not: blk-mq requeues
+    /// [`Status::Resource`] and ends the others).
     fn queue_rq(
         &self,
-        disk: DiskRef,
+        disk: DiskRef<'_>,
         hctx: u32,
         rq: Request,
         last: bool,
-    ) -> Result<(), (u32, Request)>;
+    ) -> Result<(), (Status, Request)>;
     /// Notifies the device of requests queued without `last`.
     fn commit_rqs(&self, hctx: u32);
     /// Finishes a completed request (unmap, status, end).
-    fn complete(&self, disk: DiskRef, rq: Request);
+    fn complete(&self, disk: DiskRef<'_>, rq: Request);
     /// A request timed out.
-    fn timeout(&self, disk: DiskRef, rq: &Request) -> Timeout;
+    fn timeout(&self, disk: DiskRef<'_>, rq: &Request) -> Timeout;
     /// The sysfs `serial` attribute: writes the serial into `buf` (at most
     /// its length) and returns its length.
-    fn serial(&self, _disk: DiskRef, _buf: &mut [u8]) -> Result<usize> {
+    fn serial(&self, _disk: DiskRef<'_>, _buf: &mut [u8]) -> Result<usize> {
         Ok(0)
     }
     /// Whether the volatile write cache is on (sysfs `cache_type`).
@@ -373,19 +450,6 @@ pub trait Operations: Send + Sync + 'static {
     fn geometry(&self, capacity: u64) -> Result<Geometry> {
         Ok(Geometry::for_capacity(capacity))
     }
-}
-
-/// A request's answer, read once its buffers are unmapped (so a device can
-/// no longer change it).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Unmapped {
-    /// The status byte (`0xff` if the device never wrote it).
-    pub status: u8,
-    /// The length the device reported writing (see [`Request::complete`]).
-    pub used_len: u32,
-    /// The device-writable bytes of the request: its data for reads, and
-    /// the status byte.
-    pub in_len: u32,
 }
 
 /// Room for the elements of one mapped request (header, up to `N - 2` data
@@ -415,28 +479,41 @@ impl<const N: usize> Default for Elements<N> {
     }
 }
 
-/// A disk, for the driver's callbacks.
+/// A disk, for the driver's callbacks, borrowed for `'a`: from a callback
+/// (for its duration) or from [`Disk::handle`] (while the [`Disk`] is
+/// borrowed), so it cannot outlive the disk.
+///
+/// # Invariants
+///
+/// `0` is a disk made by [`Disk::new`] that is not freed for `'a`.
 #[derive(Clone, Copy)]
-pub struct DiskRef(NonNull<RawDisk>);
+pub struct DiskRef<'a>(NonNull<RawDisk>, PhantomData<&'a RawDisk>);
 
-// SAFETY: the disk outlives every callback; its helpers are thread-safe.
-unsafe impl Send for DiskRef {}
+// SAFETY: the disk's helpers are thread-safe, and it lives for `'a`.
+unsafe impl Send for DiskRef<'_> {}
 // SAFETY: as above.
-unsafe impl Sync for DiskRef {}
+unsafe impl Sync for DiskRef<'_> {}
 
-impl DiskRef {
-    /// Maps `rq` for the device with virtio-blk header `ty` at `sector`
-    /// into `el`: returns the device-readable elements (header, data of a
-    /// write) and the device-writable ones (data of a read, status).
+impl<'d> DiskRef<'d> {
+    /// # Safety
+    ///
+    /// `raw` is a disk made by [`Disk::new`] that is not freed for `'d`.
+    unsafe fn from_raw(raw: NonNull<RawDisk>) -> Self {
+        // INVARIANT: as the caller promises.
+        Self(raw, PhantomData)
+    }
+
+    /// Maps `rq` for the device into `el`, with the header its
+    /// [`Request::wire_mut`] holds: returns the device-readable elements
+    /// (header, data of a write) and the device-writable ones (data of a
+    /// read, status).
     ///
     /// With `payload_len` not zero, the data is the first `payload_len`
-    /// bytes of [`Request::payload_mut`] (device-readable) instead of the
+    /// bytes of the wire area's ranges (device-readable) instead of the
     /// request's pages.
     pub fn map<'a, const N: usize>(
         &self,
-        rq: &Request,
-        ty: u32,
-        sector: u64,
+        rq: &mut Request,
         payload_len: usize,
         el: &'a mut Elements<N>,
     ) -> Result<(&'a [Buf], &'a [Buf])> {
@@ -448,8 +525,6 @@ impl DiskRef {
             rvirtio_rq_map(
                 self.0.as_ptr(),
                 rq.raw(),
-                ty,
-                sector,
                 u32::try_from(payload_len).map_err(|_| EINVAL)?,
                 el.addrs.as_mut_ptr().cast::<u64>(),
                 el.lens.as_mut_ptr().cast::<u32>(),
@@ -499,13 +574,13 @@ impl DiskRef {
     }
 
     /// Undoes [`DiskRef::map`]; returns what the device answered.
-    pub fn unmap(&self, rq: &Request) -> Unmapped {
+    pub fn unmap(&self, rq: &mut Request) -> Answer {
         let (mut used_len, mut in_len) = (0u32, 0u32);
         // SAFETY: a live disk and request.
-        let status =
-            unsafe { rvirtio_rq_unmap(self.0.as_ptr(), rq.raw(), &mut used_len, &mut in_len) };
-        Unmapped {
-            status,
+        unsafe { rvirtio_rq_unmap(self.0.as_ptr(), rq.raw(), &mut used_len, &mut in_len) };
+        // Unmapped: the device can no longer change the status byte.
+        Answer {
+            status: rq.wire_mut().status,
             used_len,
             in_len,
         }
@@ -559,18 +634,23 @@ impl<T: Operations> Disk<T> {
         ops: Arc<T>,
         irq_offset: Option<u32>,
     ) -> Result<Self> {
+        check_abi()?;
+        let limits = RawLimits::from(limits);
+        let wire = RawWire::new()?;
         let irq_offset = irq_offset.map_or(-1, |v| i32::try_from(v).unwrap_or(-1));
         let drv = Arc::as_ptr(&ops).cast_mut().cast();
-        // SAFETY: `dma_dev` is a live device; `limits` and the static
-        // callbacks outlive the call (the callbacks forever); `drv` stays
-        // valid while `ops` lives, which is until the disk is destroyed.
+        // SAFETY: `dma_dev` is a live device; `limits`, `wire` and the
+        // static callbacks outlive the call (the callbacks forever); `drv`
+        // stays valid while `ops` lives, which is until the disk is
+        // destroyed.
         let raw = unsafe {
             rvirtio_blk_create(
                 crate::kext::device::raw(dma_dev),
                 nr_queues,
                 depth,
                 timeout_ms,
-                limits,
+                &limits,
+                &wire,
                 &Self::CB,
                 drv,
                 irq_offset,
@@ -584,9 +664,12 @@ impl<T: Operations> Disk<T> {
         })
     }
 
-    /// For the callbacks.
-    pub fn handle(&self) -> DiskRef {
-        DiskRef(self.raw)
+    /// The disk as the callbacks see it, for as long as `self` is
+    /// borrowed.
+    pub fn handle(&self) -> DiskRef<'_> {
+        // SAFETY: our disk (type invariant) is freed only when `self` is
+        // dropped, which the borrow prevents.
+        unsafe { DiskRef::from_raw(self.raw) }
     }
 
     /// Makes the disk visible as `name` under `parent`.
@@ -635,44 +718,52 @@ impl<T: Operations> Disk<T> {
         unsafe { &*drv.cast::<T>() }
     }
 
-    fn disk_of(rq: *mut bindings::request) -> Option<DiskRef> {
-        // SAFETY: `rq` is a live request of one of our disks, whose queue's
-        // `queuedata` is the shim's disk object.
-        let q = unsafe { (*rq).q };
-        if q.is_null() {
-            return None;
-        }
-        // SAFETY: `q` is the request's live queue.
-        NonNull::new(unsafe { (*q).queuedata }.cast::<RawDisk>()).map(DiskRef)
+    /// The disk and request of a callback, checked for null before
+    /// anything is dereferenced.
+    ///
+    /// # Safety
+    ///
+    /// `b` is null or a disk made by [`Disk::new`] that lives for `'a`;
+    /// `rq` is null or a live request of it that blk-mq hands the driver.
+    unsafe fn args<'a>(
+        b: *mut RawDisk,
+        rq: *mut bindings::request,
+    ) -> Option<(DiskRef<'a>, Request)> {
+        let (b, rq) = (NonNull::new(b)?, NonNull::new(rq)?);
+        // SAFETY: a live disk for `'a`, as the caller promises.
+        let disk = unsafe { DiskRef::from_raw(b) };
+        // INVARIANT: a live request of the disk, as the caller promises.
+        Some((disk, Request(rq)))
     }
 
     /// # Safety
     ///
-    /// Called by the shim with the `drv` given at creation and, where
-    /// there is one, a live request of this disk.
+    /// Called by the shim with the `drv` given at creation, the disk, and
+    /// a request blk-mq hands the driver to queue.
     unsafe extern "C" fn queue_rq_cb(
         drv: *mut kernel::ffi::c_void,
+        b: *mut RawDisk,
         hctx: u32,
         rq: *mut bindings::request,
         last: bool,
-    ) -> u32 {
+    ) -> u8 {
         // SAFETY: called by the shim with our `drv`.
         let ops = unsafe { Self::ops_of(drv) };
-        let (Some(rq), Some(disk)) = (NonNull::new(rq), Self::disk_of(rq)) else {
-            return status::IOERR;
+        // SAFETY: the shim passes its disk, alive during the callback, and
+        // a live request to queue.
+        let Some((disk, rq)) = (unsafe { Self::args(b, rq) }) else {
+            return Status::IoError as u8;
         };
-        // INVARIANT: blk-mq hands us a live request to queue.
-        match ops.queue_rq(disk, hctx, Request(rq), last) {
-            Ok(()) => status::OK,
+        match ops.queue_rq(disk, hctx, rq, last) {
+            Ok(()) => Status::Ok as u8,
             // The block layer keeps the request; our handle just goes.
-            Err((status, _rq)) => status,
+            Err((status, _rq)) => status as u8,
         }
     }
 
     /// # Safety
     ///
-    /// Called by the shim with the `drv` given at creation and, where
-    /// there is one, a live request of this disk.
+    /// Called by the shim with the `drv` given at creation.
     unsafe extern "C" fn commit_rqs_cb(drv: *mut kernel::ffi::c_void, hctx: u32) {
         // SAFETY: called by the shim with our `drv`.
         unsafe { Self::ops_of(drv) }.commit_rqs(hctx);
@@ -680,32 +771,39 @@ impl<T: Operations> Disk<T> {
 
     /// # Safety
     ///
-    /// Called by the shim with the `drv` given at creation and, where
-    /// there is one, a live request of this disk.
-    unsafe extern "C" fn complete_cb(drv: *mut kernel::ffi::c_void, rq: *mut bindings::request) {
+    /// Called by the shim with the `drv` given at creation, the disk, and
+    /// a request the driver completed.
+    unsafe extern "C" fn complete_cb(
+        drv: *mut kernel::ffi::c_void,
+        b: *mut RawDisk,
+        rq: *mut bindings::request,
+    ) {
         // SAFETY: called by the shim with our `drv`.
         let ops = unsafe { Self::ops_of(drv) };
-        if let (Some(rq), Some(disk)) = (NonNull::new(rq), Self::disk_of(rq)) {
-            // INVARIANT: a live request the driver completed.
-            ops.complete(disk, Request(rq));
+        // SAFETY: the shim passes its disk, alive during the callback, and
+        // the live request the driver completed (it owns it again).
+        if let Some((disk, rq)) = unsafe { Self::args(b, rq) } {
+            ops.complete(disk, rq);
         }
     }
 
     /// # Safety
     ///
-    /// Called by the shim with the `drv` given at creation and, where
-    /// there is one, a live request of this disk.
+    /// Called by the shim with the `drv` given at creation, the disk, and
+    /// a request that timed out.
     unsafe extern "C" fn timeout_cb(
         drv: *mut kernel::ffi::c_void,
+        b: *mut RawDisk,
         rq: *mut bindings::request,
     ) -> u32 {
         // SAFETY: called by the shim with our `drv`.
         let ops = unsafe { Self::ops_of(drv) };
-        let (Some(raw), Some(disk)) = (NonNull::new(rq), Self::disk_of(rq)) else {
+        // SAFETY: the shim passes its disk, alive during the callback, and
+        // a live request; the block layer still owns it, so it is only lent
+        // (`Request` ends nothing when dropped).
+        let Some((disk, rq)) = (unsafe { Self::args(b, rq) }) else {
             return bindings::blk_eh_timer_return_BLK_EH_RESET_TIMER;
         };
-        // The block layer still owns the request: lend it.
-        let rq = core::mem::ManuallyDrop::new(Request(raw));
         match ops.timeout(disk, &rq) {
             Timeout::ResetTimer => bindings::blk_eh_timer_return_BLK_EH_RESET_TIMER,
             Timeout::Done => bindings::blk_eh_timer_return_BLK_EH_DONE,
@@ -726,9 +824,12 @@ impl<T: Operations> Disk<T> {
     ) -> kernel::ffi::c_int {
         // SAFETY: called by the shim with our `drv`.
         let ops = unsafe { Self::ops_of(drv) };
-        let Some(disk) = NonNull::new(b).map(DiskRef) else {
+        let Some(b) = NonNull::new(b) else {
             return EINVAL.to_errno();
         };
+        // SAFETY: the shim passes its disk, alive while its sysfs attribute
+        // is being read.
+        let disk = unsafe { DiskRef::from_raw(b) };
         if buf.is_null() {
             return EINVAL.to_errno();
         }
@@ -804,4 +905,263 @@ impl<T: Operations> Drop for Disk<T> {
         // callbacks to finish, after which it is freed.
         unsafe { rvirtio_blk_destroy(self.raw.as_ptr(), self.added) };
     }
+}
+
+/// The version of the shim's ABI these declarations were written for; it
+/// must equal `RVIRTIO_BLK_SHIM_ABI` in `rust/helpers/blk.c`.
+pub const SHIM_ABI: u32 = 2;
+
+/// A structure (its size), field (its offset) or constant (its value) of
+/// the shim that this file mirrors, as `rvirtio_blk_c_layout` measures it
+/// (the [`c_layout`](crate::kext::c_layout) mechanism for the shim's own
+/// structures).
+///
+/// The discriminants must match `enum rvirtio_blk_c_field` in
+/// `rust/helpers/blk.c`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum CField {
+    /// `sizeof(struct rvirtio_blk_limits)`.
+    Limits = 0,
+    /// `logical_block_size`.
+    LimitsLogicalBlockSize,
+    /// `physical_block_size`.
+    LimitsPhysicalBlockSize,
+    /// `alignment_offset`.
+    LimitsAlignmentOffset,
+    /// `io_min`.
+    LimitsIoMin,
+    /// `io_opt`.
+    LimitsIoOpt,
+    /// `max_hw_sectors`.
+    LimitsMaxHwSectors,
+    /// `max_segments`.
+    LimitsMaxSegments,
+    /// `max_segment_size`.
+    LimitsMaxSegmentSize,
+    /// `dma_alignment`.
+    LimitsDmaAlignment,
+    /// `max_discard_sectors`.
+    LimitsMaxDiscardSectors,
+    /// `max_discard_segments`.
+    LimitsMaxDiscardSegments,
+    /// `discard_granularity`.
+    LimitsDiscardGranularity,
+    /// `max_write_zeroes_sectors`.
+    LimitsMaxWriteZeroesSectors,
+    /// `write_cache`.
+    LimitsWriteCache,
+    /// `fua`.
+    LimitsFua,
+    /// `sizeof(struct rvirtio_blk_cb)`.
+    Cb,
+    /// `queue_rq`.
+    CbQueueRq,
+    /// `commit_rqs`.
+    CbCommitRqs,
+    /// `complete`.
+    CbComplete,
+    /// `timeout`.
+    CbTimeout,
+    /// `serial`.
+    CbSerial,
+    /// `write_cache`.
+    CbWriteCache,
+    /// `set_write_cache`.
+    CbSetWriteCache,
+    /// `write_cache_switchable`.
+    CbWriteCacheSwitchable,
+    /// `geometry`.
+    CbGeometry,
+    /// `sizeof(struct rvirtio_blk_geo)`.
+    Geo,
+    /// `cylinders`.
+    GeoCylinders,
+    /// `heads`.
+    GeoHeads,
+    /// `sectors`.
+    GeoSectors,
+    /// `sizeof(struct rvirtio_blk_wire)`.
+    Wire,
+    /// `size`.
+    WireSize,
+    /// `align`.
+    WireAlign,
+    /// `header_len`.
+    WireHeaderLen,
+    /// `status_offset`.
+    WireStatusOffset,
+    /// `payload_offset`.
+    WirePayloadOffset,
+    /// `payload_max`.
+    WirePayloadMax,
+    /// `BLK_STS_OK`.
+    StsOk,
+    /// `BLK_STS_NOTSUPP`.
+    StsNotSupp,
+    /// `BLK_STS_RESOURCE`.
+    StsResource,
+    /// `BLK_STS_IOERR`.
+    StsIoErr,
+    /// `BLK_STS_DEV_RESOURCE`.
+    StsDevResource,
+    /// `__alignof__(struct request)`: the alignment of the per-request data,
+    /// which starts with the wire area.
+    RequestAlign,
+}
+
+/// The size, offset or value C gives `field`, or `None` when the linked
+/// shim does not know it (an ABI mismatch).
+pub fn c_layout(field: CField) -> Option<usize> {
+    // SAFETY: `rvirtio_blk_c_layout` is a pure function of its argument and
+    // accepts any value (unknown ids return -1).
+    let v = unsafe { rvirtio_blk_c_layout(field as u32) };
+    usize::try_from(v).ok()
+}
+
+/// Every `(C field, Rust value)` pair that must agree: the shim's limits,
+/// callbacks, geometry and wire layout structures, and the block statuses.
+/// For [`CField::RequestAlign`] the Rust value is the least C must give.
+pub fn layout() -> [(CField, usize); 43] {
+    use CField as F;
+    let sts = |s: Status| usize::from(s as u8);
+    [
+        (F::Limits, size_of::<RawLimits>()),
+        (
+            F::LimitsLogicalBlockSize,
+            offset_of!(RawLimits, logical_block_size),
+        ),
+        (
+            F::LimitsPhysicalBlockSize,
+            offset_of!(RawLimits, physical_block_size),
+        ),
+        (
+            F::LimitsAlignmentOffset,
+            offset_of!(RawLimits, alignment_offset),
+        ),
+        (F::LimitsIoMin, offset_of!(RawLimits, io_min)),
+        (F::LimitsIoOpt, offset_of!(RawLimits, io_opt)),
+        (F::LimitsMaxHwSectors, offset_of!(RawLimits, max_hw_sectors)),
+        (F::LimitsMaxSegments, offset_of!(RawLimits, max_segments)),
+        (
+            F::LimitsMaxSegmentSize,
+            offset_of!(RawLimits, max_segment_size),
+        ),
+        (F::LimitsDmaAlignment, offset_of!(RawLimits, dma_alignment)),
+        (
+            F::LimitsMaxDiscardSectors,
+            offset_of!(RawLimits, max_discard_sectors),
+        ),
+        (
+            F::LimitsMaxDiscardSegments,
+            offset_of!(RawLimits, max_discard_segments),
+        ),
+        (
+            F::LimitsDiscardGranularity,
+            offset_of!(RawLimits, discard_granularity),
+        ),
+        (
+            F::LimitsMaxWriteZeroesSectors,
+            offset_of!(RawLimits, max_write_zeroes_sectors),
+        ),
+        (F::LimitsWriteCache, offset_of!(RawLimits, write_cache)),
+        (F::LimitsFua, offset_of!(RawLimits, fua)),
+        (F::Cb, size_of::<Callbacks>()),
+        (F::CbQueueRq, offset_of!(Callbacks, queue_rq)),
+        (F::CbCommitRqs, offset_of!(Callbacks, commit_rqs)),
+        (F::CbComplete, offset_of!(Callbacks, complete)),
+        (F::CbTimeout, offset_of!(Callbacks, timeout)),
+        (F::CbSerial, offset_of!(Callbacks, serial)),
+        (F::CbWriteCache, offset_of!(Callbacks, write_cache)),
+        (F::CbSetWriteCache, offset_of!(Callbacks, set_write_cache)),
+        (
+            F::CbWriteCacheSwitchable,
+            offset_of!(Callbacks, write_cache_switchable),
+        ),
+        (F::CbGeometry, offset_of!(Callbacks, geometry)),
+        (F::Geo, size_of::<Geometry>()),
+        (F::GeoCylinders, offset_of!(Geometry, cylinders)),
+        (F::GeoHeads, offset_of!(Geometry, heads)),
+        (F::GeoSectors, offset_of!(Geometry, sectors)),
+        (F::Wire, size_of::<RawWire>()),
+        (F::WireSize, offset_of!(RawWire, size)),
+        (F::WireAlign, offset_of!(RawWire, align)),
+        (F::WireHeaderLen, offset_of!(RawWire, header_len)),
+        (F::WireStatusOffset, offset_of!(RawWire, status_offset)),
+        (F::WirePayloadOffset, offset_of!(RawWire, payload_offset)),
+        (F::WirePayloadMax, offset_of!(RawWire, payload_max)),
+        (F::StsOk, sts(Status::Ok)),
+        (F::StsNotSupp, sts(Status::NotSupported)),
+        (F::StsResource, sts(Status::Resource)),
+        (F::StsIoErr, sts(Status::IoError)),
+        (F::StsDevResource, sts(Status::DevResource)),
+        (F::RequestAlign, RequestWire::LAYOUT.align),
+    ]
+}
+
+/// The entries of [`layout`] where C and Rust disagree (or C does not know
+/// the field), each logged, and counted.
+pub fn layout_mismatches() -> usize {
+    let mut bad = 0;
+    for (field, rust) in layout() {
+        let c = c_layout(field);
+        let ok = match field {
+            CField::RequestAlign => c.is_some_and(|c| c >= rust),
+            _ => c == Some(rust),
+        };
+        if !ok {
+            pr_err!(
+                "blk shim layout mismatch: {:?}: C {:?}, Rust {}\n",
+                field,
+                c,
+                rust
+            );
+            bad += 1;
+        }
+    }
+    bad
+}
+
+/// Checks that the linked C helpers and blk-mq shim implement the ABI these
+/// declarations expect and that every mirrored structure and value has
+/// C's layout; logs what does not. [`Disk::new`] runs it, so a module with
+/// a mismatched shim makes no disk.
+///
+/// # Errors
+///
+/// `EINVAL` on any mismatch.
+pub fn check_abi() -> Result {
+    if !crate::kext::helpers_abi_matches() {
+        pr_err!(
+            "C helpers do not implement ABI {}\n",
+            crate::kext::HELPERS_ABI
+        );
+        return Err(EINVAL);
+    }
+    // SAFETY: `rvirtio_blk_abi` takes no arguments and has no side effects.
+    let abi = unsafe { rvirtio_blk_abi() };
+    if abi != SHIM_ABI {
+        pr_err!("blk shim ABI {}, expected {}\n", abi, SHIM_ABI);
+        return Err(EINVAL);
+    }
+    if layout_mismatches() != 0 {
+        return Err(EINVAL);
+    }
+    Ok(())
+}
+
+/// The disk name prefix: the module's `prefix` parameter (default `vd`,
+/// defined by the shim: 7.2's `module!` has no string parameters). Not
+/// checked here (see [`crate::virtio::blk::check_prefix`]).
+pub fn name_prefix() -> &'static CStr {
+    // SAFETY: `rvirtio_blk_name_prefix` returns the module's `charp`
+    // parameter; read-only (0444), it is set before the module's init and
+    // stays until the module is unloaded. Checked for null all the same.
+    let p = unsafe { rvirtio_blk_name_prefix() };
+    if p.is_null() {
+        return c"";
+    }
+    // SAFETY: a NUL-terminated string that lives as long as the module
+    // (see above).
+    unsafe { CStr::from_char_ptr(p) }
 }

@@ -314,9 +314,7 @@ pub fn limits(c: &Config, caps: Caps) -> Result<Limits, LimitsError> {
     let (max_discard_sectors, max_discard_segments, discard_granularity) = if caps.discard {
         let granularity = match c.discard_sector_alignment {
             0 => lbs,
-            n => n
-                .checked_mul(512)
-                .ok_or(LimitsError::DiscardAlignment(n))?,
+            n => n.checked_mul(512).ok_or(LimitsError::DiscardAlignment(n))?,
         };
         // CAST: `MAX_RANGES` is 16.
         let most = MAX_RANGES as u32;

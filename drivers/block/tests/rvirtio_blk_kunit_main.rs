@@ -2,14 +2,16 @@
 
 //! rvirtio_blk_kunit: the KUnit suite `rvirtio_blk`, in a module of its own.
 //!
-//! The suite tests rvirtio_blk's device-independent logic (status mapping,
-//! completion checks, protocol violations, request types, discard ranges,
-//! GET_ID serials, the default geometry, limits from the configuration),
-//! compiled into this crate from `../rvirtio_blk/` exactly as into the
-//! driver. Loading the driver runs no test; loading this module runs the
-//! suite and nothing else: it binds no device and registers nothing but the
-//! suite. Refusals (for example "invalid block size 100") are logged, as the
-//! driver logs them, with this module's name.
+//! The suite tests what of rvirtio_blk needs the kernel: the blk-mq shim's
+//! ABI and the layout of every structure and value mirrored between it and
+//! `rust/kext/blk.rs`, block statuses of completions, the protocol
+//! violation count, the default geometry, and disk names from the module's
+//! IDA (an index freed is given out again). The kernel-independent protocol
+//! logic is tested on the host (`rust/virtio/tests/blk.rs`); one case here
+//! runs it as the kernel build compiles it. The driver's files are compiled
+//! into this crate from `../rvirtio_blk/` exactly as into the driver.
+//! Loading the driver runs no test; loading this module runs the suite and
+//! nothing else: it binds no device and registers nothing but the suite.
 
 use kernel::prelude::*;
 
@@ -37,62 +39,91 @@ struct RvirtioBlkKunit;
 
 impl kernel::Module for RvirtioBlkKunit {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        // The suite tests the shim this module linked: refuse a mismatch.
+        blk::check_abi()?;
         Ok(RvirtioBlkKunit)
     }
 }
 
 #[kunit_tests(rvirtio_blk)]
 mod tests {
-    use crate::blk::{status, Geometry, Op, Unmapped};
+    use crate::blk::{
+        c_layout,
+        check_abi,
+        layout,
+        CField,
+        Geometry,
+        Status, //
+    };
+    use crate::kext::ida::Ida;
     use crate::proto::{
         completion::{
-            blk_status, completion_status, Violations, MAX_VIOLATIONS, S_IOERR, S_OK, S_UNSUPP,
+            completion_status,
+            Violations, //
         },
-        id::serial_from_id,
-        limits::{limits, Config, MAX_SEGMENTS},
-        ranges::{encode_ranges, FLAG_UNMAP, MAX_RANGES},
-        request::{request_type, Caps, T_DISCARD, T_FLUSH, T_GET_ID, T_IN, T_OUT, T_WRITE_ZEROES},
+        names::DiskName,
+    };
+    use crate::virtio::blk::{
+        limits,
+        wire::{
+            RequestWire,
+            S_IOERR,
+            S_OK,
+            S_UNSUPP,
+            S_UNWRITTEN, //
+        },
+        Answer,
+        Caps,
+        Config,
+        LimitsError,
+        MAX_VIOLATIONS, //
     };
 
-    /// Device status bytes map to block statuses; unknown ones are errors.
+    /// The shim implements the ABI the Rust side expects, and every
+    /// structure and value mirrored between them has C's layout.
     #[test]
-    fn status_mapping() {
-        assert_eq!(blk_status(S_OK), status::OK);
-        assert_eq!(blk_status(S_IOERR), status::IOERR);
-        assert_eq!(blk_status(S_UNSUPP), status::NOTSUPP);
-        assert_eq!(blk_status(3), status::IOERR);
-        assert_eq!(blk_status(0xff), status::IOERR);
+    fn shim_abi_and_layout() {
+        assert!(crate::kext::helpers_abi_matches());
+        assert!(check_abi().is_ok());
+        for (field, rust) in layout() {
+            if field != CField::RequestAlign {
+                assert_eq!(c_layout(field), Some(rust));
+            }
+        }
+        assert_eq!(c_layout(CField::Limits), Some(56));
+        assert_eq!(c_layout(CField::Geo), Some(4));
+        assert_eq!(c_layout(CField::StsIoErr), Some(10));
+        assert!(c_layout(CField::RequestAlign).is_some_and(|a| a >= RequestWire::LAYOUT.align));
     }
 
-    /// Completions: good answers, and the violations that count.
+    /// Device answers map to block statuses; unknown ones are errors and
+    /// violations.
     #[test]
-    fn completion_checks() {
-        let ok = Unmapped {
+    fn completion_statuses() {
+        let ok = Answer {
             status: S_OK,
             used_len: 4097,
             in_len: 4097,
         };
-        assert!(completion_status(ok, true) == (status::OK, false));
-        let short = Unmapped { used_len: 1, ..ok };
-        assert!(completion_status(short, true) == (status::IOERR, true));
-        // Legacy devices misreport the length: ignored.
-        assert!(completion_status(short, false) == (status::OK, false));
-        let err = Unmapped {
+        assert!(completion_status(ok, true) == (Status::Ok, false));
+        let short = Answer { used_len: 1, ..ok };
+        assert!(completion_status(short, true) == (Status::IoError, true));
+        assert!(completion_status(short, false) == (Status::Ok, false));
+        let err = Answer {
             status: S_IOERR,
-            used_len: 0,
             ..ok
         };
-        assert!(completion_status(err, true) == (status::IOERR, false));
-        let unsupp = Unmapped {
+        assert!(completion_status(err, true) == (Status::IoError, false));
+        let unsupp = Answer {
             status: S_UNSUPP,
-            ..err
+            ..ok
         };
-        assert!(completion_status(unsupp, true) == (status::NOTSUPP, false));
-        // Never written (0xff) or made up.
-        let never = Unmapped { status: 0xff, ..ok };
-        assert!(completion_status(never, true) == (status::IOERR, true));
-        let bogus = Unmapped { status: 7, ..ok };
-        assert!(completion_status(bogus, false) == (status::IOERR, true));
+        assert!(completion_status(unsupp, true) == (Status::NotSupported, false));
+        let never = Answer {
+            status: S_UNWRITTEN,
+            ..ok
+        };
+        assert!(completion_status(never, false) == (Status::IoError, true));
     }
 
     /// The made-up geometry of a disk without VIRTIO_BLK_F_GEOMETRY.
@@ -114,165 +145,52 @@ mod tests {
         assert!(v.record() == (MAX_VIOLATIONS + 1, false));
     }
 
-    /// Operations become the right request types and sectors, as far as
-    /// the negotiated features allow.
+    /// Disk names come from the lowest free index, and one freed is given
+    /// out again (this module's IDA, empty at load).
     #[test]
-    fn request_building() {
-        let all = Caps {
-            flush: true,
-            discard: true,
-            write_zeroes: true,
+    fn disk_names_reused() {
+        let ida = Ida::module();
+        let a = DiskName::alloc(ida, c"vd");
+        let b = DiskName::alloc(ida, c"vd");
+        let c = DiskName::alloc(ida, c"rvd");
+        assert!(a.is_ok() && b.is_ok() && c.is_ok());
+        let (Ok(a), Ok(b), Ok(c)) = (a, b, c) else {
+            return;
         };
-        let none = Caps::default();
-        assert!(request_type(Op::Read, 8, none) == Some((T_IN, 8)));
-        assert!(request_type(Op::Write, 16, none) == Some((T_OUT, 16)));
-        assert!(request_type(Op::Flush, 99, all) == Some((T_FLUSH, 0)));
-        assert!(request_type(Op::Flush, 99, none).is_none());
-        assert!(request_type(Op::Discard, 64, all) == Some((T_DISCARD, 0)));
-        assert!(request_type(Op::Discard, 64, none).is_none());
-        assert!(request_type(Op::WriteZeroes, 64, all) == Some((T_WRITE_ZEROES, 0)));
-        assert!(request_type(Op::WriteZeroes, 64, none).is_none());
-        assert!(request_type(Op::DrvIn, 5, none) == Some((T_GET_ID, 0)));
-        assert!(request_type(Op::Other(99), 0, all).is_none());
+        assert_eq!(a.as_cstr(), c"vda");
+        assert_eq!(b.as_cstr(), c"vdb");
+        assert_eq!(c.as_cstr(), c"rvdc");
+        let b_index = b.index();
+        drop(b);
+        let again = DiskName::alloc(ida, c"vd");
+        assert!(again.is_ok_and(|n| n.index() == b_index && n.as_cstr() == c"vdb"));
+        assert!(DiskName::alloc(ida, c"v/d").is_err());
+        assert!(DiskName::alloc(ida, c"").is_err());
+        drop((a, c));
     }
 
-    /// Discard and write-zeroes ranges: little-endian layout, flags, and
-    /// refusal of what the device must not get.
+    /// The core's limits as the kernel build compiles them (overflow
+    /// checks on): the physical block size that would wrap is refused.
     #[test]
-    fn discard_ranges() {
-        let mut buf = [0xaau8; 64];
-        let r = [(0x0102_0304_0506_0708u64, 4096u32), (9, 512)];
-        assert!(encode_ranges(&mut buf, r.iter().copied(), FLAG_UNMAP, 16) == Ok(32));
-        assert_eq!(&buf[..8], &[8, 7, 6, 5, 4, 3, 2, 1]);
-        assert_eq!(&buf[8..12], &[8, 0, 0, 0]);
-        assert_eq!(&buf[12..16], &[1, 0, 0, 0]);
-        assert_eq!(&buf[16..24], &[9, 0, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(&buf[24..28], &[1, 0, 0, 0]);
-        assert_eq!(buf[32], 0xaa);
-        // More ranges than allowed, or than the buffer holds.
-        assert!(encode_ranges(&mut buf, r.iter().copied(), 0, 1).is_err());
-        assert!(encode_ranges(&mut buf[..20], r.iter().copied(), 0, 16).is_err());
-        // Partial sectors, empty ranges, no ranges.
-        assert!(encode_ranges(&mut buf, core::iter::once((0, 100)), 0, 16).is_err());
-        assert!(encode_ranges(&mut buf, core::iter::once((0, 0)), 0, 16).is_err());
-        assert!(encode_ranges(&mut buf, core::iter::empty(), 0, 16).is_err());
-    }
-
-    /// GET_ID answers: NUL-padded, exactly 20 bytes, or hostile.
-    #[test]
-    fn serial_parsing() {
-        let mut id = [0u8; 20];
-        id[..5].copy_from_slice(b"disk1");
-        assert!(serial_from_id(&id) == Ok(&b"disk1"[..]));
-        let full = *b"ABCDEFGHIJKLMNOPQRST";
-        assert!(serial_from_id(&full) == Ok(&full[..]));
-        assert!(serial_from_id(&[0u8; 20]) == Ok(&b""[..]));
-        let mut bad = [0u8; 20];
-        bad[..3].copy_from_slice(b"a\nb");
-        assert!(serial_from_id(&bad).is_err());
-        bad[..3].copy_from_slice(b"a\xffb");
-        assert!(serial_from_id(&bad).is_err());
-    }
-
-    /// Limits: defaults, topology, and refusal of impossible values.
-    #[test]
-    fn limits_from_config() {
-        let base = Config {
+    fn limits_in_the_kernel() {
+        let c = Config {
             capacity: 1 << 20,
-            size_max: 0,
-            seg_max: 0,
-            blk_size: 0,
-            physical_block_exp: 0,
-            alignment_offset: 0,
-            min_io_size: 0,
-            opt_io_size: 0,
+            blk_size: 65536,
+            physical_block_exp: 16,
             num_queues: 1,
-            max_discard_sectors: 0,
-            max_discard_seg: 0,
-            discard_sector_alignment: 0,
-            max_write_zeroes_sectors: 0,
-        };
-        let none = Caps::default();
-        let l = limits(&base, none);
-        assert!(l.is_ok_and(|l| l.logical_block_size == 512 && l.max_segments == MAX_SEGMENTS));
-        let t = Config {
-            blk_size: 4096,
-            physical_block_exp: 1,
-            min_io_size: 2,
-            opt_io_size: 8,
-            seg_max: 1000,
-            ..base
-        };
-        assert!(limits(&t, none).is_ok_and(|l| l.physical_block_size == 8192
-            && l.io_min == 8192
-            && l.io_opt == 32768
-            && l.max_segments == MAX_SEGMENTS));
-        assert!(limits(
-            &Config {
-                blk_size: 100,
-                ..base
-            },
-            none
-        )
-        .is_err());
-        assert!(limits(
-            &Config {
-                blk_size: 1 << 20,
-                ..base
-            },
-            none
-        )
-        .is_err());
-        assert!(limits(
-            &Config {
-                physical_block_exp: 40,
-                ..base
-            },
-            none
-        )
-        .is_err());
-        // Discard and write zeroes: off without the features, device limits
-        // (0 means none), ranges capped by the payload.
-        assert!(limits(&base, none).is_ok_and(|l| l.max_discard_sectors == 0
-            && l.max_discard_segments == 0
-            && l.max_write_zeroes_sectors == 0));
-        let dz = Caps {
-            flush: false,
-            discard: true,
-            write_zeroes: true,
+            ..Config::default()
         };
         assert!(
-            limits(&base, dz).is_ok_and(|l| l.max_discard_sectors == u32::MAX
-                && l.max_discard_segments == MAX_RANGES
-                && l.discard_granularity == 512
-                && l.max_write_zeroes_sectors == u32::MAX)
+            limits(&c, Caps::default())
+                == Err(LimitsError::PhysicalBlockSize {
+                    lbs: 65536,
+                    exp: 16
+                })
         );
-        let d = Config {
-            max_discard_sectors: 2048,
-            max_discard_seg: 1,
-            discard_sector_alignment: 8,
-            max_write_zeroes_sectors: 4096,
-            ..base
+        let ok = Config {
+            physical_block_exp: 15,
+            ..c
         };
-        assert!(limits(&d, dz).is_ok_and(|l| l.max_discard_sectors == 2048
-            && l.max_discard_segments == 1
-            && l.discard_granularity == 4096
-            && l.max_write_zeroes_sectors == 4096));
-        assert!(limits(
-            &Config {
-                max_discard_seg: 1000,
-                ..d
-            },
-            dz
-        )
-        .is_ok_and(|l| l.max_discard_segments == MAX_RANGES));
-        assert!(limits(
-            &Config {
-                discard_sector_alignment: u32::MAX,
-                ..d
-            },
-            dz
-        )
-        .is_err());
+        assert!(limits(&ok, Caps::default()).is_ok_and(|l| l.physical_block_size == 1 << 31));
     }
 }

@@ -476,8 +476,8 @@ fn any_config() -> impl Strategy<Value = Config> {
         (any::<u32>(), any::<u32>(), any::<u32>(), any::<u32>()),
         prop_oneof![Just(0u32), (9u32..=17).prop_map(|s| 1 << s), any::<u32>()],
     )
-        .prop_map(|((size_max, seg_max, bs, exp), (ao, min, opt), (mds, mdseg, dsa, mwz), pow)| {
-            Config {
+        .prop_map(
+            |((size_max, seg_max, bs, exp), (ao, min, opt), (mds, mdseg, dsa, mwz), pow)| Config {
                 capacity: 1 << 20,
                 size_max,
                 seg_max,
@@ -491,8 +491,8 @@ fn any_config() -> impl Strategy<Value = Config> {
                 max_discard_seg: mdseg,
                 discard_sector_alignment: dsa,
                 max_write_zeroes_sectors: mwz,
-            }
-        })
+            },
+        )
 }
 
 proptest! {
