@@ -14,7 +14,8 @@ dev=/sys/bus/pci/devices/$addr
 
 check "modprobe virtio_pci" modprobe virtio_pci
 check "modprobe virtio_blk" modprobe virtio_blk
-check "modprobe rvirtio_blk" modprobe rvirtio_blk
+# prefix=rvd: rvirtio_blk names its disks rvd*, beside the C driver's vd*.
+check "modprobe rvirtio_blk prefix=rvd" modprobe rvirtio_blk prefix=rvd
 # Nothing binds automatically from here on.
 [ -e "$dev/driver" ] && echo $addr >"$dev/driver/unbind"
 

@@ -12,8 +12,8 @@
 
 dev=/sys/bus/pci/devices/0000:00:05.0
 check "modprobe rvirtio_blk timeout_ms=2000" modprobe rvirtio_blk timeout_ms=2000
-wait_for /sys/block/rvda 10
-check "I/O works" dd if=/dev/zero of=/dev/rvda bs=4096 count=16 oflag=direct status=none
+wait_for /sys/block/vda 10
+check "I/O works" dd if=/dev/zero of=/dev/vda bs=4096 count=16 oflag=direct status=none
 
 step "switch PCI Bus Master off behind the driver's back"
 cmd=$(od -An -tu2 -j4 -N2 "$dev/config" | tr -d ' ')
@@ -24,14 +24,14 @@ echo "command register: $cmd -> $(od -An -tu2 -j4 -N2 "$dev/config" | tr -d ' ')
 
 step "I/O fails with an error instead of hanging"
 start=$(cut -d. -f1 /proc/uptime)
-if timeout 120 dd if=/dev/rvda of=/dev/null bs=4096 count=1 iflag=direct skip=100 2>/tmp/dd.err; then
+if timeout 120 dd if=/dev/vda of=/dev/null bs=4096 count=1 iflag=direct skip=100 2>/tmp/dd.err; then
 	fail "a read from the dead device succeeded"
 fi
 rc=$?
 [ $rc != 124 ] || fail "the read hung for 120 s"
 echo "ok: the read failed after $(($(cut -d. -f1 /proc/uptime) - start)) s: $(head -n1 /tmp/dd.err)"
 check "the driver reported the dead device" dmesg_has "request timed out and the device is not live"
-if timeout 60 dd if=/dev/zero of=/dev/rvda bs=4096 count=1 oflag=direct 2>/dev/null; then
+if timeout 60 dd if=/dev/zero of=/dev/vda bs=4096 count=1 oflag=direct 2>/dev/null; then
 	fail "a write to the failed device succeeded"
 fi
 echo "ok: new I/O fails at once"

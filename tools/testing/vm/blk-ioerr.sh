@@ -10,23 +10,23 @@
 . "$RVIRTIO_LIB"
 
 check "modprobe rvirtio_blk" modprobe rvirtio_blk
-wait_for /sys/block/rvda 10
+wait_for /sys/block/vda 10
 
-check "a read elsewhere works" dd if=/dev/rvda of=/dev/null bs=4k skip=100 count=8 iflag=direct status=none
-if dd if=/dev/rvda of=/dev/null bs=4k skip=512 count=1 iflag=direct 2>/tmp/rd.err; then
+check "a read elsewhere works" dd if=/dev/vda of=/dev/null bs=4k skip=100 count=8 iflag=direct status=none
+if dd if=/dev/vda of=/dev/null bs=4k skip=512 count=1 iflag=direct 2>/tmp/rd.err; then
 	fail "a read of the failing sectors succeeded"
 fi
 grep -q "Input/output error" /tmp/rd.err || fail "the read failed, but not with EIO: $(cat /tmp/rd.err)"
 echo "ok: the read failed with EIO"
 
-check "a write elsewhere works" dd if=/dev/urandom of=/dev/rvda bs=4k seek=100 count=8 oflag=direct status=none
-if dd if=/dev/zero of=/dev/rvda bs=4k seek=1024 count=1 oflag=direct 2>/tmp/wr.err; then
+check "a write elsewhere works" dd if=/dev/urandom of=/dev/vda bs=4k seek=100 count=8 oflag=direct status=none
+if dd if=/dev/zero of=/dev/vda bs=4k seek=1024 count=1 oflag=direct 2>/tmp/wr.err; then
 	fail "a write of the failing sectors succeeded"
 fi
 grep -q "Input/output error" /tmp/wr.err || fail "the write failed, but not with EIO: $(cat /tmp/wr.err)"
 echo "ok: the write failed with EIO"
 
-check "fio with verification on the good part" fio --name=v --filename=/dev/rvda --rw=randrw --bs=4k \
+check "fio with verification on the good part" fio --name=v --filename=/dev/vda --rw=randrw --bs=4k \
 	--offset=16M --size=16M --iodepth=16 --ioengine=libaio --direct=1 --verify=crc32c \
 	--verify_fatal=1 --eta=never --output=/tmp/fio.out
 if dmesg_has "bad status or length|protocol violations"; then

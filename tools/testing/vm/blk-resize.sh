@@ -10,21 +10,21 @@
 . "$RVIRTIO_LIB"
 
 check "modprobe rvirtio_blk" modprobe rvirtio_blk
-wait_for /sys/block/rvda 10
+wait_for /sys/block/vda 10
 check "the queues share one MSI-X vector" dmesg_has "0000:00:05.0: modern interface, 2 queue\(s\), Shared interrupts"
-check "I/O works on both queues" fio --name=s --filename=/dev/rvda --rw=randrw --bs=4k --size=8M \
+check "I/O works on both queues" fio --name=s --filename=/dev/vda --rw=randrw --bs=4k --size=8M \
 	--offset_increment=8M --numjobs=2 --iodepth=8 --ioengine=libaio --direct=1 \
 	--verify=crc32c --verify_fatal=1 --eta=never --output=/tmp/fio.out
-expect_eq "64 MiB at first" "$(cat /sys/block/rvda/size)" 131072
+expect_eq "64 MiB at first" "$(cat /sys/block/vda/size)" 131072
 qmp '{"execute": "block_resize", "arguments": {"device": "d0", "size": 134217728}}'
 n=0
-while [ "$(cat /sys/block/rvda/size)" != 262144 ]; do
+while [ "$(cat /sys/block/vda/size)" != 262144 ]; do
 	n=$((n + 1))
-	[ $n -lt 100 ] || fail "the size is still $(cat /sys/block/rvda/size) sectors 10 s after block_resize"
+	[ $n -lt 100 ] || fail "the size is still $(cat /sys/block/vda/size) sectors 10 s after block_resize"
 	sleep 0.1
 done
 echo "ok: 128 MiB after block_resize"
 check "the driver saw the change" dmesg_has "rvirtio_blk: capacity changed: 262144 sectors"
-check "the new end of the disk is usable" dd if=/dev/zero of=/dev/rvda bs=1M seek=127 count=1 oflag=direct status=none
+check "the new end of the disk is usable" dd if=/dev/zero of=/dev/vda bs=1M seek=127 count=1 oflag=direct status=none
 check "rmmod" rmmod rvirtio_blk
 no_kernel_errors

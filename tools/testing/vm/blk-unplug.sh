@@ -8,8 +8,8 @@
 . "$RVIRTIO_LIB"
 
 check "modprobe rvirtio_blk" modprobe rvirtio_blk
-wait_for /sys/block/rvda 10
-fio --name=u --filename=/dev/rvda --rw=randrw --bs=4k --iodepth=16 --ioengine=libaio \
+wait_for /sys/block/vda 10
+fio --name=u --filename=/dev/vda --rw=randrw --bs=4k --iodepth=16 --ioengine=libaio \
 	--direct=1 --numjobs=2 --time_based --runtime=60 --eta=never --output=/tmp/fio.out &
 fio_pid=$!
 sleep 3
@@ -30,6 +30,6 @@ while kill -0 $fio_pid 2>/dev/null; do
 done
 wait $fio_pid
 echo "ok: fio ended (status $?) after the removal"
-check "the disk is gone" test ! -e /sys/block/rvda
+check "the disk is gone" test ! -e /sys/block/vda
 check "rmmod" rmmod rvirtio_blk
 no_kernel_errors

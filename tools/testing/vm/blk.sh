@@ -17,23 +17,23 @@
 . "$RVIRTIO_LIB"
 
 check "modprobe rvirtio_blk" modprobe rvirtio_blk
-wait_for /sys/block/rvda 10
-wait_for /sys/block/rvdb 10
-check "two hardware queues with a vector each" dmesg_has "0000:00:05.0: rvd.: [0-9]+ sectors, 2 hardware queue"
-expect_eq "the read-only disk is read-only" "$(cat /sys/block/rvdb/ro)" 1
-expect_eq "the read-write disk is writable" "$(cat /sys/block/rvda/ro)" 0
+wait_for /sys/block/vda 10
+wait_for /sys/block/vdb 10
+check "two hardware queues with a vector each" dmesg_has "0000:00:05.0: vd.: [0-9]+ sectors, 2 hardware queue"
+expect_eq "the read-only disk is read-only" "$(cat /sys/block/vdb/ro)" 1
+expect_eq "the read-write disk is writable" "$(cat /sys/block/vda/ro)" 0
 
 step "ext4"
-check "mkfs.ext4" mkfs.ext4 -q -F /dev/rvda
+check "mkfs.ext4" mkfs.ext4 -q -F /dev/vda
 mkdir -p /mnt/d
-check "mount" mount -t ext4 /dev/rvda /mnt/d
+check "mount" mount -t ext4 /dev/vda /mnt/d
 if rmmod rvirtio_blk 2>/tmp/rmmod.err; then
 	fail "rmmod succeeded with a mounted disk"
 fi
 echo "ok: a mounted disk pins the module: $(head -n1 /tmp/rmmod.err)"
-case "$(readlink -f /sys/block/rvda/device)" in
+case "$(readlink -f /sys/block/vda/device)" in
 */0000:00:05.0) echo "ok: the disk's parent is the PCI device" ;;
-*) fail "the disk's parent is $(readlink -f /sys/block/rvda/device)" ;;
+*) fail "the disk's parent is $(readlink -f /sys/block/vda/device)" ;;
 esac
 for i in 1 2 3 4 5 6; do head -c 2000000 /dev/urandom >/mnt/d/f$i; done
 (cd /mnt/d && sha256sum f1 f2 f3 f4 f5 f6 >/tmp/sums)
@@ -41,16 +41,16 @@ check "sync" sync
 echo 3 >/proc/sys/vm/drop_caches
 check "files read back match after dropping caches" sh -c 'cd /mnt/d && sha256sum -c /tmp/sums'
 check "umount" umount /mnt/d
-check "e2fsck is clean" e2fsck -f -n /dev/rvda
+check "e2fsck is clean" e2fsck -f -n /dev/vda
 
 step "fio with crc32c verification on the raw disk"
 for cfg in "1 1 psync" "2 16 libaio" "4 32 io_uring"; do
 	set -- $cfg
-	check "fio: $1 jobs, queue depth $2 ($3)" fio --name=v --filename=/dev/rvda --rw=randrw --bs=4k \
+	check "fio: $1 jobs, queue depth $2 ($3)" fio --name=v --filename=/dev/vda --rw=randrw --bs=4k \
 		--size=16M --offset_increment=16M --numjobs="$1" --iodepth="$2" --ioengine="$3" \
 		--direct=1 --verify=crc32c --verify_fatal=1 --group_reporting --eta=never --output=/tmp/fio.out
 done
-check "large sequential I/O with verification" fio --name=s --filename=/dev/rvda --rw=write --bs=1M \
+check "large sequential I/O with verification" fio --name=s --filename=/dev/vda --rw=write --bs=1M \
 	--size=64M --iodepth=8 --ioengine=libaio --direct=1 --verify=crc32c --verify_fatal=1 --eta=never --output=/tmp/fio.out
 
 step "both queues carried I/O"
@@ -72,17 +72,17 @@ echo "ok: spread"
 
 step "discard and write zeroes"
 zero_sum=$(head -c 1048576 /dev/zero | sha256sum | cut -d' ' -f1)
-mib_sum() { dd if=/dev/rvda bs=1M skip="$1" count=1 iflag=direct status=none | sha256sum | cut -d' ' -f1; }
-d=$(cat /sys/block/rvda/queue/discard_max_hw_bytes)
-z=$(cat /sys/block/rvda/queue/write_zeroes_max_bytes)
+mib_sum() { dd if=/dev/vda bs=1M skip="$1" count=1 iflag=direct status=none | sha256sum | cut -d' ' -f1; }
+d=$(cat /sys/block/vda/queue/discard_max_hw_bytes)
+z=$(cat /sys/block/vda/queue/write_zeroes_max_bytes)
 echo "discard_max_hw_bytes=$d write_zeroes_max_bytes=$z"
 [ "$d" -gt 0 ] || fail "discard is not enabled"
 [ "$z" -gt 0 ] || fail "write zeroes is not enabled"
-discards=$(awk '{print $12}' /sys/block/rvda/stat)
+discards=$(awk '{print $12}' /sys/block/vda/stat)
 for mode in "" "-z"; do
-	check "random data written at 8 MiB" dd if=/dev/urandom of=/dev/rvda bs=1M seek=8 count=2 oflag=direct status=none
+	check "random data written at 8 MiB" dd if=/dev/urandom of=/dev/vda bs=1M seek=8 count=2 oflag=direct status=none
 	[ "$(mib_sum 8)" != "$zero_sum" ] || fail "the data did not reach the disk"
-	check "blkdiscard $mode" blkdiscard $mode -o $((8 << 20)) -l $((1 << 20)) /dev/rvda
+	check "blkdiscard $mode" blkdiscard $mode -o $((8 << 20)) -l $((1 << 20)) /dev/vda
 	expect_eq "blkdiscard $mode: the range reads back as zeroes" "$(mib_sum 8)" "$zero_sum"
 	[ "$(mib_sum 9)" != "$zero_sum" ] || fail "blkdiscard $mode cleared the next MiB too"
 	echo "ok: the next MiB is untouched"
@@ -90,43 +90,43 @@ done
 # Field 12 of the disk's stat counts completed discards; a write-zeroes
 # request the device refused would have made the block layer fall back to
 # writing zero pages and switch write zeroes off.
-expect_eq "the discard went to the device" "$(awk '{print $12}' /sys/block/rvda/stat)" $((discards + 1))
-expect_eq "write zeroes is still on (the device did it)" "$(cat /sys/block/rvda/queue/write_zeroes_max_bytes)" "$z"
+expect_eq "the discard went to the device" "$(awk '{print $12}' /sys/block/vda/stat)" $((discards + 1))
+expect_eq "write zeroes is still on (the device did it)" "$(cat /sys/block/vda/queue/write_zeroes_max_bytes)" "$z"
 
 step "geometry (HDIO_GETGEO)"
-fdisk -l /dev/rvda >/tmp/fdisk.out 2>&1 || true
+fdisk -l /dev/vda >/tmp/fdisk.out 2>&1 || true
 cat /tmp/fdisk.out
 check "the device's heads and sectors (busybox fdisk computes the cylinders)" grep -q "cylinders, 16 heads, 63 sectors/track" /tmp/fdisk.out
 
 step "serial (GET_ID)"
-expect_eq "the serial in sysfs is the device's" "$(cat /sys/block/rvda/serial)" "RVTEST-0001"
-expect_eq "a device without a serial shows an empty one" "$(cat /sys/block/rvdb/serial)" ""
+expect_eq "the serial in sysfs is the device's" "$(cat /sys/block/vda/serial)" "RVTEST-0001"
+expect_eq "a device without a serial shows an empty one" "$(cat /sys/block/vdb/serial)" ""
 
 step "cache_type (CONFIG_WCE)"
-expect_eq "write back at first" "$(cat /sys/block/rvda/cache_type)" "write back"
-expect_eq "the queue has a write cache" "$(cat /sys/block/rvda/queue/write_cache)" "write back"
-check "switch to write through" sh -c 'echo "write through" >/sys/block/rvda/cache_type'
-expect_eq "cache_type reads write through" "$(cat /sys/block/rvda/cache_type)" "write through"
-expect_eq "the queue has no write cache" "$(cat /sys/block/rvda/queue/write_cache)" "write through"
-check "writes work in write-through mode" dd if=/dev/urandom of=/dev/rvda bs=64k count=16 oflag=direct,sync status=none
-check "switch back to write back" sh -c 'echo "write back" >/sys/block/rvda/cache_type'
-expect_eq "the queue has a write cache again" "$(cat /sys/block/rvda/queue/write_cache)" "write back"
-if sh -c 'echo "write around" >/sys/block/rvda/cache_type' 2>/dev/null; then
+expect_eq "write back at first" "$(cat /sys/block/vda/cache_type)" "write back"
+expect_eq "the queue has a write cache" "$(cat /sys/block/vda/queue/write_cache)" "write back"
+check "switch to write through" sh -c 'echo "write through" >/sys/block/vda/cache_type'
+expect_eq "cache_type reads write through" "$(cat /sys/block/vda/cache_type)" "write through"
+expect_eq "the queue has no write cache" "$(cat /sys/block/vda/queue/write_cache)" "write through"
+check "writes work in write-through mode" dd if=/dev/urandom of=/dev/vda bs=64k count=16 oflag=direct,sync status=none
+check "switch back to write back" sh -c 'echo "write back" >/sys/block/vda/cache_type'
+expect_eq "the queue has a write cache again" "$(cat /sys/block/vda/queue/write_cache)" "write back"
+if sh -c 'echo "write around" >/sys/block/vda/cache_type' 2>/dev/null; then
 	fail "an unknown cache type was accepted"
 fi
 echo "ok: an unknown cache type is refused"
-expect_eq "without CONFIG_WCE, cache_type is read-only" "$(stat -c %a /sys/block/rvdb/cache_type)" 444
-if sh -c 'echo "write through" >/sys/block/rvdb/cache_type' 2>/dev/null; then
+expect_eq "without CONFIG_WCE, cache_type is read-only" "$(stat -c %a /sys/block/vdb/cache_type)" 444
+if sh -c 'echo "write through" >/sys/block/vdb/cache_type' 2>/dev/null; then
 	fail "cache_type could be written without CONFIG_WCE"
 fi
 echo "ok: and root cannot switch it"
 
 step "read-only disk"
-if dd if=/dev/zero of=/dev/rvdb bs=4096 count=1 oflag=direct 2>/tmp/ro.err; then
+if dd if=/dev/zero of=/dev/vdb bs=4096 count=1 oflag=direct 2>/tmp/ro.err; then
 	fail "a write to the read-only disk succeeded"
 fi
 echo "ok: write refused: $(cat /tmp/ro.err | head -n1)"
-check "reads work" dd if=/dev/rvdb of=/dev/null bs=1M count=4 iflag=direct status=none
+check "reads work" dd if=/dev/vdb of=/dev/null bs=1M count=4 iflag=direct status=none
 
 check "rmmod" rmmod rvirtio_blk
 no_kernel_errors

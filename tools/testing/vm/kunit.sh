@@ -26,7 +26,7 @@ done
 step "the test modules bind no device"
 expect_eq "driver of the virtio-blk device" "$(driver_of 0000:00:05.0)" ""
 expect_eq "driver of the virtio-rng device" "$(driver_of 0000:00:06.0)" ""
-check "no rvd disk" sh -c '! ls -d /sys/block/rvd* 2>/dev/null'
+check "no vd disk" sh -c '! ls -d /sys/block/vd* 2>/dev/null'
 
 for m in $mods; do
 	check "rmmod $m" rmmod "$m"
