@@ -40,12 +40,12 @@ impl From<TransportError> for ConfigError {
 /// also what a driver may use during feature negotiation, when writing
 /// the configuration is forbidden (spec §3.1.1).
 pub struct ConfigReader<'a, T: Transport + ?Sized> {
-    transport: &'a mut T,
+    transport: &'a T,
 }
 
 impl<'a, T: Transport + ?Sized> ConfigReader<'a, T> {
     /// Wraps a transport.
-    pub fn new(transport: &'a mut T) -> Self {
+    pub fn new(transport: &'a T) -> Self {
         Self { transport }
     }
 
@@ -91,7 +91,7 @@ impl<'a, T: Transport + ?Sized> ConfigReader<'a, T> {
 ///
 /// Returns [`ConfigError::Unstable`] if no try succeeded.
 pub fn read_consistent<T, R, F>(
-    transport: &mut T,
+    transport: &T,
     max_tries: u32,
     mut read: F,
 ) -> Result<R, ConfigError>

@@ -392,7 +392,7 @@ pub enum NegotiationError {
 /// - `driver`: the device driver's table;
 /// - `independent`: device-independent bits the caller opts into, already
 ///   limited to what the transport supports (see
-///   [`Transport::supported_features`](super::transport::Transport::supported_features));
+///   [`TransportSetup::supported_features`](super::transport::TransportSetup::supported_features));
 ///   typically [`Features::CORE_DEFAULT`];
 /// - `legacy`: `true` for a legacy interface.
 pub fn negotiate(

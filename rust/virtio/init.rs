@@ -45,7 +45,8 @@ use super::{
     spec::Status,
     transport::{
         Transport,
-        TransportError, //
+        TransportError,
+        TransportSetup, //
     },
 };
 
@@ -129,7 +130,7 @@ pub enum Phase {
 }
 
 /// A device being initialized. See the [module documentation](self).
-pub struct DeviceInit<'t, T: Transport + ?Sized> {
+pub struct DeviceInit<'t, T: TransportSetup + ?Sized> {
     transport: &'t mut T,
     opts: InitOptions,
     legacy: bool,
@@ -138,21 +139,25 @@ pub struct DeviceInit<'t, T: Transport + ?Sized> {
     accepted: Features,
 }
 
-/// Sets `FAILED`, best effort (the transport may be what failed).
-fn set_failed<T: Transport + ?Sized>(t: &mut T) {
+/// Sets `FAILED`: the driver gave up on the device (spec §2.1.2). Best
+/// effort, since the transport may be what failed. The one place that
+/// sets the bit, during initialization and on a live device alike.
+pub fn set_failed<T: Transport + ?Sized>(t: &T) {
     let cur = t.read_status().unwrap_or(Status::RESET);
     let _ = t.write_status(cur | Status::FAILED);
 }
 
 /// Adds `bits` to the device status (the driver never clears bits).
-fn add_status<T: Transport + ?Sized>(t: &mut T, bits: Status) -> Result<(), TransportError> {
+fn add_status<T: Transport + ?Sized>(t: &T, bits: Status) -> Result<(), TransportError> {
     let cur = t.read_status()?;
     t.write_status(cur | bits)
 }
 
 /// Resets the device and waits, at most `limit` polls, for the status to
 /// read 0 (spec §2.4.2: the reset is complete when the status reads 0).
-pub fn reset_device<T: Transport + ?Sized>(t: &mut T, limit: u32) -> Result<(), InitError> {
+/// The one reset of the project: at probe, on removal, and when a driver
+/// must stop a device that stopped answering.
+pub fn reset_device<T: Transport + ?Sized>(t: &T, limit: u32) -> Result<(), InitError> {
     t.reset()?;
     for _ in 0..core::cmp::max(limit, 1) {
         if t.read_status()? == Status::RESET {
@@ -163,7 +168,7 @@ pub fn reset_device<T: Transport + ?Sized>(t: &mut T, limit: u32) -> Result<(), 
     Err(InitError::ResetTimeout)
 }
 
-impl<'t, T: Transport + ?Sized> DeviceInit<'t, T> {
+impl<'t, T: TransportSetup + ?Sized> DeviceInit<'t, T> {
     /// Steps 1 to 4a: resets the device, sets `ACKNOWLEDGE` and `DRIVER`
     /// and reads the device features.
     pub fn begin(transport: &'t mut T, opts: InitOptions) -> Result<Self, InitError> {
@@ -248,7 +253,7 @@ impl<'t, T: Transport + ?Sized> DeviceInit<'t, T> {
             return Err(InitError::WrongPhase);
         }
         Ok(read_consistent(
-            self.transport,
+            &*self.transport,
             self.opts.config_retries,
             read,
         )?)
@@ -365,7 +370,7 @@ impl<'t, T: Transport + ?Sized> DeviceInit<'t, T> {
     }
 }
 
-impl<T: Transport + ?Sized> Drop for DeviceInit<'_, T> {
+impl<T: TransportSetup + ?Sized> Drop for DeviceInit<'_, T> {
     fn drop(&mut self) {
         if self.phase == Phase::Negotiating || self.phase == Phase::FeaturesOk {
             self.phase = Phase::Failed;
@@ -398,7 +403,7 @@ pub fn initialize<T, R, E, P, S>(
     setup: S,
 ) -> Result<(Features, R), InitFailure<E>>
 where
-    T: Transport + ?Sized,
+    T: TransportSetup + ?Sized,
     P: FnOnce(&mut DeviceInit<'_, T>) -> Result<(), E>,
     S: FnOnce(&mut DeviceInit<'_, T>, Features) -> Result<R, E>,
 {

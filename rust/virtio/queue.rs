@@ -204,7 +204,7 @@ impl NotifyData {
     }
 }
 
-/// Where a queue lives, for [`Transport::setup_queue`](super::transport::Transport::setup_queue).
+/// Where a queue lives, for [`TransportSetup::setup_queue`](super::transport::TransportSetup::setup_queue).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct QueueConfig {
     /// Number of entries.

@@ -50,7 +50,8 @@ fn f(bits: &[u8]) -> Features {
 }
 
 fn statuses(t: &FakeTransport) -> Vec<u8> {
-    t.ops
+    t.st()
+        .ops
         .iter()
         .filter_map(|o| match o {
             Op::WriteStatus(s) => Some(*s),
@@ -82,14 +83,14 @@ fn modern_happy_path_follows_spec_order() {
     };
     activate_queue(init.transport().unwrap(), 0, &q).unwrap();
     assert_eq!(init.driver_ok().unwrap(), accepted);
-    assert_eq!(t.driver_features, accepted);
+    assert_eq!(t.st().driver_features, accepted);
     // reset, ACK, ACK|DRIVER, +FEATURES_OK, +DRIVER_OK, never cleared.
-    assert_eq!(t.ops[0], Op::Reset);
+    assert_eq!(t.st().ops[0], Op::Reset);
     assert_eq!(statuses(&t), vec![1, 3, 11, 15]);
     assert_eq!(t.status(), Status::from_bits(15));
     // All feature words read before any is written, written before
     // FEATURES_OK, and queues set up after it.
-    let pos = |op: &Op| t.ops.iter().position(|o| o == op).unwrap();
+    let pos = |op: &Op| t.st().ops.iter().position(|o| o == op).unwrap();
     for w in 0..4 {
         assert!(
             pos(&Op::ReadDeviceFeatures(w)) < pos(&Op::WriteDriverFeatures(0, accepted.word(0)))
@@ -105,7 +106,7 @@ fn modern_happy_path_follows_spec_order() {
 #[test]
 fn features_ok_refused_sets_failed() {
     let mut t = FakeTransport::new(MODERN, f(&[0, 32]));
-    t.reject_features_ok = true;
+    t.st().reject_features_ok = true;
     let mut init = DeviceInit::begin(&mut t, InitOptions::default()).unwrap();
     assert_eq!(
         init.negotiate(&DriverFeatures::new(f(&[0]))),
@@ -134,6 +135,7 @@ fn version_1_required_on_modern() {
         drop(init);
         assert!(t.status().contains(Status::FAILED));
         assert!(!t
+            .st()
             .ops
             .iter()
             .any(|o| matches!(o, Op::WriteDriverFeatures(..))));
@@ -155,7 +157,7 @@ fn legacy_has_32_bits_and_no_features_ok() {
         assert_eq!(accepted, f(&[0, 3, 27, 28, 29]));
         init.driver_ok().unwrap();
         assert_eq!(statuses(&t), vec![1, 3, 7]);
-        assert!(!t.ops.iter().any(
+        assert!(!t.st().ops.iter().any(
             |o| matches!(o, Op::ReadDeviceFeatures(w) | Op::WriteDriverFeatures(w, _) if *w != 0)
         ));
     }
@@ -164,11 +166,11 @@ fn legacy_has_32_bits_and_no_features_ok() {
 #[test]
 fn reset_wait_is_bounded() {
     let mut t = FakeTransport::new(MODERN, f(&[32]));
-    t.reset_polls_nonzero = 10;
+    t.st().reset_polls_nonzero = 10;
     assert!(DeviceInit::begin(&mut t, InitOptions::default()).is_ok());
 
     let mut t = FakeTransport::new(MODERN, f(&[32]));
-    t.reset_polls_nonzero = 1_000_000;
+    t.st().reset_polls_nonzero = 1_000_000;
     let opts = InitOptions {
         reset_poll_limit: 50,
         ..InitOptions::default()
@@ -179,7 +181,7 @@ fn reset_wait_is_bounded() {
     );
     assert!(t.status().contains(Status::FAILED));
     // 50 polls, plus the read-modify-write that sets FAILED.
-    assert_eq!(t.reset_polls_nonzero, 1_000_000 - 51);
+    assert_eq!(t.st().reset_polls_nonzero, 1_000_000 - 51);
 }
 
 #[test]
@@ -195,7 +197,7 @@ fn config_write_refused_before_features_ok() {
     assert_eq!(init.phase(), Phase::Failed);
     drop(init);
     assert!(
-        !t.ops.iter().any(|o| matches!(o, Op::ConfigWrite(_))),
+        !t.st().ops.iter().any(|o| matches!(o, Op::ConfigWrite(_))),
         "write reached the device"
     );
     assert!(t.status().contains(Status::FAILED));
@@ -210,8 +212,8 @@ fn config_write_allowed_after_features_ok() {
     init.write_config_u16(4, 0xbeef).unwrap();
     init.write_config_u64(8, 0x0102_0304_0506_0708).unwrap();
     init.driver_ok().unwrap();
-    assert_eq!(&t.config[4..6], &[0xef, 0xbe]);
-    assert_eq!(&t.config[8..16], &[8, 7, 6, 5, 4, 3, 2, 1]);
+    assert_eq!(&t.st().config[4..6], &[0xef, 0xbe]);
+    assert_eq!(&t.st().config[8..16], &[8, 7, 6, 5, 4, 3, 2, 1]);
 }
 
 #[test]
@@ -226,15 +228,15 @@ fn legacy_config_write_allowed_early() {
 #[test]
 fn generation_retry_is_bounded() {
     // Changes twice, then settles: succeeds.
-    let mut t = FakeTransport::new(MODERN, f(&[32]));
-    t.unstable_generation = 2;
-    let v = read_consistent(&mut t, 8, |c| c.read_u64(0)).unwrap();
+    let t = FakeTransport::new(MODERN, f(&[32]));
+    t.st().unstable_generation = 2;
+    let v = read_consistent(&t, 8, |c| c.read_u64(0)).unwrap();
     assert_eq!(v, 0x0706_0504_0302_0100);
     // Never settles: fails after exactly `max_tries` reads.
-    let mut t = FakeTransport::new(MODERN, f(&[32]));
-    t.unstable_generation = u32::MAX;
+    let t = FakeTransport::new(MODERN, f(&[32]));
+    t.st().unstable_generation = u32::MAX;
     let mut reads = 0;
-    let r = read_consistent(&mut t, 5, |c| {
+    let r = read_consistent(&t, 5, |c| {
         reads += 1;
         c.read_u32(0)
     });
@@ -263,27 +265,27 @@ fn init_unstable(init: &mut DeviceInit<'_, FakeTransport>) {
 
 #[test]
 fn legacy_config_reads_twice_until_equal() {
-    let mut t = FakeTransport::new(TransportKind::MmioLegacy, f(&[0]));
-    t.legacy_flaky_reads = 3;
-    let v = read_consistent(&mut t, 8, |c| c.read_u32(4)).unwrap();
+    let t = FakeTransport::new(TransportKind::MmioLegacy, f(&[0]));
+    t.st().legacy_flaky_reads = 3;
+    let v = read_consistent(&t, 8, |c| c.read_u32(4)).unwrap();
     assert_eq!(v, 0x0706_0504);
-    let mut t = FakeTransport::new(TransportKind::MmioLegacy, f(&[0]));
-    t.legacy_flaky_reads = 100;
+    let t = FakeTransport::new(TransportKind::MmioLegacy, f(&[0]));
+    t.st().legacy_flaky_reads = 100;
     assert_eq!(
-        read_consistent(&mut t, 4, |c| c.read_u32(4)),
+        read_consistent(&t, 4, |c| c.read_u32(4)),
         Err(ConfigError::Unstable)
     );
 }
 
 #[test]
 fn config_errors_propagate() {
-    let mut t = FakeTransport::new(MODERN, f(&[32]));
+    let t = FakeTransport::new(MODERN, f(&[32]));
     assert_eq!(
-        read_consistent(&mut t, 4, |c| c.read_u32(1000)),
+        read_consistent(&t, 4, |c| c.read_u32(1000)),
         Err(ConfigError::Transport(TransportError::OutOfRange))
     );
     let mut buf = [0u8; 6];
-    read_consistent(&mut t, 4, |c| c.read_bytes(10, &mut buf)).unwrap();
+    read_consistent(&t, 4, |c| c.read_bytes(10, &mut buf)).unwrap();
     assert_eq!(buf, [10, 11, 12, 13, 14, 15]);
 }
 
@@ -320,7 +322,7 @@ fn out_of_order_steps_fail() {
 #[test]
 fn device_needs_reset_during_negotiation() {
     let mut t = FakeTransport::new(MODERN, f(&[32]));
-    t.needs_reset_on_features_ok = true;
+    t.st().needs_reset_on_features_ok = true;
     let mut init = DeviceInit::begin(&mut t, InitOptions::default()).unwrap();
     assert_eq!(
         init.negotiate(&DriverFeatures::new(Features::EMPTY)),
@@ -458,12 +460,12 @@ fn activate_queue_checks_sizes() {
         legacy_align: 4096,
     };
     let mut t = FakeTransport::new(MODERN, f(&[32]));
-    t.max_queue = 0;
+    t.st().max_queue = 0;
     assert_eq!(
         activate_queue(&mut t, 0, &q(8)),
         Err(TransportError::NoQueue)
     );
-    t.max_queue = 256;
+    t.st().max_queue = 256;
     assert_eq!(
         activate_queue(&mut t, 0, &q(512)),
         Err(TransportError::InvalidQueue)

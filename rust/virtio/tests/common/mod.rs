@@ -26,7 +26,8 @@ use rvirtio_core::{
         InterruptStatus,
         Transport,
         TransportError,
-        TransportKind, //
+        TransportKind,
+        TransportSetup, //
     },
 };
 use std::{
@@ -228,8 +229,8 @@ pub enum Op {
     Notify(u16),
 }
 
-/// A scriptable device behind a fake transport.
-pub struct FakeTransport {
+/// The scriptable state of a [`FakeTransport`].
+pub struct FakeState {
     pub kind: TransportKind,
     pub status: u8,
     pub device_features: Features,
@@ -251,7 +252,31 @@ pub struct FakeTransport {
     pub needs_reset_on_features_ok: bool,
 }
 
+/// A scriptable device behind a fake transport. The run-time half of the
+/// transport is `&self` and `Sync`, so the state sits behind a mutex;
+/// tests reach it with [`FakeTransport::st`].
+pub struct FakeTransport {
+    st: std::sync::Mutex<FakeState>,
+}
+
 impl FakeTransport {
+    pub fn new(kind: TransportKind, device_features: Features) -> Self {
+        Self {
+            st: std::sync::Mutex::new(FakeState::new(kind, device_features)),
+        }
+    }
+
+    /// The device's state, for scripting and inspection.
+    pub fn st(&self) -> std::sync::MutexGuard<'_, FakeState> {
+        self.st.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn status(&self) -> Status {
+        self.st().status()
+    }
+}
+
+impl FakeState {
     pub fn new(kind: TransportKind, device_features: Features) -> Self {
         Self {
             kind,
@@ -306,104 +331,124 @@ impl FakeTransport {
 
 impl Transport for FakeTransport {
     fn kind(&self) -> TransportKind {
-        self.kind
+        self.st().kind
     }
     fn device_id(&self) -> DeviceId {
         DeviceId::BLOCK
     }
-    fn read_status(&mut self) -> Result<Status, TransportError> {
-        if self.status == 0 && self.reset_polls_nonzero > 0 {
+    fn read_status(&self) -> Result<Status, TransportError> {
+        let mut s = self.st();
+        if s.status == 0 && s.reset_polls_nonzero > 0 {
             // Reset still in progress: report a stale value.
-            self.reset_polls_nonzero -= 1;
+            s.reset_polls_nonzero -= 1;
             return Ok(Status::from_bits(0x40));
         }
-        Ok(Status::from_bits(self.status))
+        Ok(Status::from_bits(s.status))
     }
-    fn write_status(&mut self, status: Status) -> Result<(), TransportError> {
-        self.ops.push(Op::WriteStatus(status.bits()));
-        let mut s = status.bits();
-        if s & Status::FEATURES_OK.bits() != 0 && self.reject_features_ok {
-            s &= !Status::FEATURES_OK.bits();
+    fn write_status(&self, status: Status) -> Result<(), TransportError> {
+        let mut s = self.st();
+        s.ops.push(Op::WriteStatus(status.bits()));
+        let mut v = status.bits();
+        if v & Status::FEATURES_OK.bits() != 0 && s.reject_features_ok {
+            v &= !Status::FEATURES_OK.bits();
         }
-        if s & Status::FEATURES_OK.bits() != 0 && self.needs_reset_on_features_ok {
-            s |= Status::DEVICE_NEEDS_RESET.bits();
+        if v & Status::FEATURES_OK.bits() != 0 && s.needs_reset_on_features_ok {
+            v |= Status::DEVICE_NEEDS_RESET.bits();
         }
-        self.status = s;
+        s.status = v;
         Ok(())
     }
-    fn reset(&mut self) -> Result<(), TransportError> {
-        self.ops.push(Op::Reset);
-        self.status = 0;
-        self.driver_features = Features::EMPTY;
+    fn reset(&self) -> Result<(), TransportError> {
+        let mut s = self.st();
+        s.ops.push(Op::Reset);
+        s.status = 0;
+        s.driver_features = Features::EMPTY;
         Ok(())
     }
+    fn config_generation(&self) -> Result<u32, TransportError> {
+        let mut s = self.st();
+        if s.unstable_generation > 0 {
+            s.unstable_generation -= 1;
+            s.generation += 1;
+        }
+        Ok(s.generation)
+    }
+    fn read_config_u8(&self, offset: usize) -> Result<u8, TransportError> {
+        let mut s = self.st();
+        s.cfg(offset, 1).map(|v| v as u8)
+    }
+    fn read_config_u16(&self, offset: usize) -> Result<u16, TransportError> {
+        let mut s = self.st();
+        s.cfg(offset, 2).map(|v| v as u16)
+    }
+    fn read_config_u32(&self, offset: usize) -> Result<u32, TransportError> {
+        let mut s = self.st();
+        s.cfg(offset, 4).map(|v| v as u32)
+    }
+    fn read_config_u64(&self, offset: usize) -> Result<u64, TransportError> {
+        let mut s = self.st();
+        s.cfg(offset, 8)
+    }
+    fn write_config_u8(&self, offset: usize, value: u8) -> Result<(), TransportError> {
+        let mut s = self.st();
+        s.cfg_write(offset, value.into(), 1)
+    }
+    fn write_config_u16(&self, offset: usize, value: u16) -> Result<(), TransportError> {
+        let mut s = self.st();
+        s.cfg_write(offset, value.into(), 2)
+    }
+    fn write_config_u32(&self, offset: usize, value: u32) -> Result<(), TransportError> {
+        let mut s = self.st();
+        s.cfg_write(offset, value.into(), 4)
+    }
+    fn write_config_u64(&self, offset: usize, value: u64) -> Result<(), TransportError> {
+        let mut s = self.st();
+        s.cfg_write(offset, value, 8)
+    }
+    fn notify(
+        &self,
+        index: u16,
+        _data: Option<rvirtio_core::queue::NotifyData>,
+    ) -> Result<(), TransportError> {
+        let mut s = self.st();
+        s.ops.push(Op::Notify(index));
+        Ok(())
+    }
+    fn ack_interrupt(&self) -> Result<InterruptStatus, TransportError> {
+        Ok(InterruptStatus::from_bits(1))
+    }
+}
+
+impl TransportSetup for FakeTransport {
     fn read_device_features(&mut self, word: u32) -> Result<u32, TransportError> {
-        self.ops.push(Op::ReadDeviceFeatures(word));
-        Ok(self.device_features.word(word as usize))
+        let mut s = self.st();
+        s.ops.push(Op::ReadDeviceFeatures(word));
+        Ok(s.device_features.word(word as usize))
     }
     fn write_driver_features(&mut self, word: u32, value: u32) -> Result<(), TransportError> {
-        self.ops.push(Op::WriteDriverFeatures(word, value));
-        self.driver_features.set_word(word as usize, value);
+        let mut s = self.st();
+        s.ops.push(Op::WriteDriverFeatures(word, value));
+        s.driver_features.set_word(word as usize, value);
         Ok(())
     }
-    fn config_generation(&mut self) -> Result<u32, TransportError> {
-        if self.unstable_generation > 0 {
-            self.unstable_generation -= 1;
-            self.generation += 1;
-        }
-        Ok(self.generation)
-    }
-    fn read_config_u8(&mut self, offset: usize) -> Result<u8, TransportError> {
-        self.cfg(offset, 1).map(|v| v as u8)
-    }
-    fn read_config_u16(&mut self, offset: usize) -> Result<u16, TransportError> {
-        self.cfg(offset, 2).map(|v| v as u16)
-    }
-    fn read_config_u32(&mut self, offset: usize) -> Result<u32, TransportError> {
-        self.cfg(offset, 4).map(|v| v as u32)
-    }
-    fn read_config_u64(&mut self, offset: usize) -> Result<u64, TransportError> {
-        self.cfg(offset, 8)
-    }
-    fn write_config_u8(&mut self, offset: usize, value: u8) -> Result<(), TransportError> {
-        self.cfg_write(offset, value.into(), 1)
-    }
-    fn write_config_u16(&mut self, offset: usize, value: u16) -> Result<(), TransportError> {
-        self.cfg_write(offset, value.into(), 2)
-    }
-    fn write_config_u32(&mut self, offset: usize, value: u32) -> Result<(), TransportError> {
-        self.cfg_write(offset, value.into(), 4)
-    }
-    fn write_config_u64(&mut self, offset: usize, value: u64) -> Result<(), TransportError> {
-        self.cfg_write(offset, value, 8)
-    }
     fn max_queue_size(&mut self, _index: u16) -> Result<u16, TransportError> {
-        Ok(self.max_queue)
+        Ok(self.st().max_queue)
     }
     fn setup_queue(
         &mut self,
         index: u16,
         _config: &rvirtio_core::queue::QueueConfig,
     ) -> Result<(), TransportError> {
-        self.ops.push(Op::SetupQueue(index));
+        let mut s = self.st();
+        s.ops.push(Op::SetupQueue(index));
         Ok(())
     }
     fn enable_queue(&mut self, index: u16) -> Result<(), TransportError> {
-        self.ops.push(Op::EnableQueue(index));
+        let mut s = self.st();
+        s.ops.push(Op::EnableQueue(index));
         Ok(())
     }
     fn release_queue(&mut self, _index: u16) -> Result<(), TransportError> {
         Ok(())
-    }
-    fn notify(
-        &mut self,
-        index: u16,
-        _data: Option<rvirtio_core::queue::NotifyData>,
-    ) -> Result<(), TransportError> {
-        self.ops.push(Op::Notify(index));
-        Ok(())
-    }
-    fn ack_interrupt(&mut self) -> Result<InterruptStatus, TransportError> {
-        Ok(InterruptStatus::from_bits(1))
     }
 }
