@@ -50,7 +50,8 @@ fn f(bits: &[u8]) -> Features {
 }
 
 fn statuses(t: &FakeTransport) -> Vec<u8> {
-    t.st().ops
+    t.st()
+        .ops
         .iter()
         .filter_map(|o| match o {
             Op::WriteStatus(s) => Some(*s),
