@@ -44,7 +44,12 @@ pub mod kvirtio;
 pub mod blk;
 
 use blk::{status, Disk, DiskRef, Elements, Geometry, Limits, Op, Request, Timeout, Unmapped};
-use kvirtio::driver::{DeviceConfig, DeviceStatus, Driver, Queue, QueueSpec, Setup};
+use kvirtio::{
+    config::DeviceConfig,
+    driver::{Driver, Setup},
+    queue::{Queue, QueueSpec},
+    status::DeviceStatus,
+};
 use virtio::{
     config::ConfigReader,
     features::{DriverFeatures, Feature, Features},
@@ -717,10 +722,14 @@ impl Driver for RvirtioBlk {
         };
         let nqueues = u32::from(c.num_queues.max(1)).min(cap).max(1);
         let spec = QueueSpec {
-            max_size: 256,
             max_indirect: u16::try_from(limits.max_segments + EXTRA as u32).unwrap_or(66),
+            ..QueueSpec::new(256)
         };
-        let queues = setup.find_queues::<Request>(nqueues as u16, spec)?;
+        let mut specs = KVec::with_capacity(nqueues as usize, GFP_KERNEL)?;
+        for _ in 0..nqueues {
+            specs.push(spec, GFP_KERNEL)?;
+        }
+        let queues = setup.find_queues::<Request>(&specs)?;
         let depth = u32::from(queues.first().map_or(0, |q| q.size()));
         let irq_offset = setup.queue_vector_offset();
         let config = setup.device_config()?;
@@ -733,7 +742,7 @@ impl Driver for RvirtioBlk {
             }),
             GFP_KERNEL,
         )?;
-        let status = setup.device_status();
+        let status = setup.device_status()?;
         let geometry = setup.has_feature(Feature::new(f::GEOMETRY));
         let check_len = setup.has_feature(Feature::VERSION_1);
         let discard_ranges = limits.max_discard_segments;

@@ -19,6 +19,7 @@ pub mod c_layout;
 pub(crate) mod device;
 pub mod dma;
 pub(crate) mod ffi;
+pub mod irq;
 pub mod pci;
 pub mod sync;
 pub mod workqueue;

@@ -3,18 +3,14 @@
 //! PCI pieces the 7.2 kernel crate lacks: checked config reads, BAR
 //! sub-regions accessed with `ioread*()`/`iowrite*()` (memory and I/O
 //! BARs alike; 7.2 has no port I/O binding), device enabling with I/O
-//! space, MSI-X vectors with affinity spreading, and interrupt handlers on
-//! any vector (7.2's safe API reaches only the first and last).
+//! space, and MSI-X vectors with affinity spreading (the handlers on them
+//! are [`super::irq::IrqRegistration`]s).
 //!
 //! C headers: [`include/linux/pci.h`](srctree/include/linux/pci.h),
 //! [`include/linux/interrupt.h`](srctree/include/linux/interrupt.h),
 //! [`include/asm-generic/iomap.h`](srctree/include/asm-generic/iomap.h)
 
-use core::{
-    marker::PhantomPinned,
-    ptr::NonNull,
-    sync::atomic::{AtomicBool, Ordering}, //
-};
+use core::ptr::NonNull;
 use kernel::{
     bindings,
     device::Bound,
@@ -255,7 +251,7 @@ pub enum VectorKind {
 }
 
 /// Interrupt vectors of a device (`pci_alloc_irq_vectors*()`), freed when
-/// dropped. Free every [`IrqRegistration`] on them first.
+/// dropped. Free every [`super::irq::IrqRegistration`] on them first.
 pub struct IrqVectors {
     pdev: ARef<pci::Device>,
     count: u32,
@@ -340,109 +336,5 @@ impl Drop for IrqVectors {
     fn drop(&mut self) {
         // SAFETY: balanced with the successful allocation.
         unsafe { bindings::pci_free_irq_vectors(raw(&self.pdev)) };
-    }
-}
-
-/// What an interrupt handler returns.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IrqReturn {
-    /// The interrupt was not from this device (a shared INTx line).
-    None,
-    /// The interrupt was handled.
-    Handled,
-}
-
-/// A hardirq handler.
-pub trait IrqHandler: Sync {
-    /// Handles an interrupt. Runs in hardirq context: must not sleep.
-    fn handle(&self) -> IrqReturn;
-}
-
-/// A handler registered on one IRQ (`request_irq()`), freed when dropped.
-///
-/// Create it pinned (e.g. in a `KBox::pin_init`), then call
-/// [`IrqRegistration::request`].
-#[pin_data(PinnedDrop)]
-pub struct IrqRegistration<T: IrqHandler> {
-    handler: T,
-    irq: u32,
-    requested: AtomicBool,
-    #[pin]
-    _pin: PhantomPinned,
-}
-
-impl<T: IrqHandler> IrqRegistration<T> {
-    /// A registration of `handler` on `irq`, not yet requested.
-    pub fn new(irq: u32, handler: T) -> impl PinInit<Self, Error> {
-        try_pin_init!(Self {
-            handler,
-            irq,
-            requested: AtomicBool::new(false),
-            _pin: PhantomPinned,
-        }? Error)
-    }
-
-    /// The handler.
-    pub fn handler(&self) -> &T {
-        &self.handler
-    }
-
-    /// Requests the IRQ; `shared` for a shared INTx line.
-    pub fn request(self: Pin<&Self>, name: &'static CStr, shared: bool) -> Result {
-        if self.requested.load(Ordering::Relaxed) {
-            return Err(EBUSY);
-        }
-        let flags = if shared { bindings::IRQF_SHARED } else { 0 };
-        let cookie = core::ptr::from_ref(self.get_ref()).cast_mut().cast();
-        // SAFETY: `cookie` points to this pinned registration, which frees
-        // the IRQ in its destructor before the memory goes away, so the
-        // handler never sees a dangling pointer; `name` is static.
-        kernel::error::to_result(unsafe {
-            bindings::request_threaded_irq(
-                self.irq,
-                Some(Self::trampoline),
-                None,
-                // CAST: lossless widening of the IRQF_* bits.
-                flags as usize,
-                name.as_char_ptr(),
-                cookie,
-            )
-        })?;
-        self.requested.store(true, Ordering::Release);
-        Ok(())
-    }
-
-    /// Waits for running instances of the handler to finish.
-    pub fn synchronize(&self) {
-        // SAFETY: `synchronize_irq` accepts any IRQ number.
-        unsafe { bindings::synchronize_irq(self.irq) };
-    }
-
-    /// # Safety
-    ///
-    /// Called by the IRQ core with the cookie given to `request_threaded_irq`.
-    unsafe extern "C" fn trampoline(
-        _irq: kernel::ffi::c_int,
-        cookie: *mut kernel::ffi::c_void,
-    ) -> bindings::irqreturn_t {
-        // SAFETY: the cookie is the registration, alive until `free_irq()`
-        // in its destructor returns.
-        let this = unsafe { &*cookie.cast::<Self>() };
-        match this.handler.handle() {
-            IrqReturn::None => bindings::irqreturn_IRQ_NONE,
-            IrqReturn::Handled => bindings::irqreturn_IRQ_HANDLED,
-        }
-    }
-}
-
-#[pinned_drop]
-impl<T: IrqHandler> PinnedDrop for IrqRegistration<T> {
-    fn drop(self: Pin<&mut Self>) {
-        if self.requested.load(Ordering::Acquire) {
-            let cookie = core::ptr::from_ref(&*self).cast_mut().cast();
-            // SAFETY: the IRQ was requested with this cookie; `free_irq`
-            // waits for running handlers before returning.
-            unsafe { bindings::free_irq(self.irq, cookie) };
-        }
     }
 }

@@ -254,6 +254,64 @@ pub trait Transport: Sync {
     fn ack_interrupt(&self) -> Result<InterruptStatus, TransportError>;
 }
 
+/// A shared reference to a transport is a transport: buses whose set-up
+/// half is implemented on `&Bus` (its state lives behind `&self`, so the
+/// run-time half can be shared while the device is being set up) get the
+/// run-time half through it.
+impl<T: Transport + ?Sized> Transport for &T {
+    fn kind(&self) -> TransportKind {
+        (**self).kind()
+    }
+    fn device_id(&self) -> DeviceId {
+        (**self).device_id()
+    }
+    fn read_status(&self) -> Result<Status, TransportError> {
+        (**self).read_status()
+    }
+    fn write_status(&self, status: Status) -> Result<(), TransportError> {
+        (**self).write_status(status)
+    }
+    fn reset(&self) -> Result<(), TransportError> {
+        (**self).reset()
+    }
+    fn reset_poll_delay(&self) {
+        (**self).reset_poll_delay()
+    }
+    fn config_generation(&self) -> Result<u32, TransportError> {
+        (**self).config_generation()
+    }
+    fn read_config_u8(&self, offset: usize) -> Result<u8, TransportError> {
+        (**self).read_config_u8(offset)
+    }
+    fn read_config_u16(&self, offset: usize) -> Result<u16, TransportError> {
+        (**self).read_config_u16(offset)
+    }
+    fn read_config_u32(&self, offset: usize) -> Result<u32, TransportError> {
+        (**self).read_config_u32(offset)
+    }
+    fn read_config_u64(&self, offset: usize) -> Result<u64, TransportError> {
+        (**self).read_config_u64(offset)
+    }
+    fn write_config_u8(&self, offset: usize, value: u8) -> Result<(), TransportError> {
+        (**self).write_config_u8(offset, value)
+    }
+    fn write_config_u16(&self, offset: usize, value: u16) -> Result<(), TransportError> {
+        (**self).write_config_u16(offset, value)
+    }
+    fn write_config_u32(&self, offset: usize, value: u32) -> Result<(), TransportError> {
+        (**self).write_config_u32(offset, value)
+    }
+    fn write_config_u64(&self, offset: usize, value: u64) -> Result<(), TransportError> {
+        (**self).write_config_u64(offset, value)
+    }
+    fn notify(&self, index: u16, data: Option<NotifyData>) -> Result<(), TransportError> {
+        (**self).notify(index, data)
+    }
+    fn ack_interrupt(&self) -> Result<InterruptStatus, TransportError> {
+        (**self).ack_interrupt()
+    }
+}
+
 /// The set-up half of a transport: feature negotiation and queue
 /// programming, from the reset to `DRIVER_OK`.
 ///

@@ -40,7 +40,10 @@ pub mod kvirtio;
 pub mod hwrng;
 
 use kext::{dma::MappedBuffer, sync::SpinLockIrq};
-use kvirtio::driver::{Driver, Queue, QueueSpec, Setup};
+use kvirtio::{
+    driver::{Driver, Setup},
+    queue::{Queue, QueueSpec},
+};
 use virtio::{features::DriverFeatures, features::Features, queue::Buf, spec::DeviceId};
 
 crate::module_virtio_driver! {
@@ -180,7 +183,7 @@ impl Driver for RvirtioRng {
     }
 
     fn probe(setup: &mut Setup<'_>) -> Result<RngData> {
-        let mut queues = setup.find_queues::<MappedBuffer>(1, QueueSpec::default())?;
+        let mut queues = setup.find_queues::<MappedBuffer>(&[QueueSpec::default()])?;
         let queue = queues.pop().ok_or(ENODEV)?;
         let mut buf = KVec::with_capacity(BUF_SIZE, GFP_KERNEL)?;
         buf.resize(BUF_SIZE, 0, GFP_KERNEL)?;

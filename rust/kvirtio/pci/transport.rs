@@ -17,18 +17,22 @@
 use crate::{
     kext::pci::{bar_info, config_read8, BarClaim, Enabled, IoRegion},
     virtio::{
-        features::Features,
         pci::{self as vpci, common, legacy, BarInfo, ModernCaps},
         queue::{NotifyData, QueueConfig},
         spec::{DeviceId, Status},
-        transport::{InterruptStatus, Transport, TransportError, TransportKind},
+        transport::{InterruptStatus, Transport, TransportError, TransportKind, TransportSetup},
     },
 };
 use kernel::{
     device::Bound,
     pci,
-    prelude::*, //
+    prelude::*,
+    sync::atomic::{Atomic, Relaxed}, //
 };
+
+/// Most queues a modern device may have here (the notification offsets
+/// are kept per queue).
+const MAX_QUEUES: u16 = 1024;
 
 /// The config space of a bound PCI device, for the capability parser.
 struct Cfg<'a>(&'a pci::Device<Bound>);
@@ -71,10 +75,11 @@ enum Regs {
 
 /// A virtio PCI device's transport.
 ///
-/// Register accessors take `&self`, so queues notify and interrupt
-/// handlers read the ISR without a lock; the selector-based accesses
-/// (features, queue setup) happen only during probe and removal, which the
-/// driver core serialises.
+/// Every accessor takes `&self`, so queues notify and interrupt handlers
+/// read the ISR without a lock. The selector-based accesses (features,
+/// queue setup: [`TransportSetup`], implemented on `&PciTransport`) happen
+/// only during probe, which the driver core serialises; what they record
+/// for later (the notification offsets, MSI-X on or off) is atomic.
 pub struct PciTransport {
     // Field order is drop order: unmap, then release the BARs, then
     // disable the device.
@@ -83,9 +88,11 @@ pub struct PciTransport {
     enabled: Enabled,
     device_id: DeviceId,
     /// MSI-X is enabled (moves the legacy device configuration).
-    msix: bool,
-    /// Per-queue notification offsets, filled by `setup_queue`.
-    notify_offs: KVec<u32>,
+    msix: Atomic<bool>,
+    /// Per-queue notification offsets (modern), filled by `setup_queue`.
+    notify_offs: KVec<Atomic<u32>>,
+    /// `num_queues` as the device said at probe (modern), capped.
+    num_queues: u16,
 }
 
 fn io_err(_: Error) -> TransportError {
@@ -178,13 +185,22 @@ impl PciTransport {
                 return Err(ENODEV);
             }
         };
+        let num_queues = match &regs {
+            Regs::Modern { common: c, .. } => c.read16(common::NUM_QUEUES)?.min(MAX_QUEUES),
+            Regs::Legacy { .. } => 0,
+        };
+        let mut notify_offs = KVec::with_capacity(usize::from(num_queues), GFP_KERNEL)?;
+        for _ in 0..num_queues {
+            notify_offs.push(Atomic::new(0), GFP_KERNEL)?;
+        }
         Ok(Self {
             regs,
             _claims: claims,
             enabled,
             device_id,
-            msix: false,
-            notify_offs: KVec::new(),
+            msix: Atomic::new(false),
+            notify_offs,
+            num_queues,
         })
     }
 
@@ -193,18 +209,13 @@ impl PciTransport {
         matches!(self.regs, Regs::Legacy { .. })
     }
 
-    /// Number of queues the device offers (modern), or `None` when the
-    /// interface does not say (legacy: probe each queue's size instead).
-    pub fn num_queues(&self) -> Option<u16> {
-        match &self.regs {
-            Regs::Modern { common: c, .. } => c.read16(common::NUM_QUEUES).ok(),
-            Regs::Legacy { .. } => None,
-        }
+    /// Records that MSI-X is on (the legacy device configuration moves).
+    pub fn set_msix(&self, on: bool) {
+        self.msix.store(on, Relaxed);
     }
 
-    /// Records that MSI-X is on (the legacy device configuration moves).
-    pub fn set_msix(&mut self, on: bool) {
-        self.msix = on;
+    fn msix(&self) -> bool {
+        self.msix.load(Relaxed)
     }
 
     /// Routes configuration change interrupts to MSI-X `vector`
@@ -247,89 +258,16 @@ impl PciTransport {
         Ok(())
     }
 
-    /// Maps queue `index`'s notification register on its own (after
-    /// `setup_queue`), so the queue can notify without the transport.
-    /// Returns the mapping and whether it can take a 32-bit write
-    /// (notification data).
-    pub fn map_notify(&self, pdev: &pci::Device<Bound>, index: u16) -> Result<(IoRegion, bool)> {
-        match &self.regs {
-            Regs::Modern { caps, .. } => {
-                let off = *self.notify_offs.get(usize::from(index)).ok_or(EINVAL)?;
-                let room = caps.notify.length.checked_sub(off).ok_or(EINVAL)?;
-                let width = if room >= 4 { 4 } else { 2 };
-                let at = u64::from(caps.notify.offset) + u64::from(off);
-                Ok((IoRegion::map(pdev, caps.notify.bar, at, width)?, width == 4))
-            }
-            Regs::Legacy { .. } => Ok((
-                IoRegion::map(pdev, 0, legacy::QUEUE_NOTIFY as u64, 2)?,
-                false,
-            )),
-        }
-    }
-
-    /// Maps the device configuration on its own (after MSI-X routing is
-    /// set: it moves the legacy configuration), and the modern
-    /// `config_generation` byte: for reading the configuration while the
-    /// device is live. Returns (mapping, offset of the configuration in
-    /// it, generation mapping).
-    pub fn map_config(
-        &self,
-        pdev: &pci::Device<Bound>,
-    ) -> Result<(IoRegion, usize, Option<IoRegion>)> {
-        match &self.regs {
-            Regs::Modern { caps, .. } => {
-                let d = caps.device.ok_or(ENODEV)?;
-                let len = core::cmp::min(d.length as usize, 4096);
-                let cfg = IoRegion::map(pdev, d.bar, u64::from(d.offset), len)?;
-                let gen = IoRegion::map(
-                    pdev,
-                    caps.common.bar,
-                    u64::from(caps.common.offset) + common::CONFIG_GENERATION as u64,
-                    1,
-                )?;
-                Ok((cfg, 0, Some(gen)))
-            }
-            Regs::Legacy { io } => {
-                let base = if self.msix {
-                    legacy::CONFIG_OFF_MSIX
-                } else {
-                    legacy::CONFIG_OFF_NO_MSIX
-                };
-                let len = io.len().checked_sub(base).ok_or(ENODEV)?;
-                Ok((IoRegion::map(pdev, 0, base as u64, len)?, 0, None))
-            }
-        }
-    }
-
-    /// Maps the ISR status byte on its own, for an INTx handler.
-    pub fn map_isr(&self, pdev: &pci::Device<Bound>) -> Result<IoRegion> {
-        match &self.regs {
-            Regs::Modern { caps, .. } => {
-                IoRegion::map(pdev, caps.isr.bar, u64::from(caps.isr.offset), 1)
-            }
-            Regs::Legacy { .. } => IoRegion::map(pdev, 0, legacy::ISR as u64, 1),
-        }
-    }
-
-    /// Maps the device status byte on its own, so queues can mark the
-    /// device FAILED when it breaks the rules.
-    pub fn map_status(&self, pdev: &pci::Device<Bound>) -> Result<IoRegion> {
-        match &self.regs {
-            Regs::Modern { caps, .. } => IoRegion::map(
-                pdev,
-                caps.common.bar,
-                u64::from(caps.common.offset) + common::DEVICE_STATUS as u64,
-                1,
-            ),
-            Regs::Legacy { .. } => IoRegion::map(pdev, 0, legacy::STATUS as u64, 1),
-        }
-    }
-
     /// Notifies the device about queue `index` (`&self`: hot path).
     pub fn notify_queue(&self, index: u16, data: Option<NotifyData>) -> Result {
         match &self.regs {
             Regs::Modern { notify, .. } => {
-                let off = *self.notify_offs.get(usize::from(index)).ok_or(EINVAL)?;
+                let off = self
+                    .notify_offs
+                    .get(usize::from(index))
+                    .ok_or(EINVAL)?
+                    .load(Relaxed);
+                // CAST: a `u32` offset into a mapping of at most 4 GiB.
                 match data {
                     Some(d) => notify.write32(off as usize, d.to_u32(index)),
                     None => notify.write16(off as usize, index),
@@ -340,32 +278,13 @@ impl PciTransport {
     }
 
     /// Reads (and so clears) the ISR status (`&self`: interrupt handlers).
+    /// All-ones (the device is gone) reads as no cause.
     pub fn read_isr(&self) -> Result<InterruptStatus> {
         let v = match &self.regs {
             Regs::Modern { isr, .. } => isr.read8(0)?,
             Regs::Legacy { io } => io.read8(legacy::ISR)?,
         };
-        Ok(InterruptStatus::from_bits(v))
-    }
-
-    /// Sets the FAILED status bit: the driver gave up on the device.
-    pub fn set_failed(&self) {
-        let _ = self
-            .status_raw()
-            .and_then(|s| self.set_status_raw(s | Status::FAILED.bits()));
-    }
-
-    /// Resets the device (status 0) and waits, bounded, for it to read
-    /// back 0 (`&self`, for removal paths).
-    pub fn reset_now(&self) -> Result {
-        self.set_status_raw(0)?;
-        for _ in 0..1000 {
-            if self.status_raw()? == 0 {
-                return Ok(());
-            }
-            kernel::time::delay::fsleep(kernel::time::Delta::from_micros(100));
-        }
-        Err(ETIMEDOUT)
+        Ok(InterruptStatus::from_bits(if v == 0xff { 0 } else { v }))
     }
 
     /// Stops the device's DMA (bus mastering off), for surprise removal.
@@ -395,7 +314,7 @@ impl PciTransport {
                 .ok_or(TransportError::OutOfRange),
             Regs::Legacy { io } => Ok((
                 io,
-                if self.msix {
+                if self.msix() {
                     legacy::CONFIG_OFF_MSIX
                 } else {
                     legacy::CONFIG_OFF_NO_MSIX
@@ -422,16 +341,93 @@ impl Transport for PciTransport {
         self.device_id
     }
 
-    fn read_status(&mut self) -> Result<Status, TransportError> {
+    fn read_status(&self) -> Result<Status, TransportError> {
         self.status_raw().map(Status::from_bits).map_err(io_err)
     }
 
-    fn write_status(&mut self, status: Status) -> Result<(), TransportError> {
+    fn write_status(&self, status: Status) -> Result<(), TransportError> {
         self.set_status_raw(status.bits()).map_err(io_err)
     }
 
-    fn reset_poll_delay(&mut self) {
-        kernel::time::delay::fsleep(kernel::time::Delta::from_micros(100));
+    fn config_generation(&self) -> Result<u32, TransportError> {
+        match &self.regs {
+            Regs::Modern { common: c, .. } => c
+                .read8(common::CONFIG_GENERATION)
+                .map(u32::from)
+                .map_err(io_err),
+            Regs::Legacy { .. } => Ok(0),
+        }
+    }
+
+    fn read_config_u8(&self, offset: usize) -> Result<u8, TransportError> {
+        let (r, base) = self.config_region()?;
+        r.read8(Self::cfg_off(base, offset)?)
+            .map_err(|_| TransportError::OutOfRange)
+    }
+
+    fn read_config_u16(&self, offset: usize) -> Result<u16, TransportError> {
+        let (r, base) = self.config_region()?;
+        r.read16(Self::cfg_off(base, offset)?)
+            .map_err(|_| TransportError::OutOfRange)
+    }
+
+    fn read_config_u32(&self, offset: usize) -> Result<u32, TransportError> {
+        let (r, base) = self.config_region()?;
+        r.read32(Self::cfg_off(base, offset)?)
+            .map_err(|_| TransportError::OutOfRange)
+    }
+
+    fn read_config_u64(&self, offset: usize) -> Result<u64, TransportError> {
+        // Two 32-bit reads, low half first (§4.1.3.1); the caller's
+        // generation check makes the pair consistent.
+        let lo = self.read_config_u32(offset)?;
+        let hi = self.read_config_u32(offset.checked_add(4).ok_or(TransportError::OutOfRange)?)?;
+        Ok(u64::from(lo) | (u64::from(hi) << 32))
+    }
+
+    fn write_config_u8(&self, offset: usize, value: u8) -> Result<(), TransportError> {
+        let (r, base) = self.config_region()?;
+        r.write8(Self::cfg_off(base, offset)?, value)
+            .map_err(|_| TransportError::OutOfRange)
+    }
+
+    fn write_config_u16(&self, offset: usize, value: u16) -> Result<(), TransportError> {
+        let (r, base) = self.config_region()?;
+        r.write16(Self::cfg_off(base, offset)?, value)
+            .map_err(|_| TransportError::OutOfRange)
+    }
+
+    fn write_config_u32(&self, offset: usize, value: u32) -> Result<(), TransportError> {
+        let (r, base) = self.config_region()?;
+        r.write32(Self::cfg_off(base, offset)?, value)
+            .map_err(|_| TransportError::OutOfRange)
+    }
+
+    fn write_config_u64(&self, offset: usize, value: u64) -> Result<(), TransportError> {
+        // CAST: splitting into halves.
+        self.write_config_u32(offset, value as u32)?;
+        self.write_config_u32(
+            offset.checked_add(4).ok_or(TransportError::OutOfRange)?,
+            (value >> 32) as u32,
+        )
+    }
+
+    fn notify(&self, index: u16, data: Option<NotifyData>) -> Result<(), TransportError> {
+        self.notify_queue(index, data).map_err(io_err)
+    }
+
+    fn ack_interrupt(&self) -> Result<InterruptStatus, TransportError> {
+        self.read_isr().map_err(io_err)
+    }
+}
+
+/// The set-up half, on a shared reference (see [`PciTransport`]).
+impl TransportSetup for &PciTransport {
+    fn num_queues(&mut self) -> Result<Option<u16>, TransportError> {
+        Ok(match self.regs {
+            Regs::Modern { .. } => Some(self.num_queues),
+            Regs::Legacy { .. } => None,
+        })
     }
 
     fn read_device_features(&mut self, word: u32) -> Result<u32, TransportError> {
@@ -461,76 +457,11 @@ impl Transport for PciTransport {
         }
     }
 
-    fn config_generation(&mut self) -> Result<u32, TransportError> {
-        match &self.regs {
-            Regs::Modern { common: c, .. } => c
-                .read8(common::CONFIG_GENERATION)
-                .map(u32::from)
-                .map_err(io_err),
-            Regs::Legacy { .. } => Ok(0),
-        }
-    }
-
-    fn read_config_u8(&mut self, offset: usize) -> Result<u8, TransportError> {
-        let (r, base) = self.config_region()?;
-        r.read8(Self::cfg_off(base, offset)?)
-            .map_err(|_| TransportError::OutOfRange)
-    }
-
-    fn read_config_u16(&mut self, offset: usize) -> Result<u16, TransportError> {
-        let (r, base) = self.config_region()?;
-        r.read16(Self::cfg_off(base, offset)?)
-            .map_err(|_| TransportError::OutOfRange)
-    }
-
-    fn read_config_u32(&mut self, offset: usize) -> Result<u32, TransportError> {
-        let (r, base) = self.config_region()?;
-        r.read32(Self::cfg_off(base, offset)?)
-            .map_err(|_| TransportError::OutOfRange)
-    }
-
-    fn read_config_u64(&mut self, offset: usize) -> Result<u64, TransportError> {
-        // Two 32-bit reads, low half first (§4.1.3.1); the caller's
-        // generation check makes the pair consistent.
-        let lo = self.read_config_u32(offset)?;
-        let hi = self.read_config_u32(offset.checked_add(4).ok_or(TransportError::OutOfRange)?)?;
-        Ok(u64::from(lo) | (u64::from(hi) << 32))
-    }
-
-    fn write_config_u8(&mut self, offset: usize, value: u8) -> Result<(), TransportError> {
-        let (r, base) = self.config_region()?;
-        r.write8(Self::cfg_off(base, offset)?, value)
-            .map_err(|_| TransportError::OutOfRange)
-    }
-
-    fn write_config_u16(&mut self, offset: usize, value: u16) -> Result<(), TransportError> {
-        let (r, base) = self.config_region()?;
-        r.write16(Self::cfg_off(base, offset)?, value)
-            .map_err(|_| TransportError::OutOfRange)
-    }
-
-    fn write_config_u32(&mut self, offset: usize, value: u32) -> Result<(), TransportError> {
-        let (r, base) = self.config_region()?;
-        r.write32(Self::cfg_off(base, offset)?, value)
-            .map_err(|_| TransportError::OutOfRange)
-    }
-
-    fn write_config_u64(&mut self, offset: usize, value: u64) -> Result<(), TransportError> {
-        // CAST: splitting into halves.
-        self.write_config_u32(offset, value as u32)?;
-        self.write_config_u32(
-            offset.checked_add(4).ok_or(TransportError::OutOfRange)?,
-            (value >> 32) as u32,
-        )
-    }
-
     fn max_queue_size(&mut self, index: u16) -> Result<u16, TransportError> {
         match &self.regs {
             Regs::Modern { common: c, .. } => {
-                if let Some(n) = self.num_queues() {
-                    if index >= n {
-                        return Ok(0);
-                    }
+                if index >= self.num_queues {
+                    return Ok(0);
                 }
                 c.write16(common::QUEUE_SELECT, index).map_err(io_err)?;
                 c.read16(common::QUEUE_SIZE).map_err(io_err)
@@ -543,12 +474,6 @@ impl Transport for PciTransport {
     }
 
     fn setup_queue(&mut self, index: u16, cfg: &QueueConfig) -> Result<(), TransportError> {
-        let i = usize::from(index);
-        while self.notify_offs.len() <= i {
-            self.notify_offs
-                .push(0, GFP_KERNEL)
-                .map_err(|_| TransportError::Errno(-12))?;
-        }
         match &self.regs {
             Regs::Modern {
                 common: c,
@@ -574,9 +499,10 @@ impl Transport for PciTransport {
                     .notify_offset(qoff, width)
                     .or_else(|| caps.notify_offset(qoff, 2))
                     .ok_or(TransportError::OutOfRange)?;
-                if let Some(slot) = self.notify_offs.get_mut(i) {
-                    *slot = off;
-                }
+                self.notify_offs
+                    .get(usize::from(index))
+                    .ok_or(TransportError::NoQueue)?
+                    .store(off, Relaxed);
                 Ok(())
             }
             Regs::Legacy { io } => {
@@ -612,22 +538,5 @@ impl Transport for PciTransport {
                 io.write32(legacy::QUEUE_PFN, 0).map_err(io_err)
             }
         }
-    }
-
-    fn notify(&mut self, index: u16, data: Option<NotifyData>) -> Result<(), TransportError> {
-        self.notify_queue(index, data).map_err(io_err)
-    }
-
-    fn ack_interrupt(&mut self) -> Result<InterruptStatus, TransportError> {
-        self.read_isr().map_err(io_err)
-    }
-}
-
-/// The features a PCI transport itself can offer the device.
-pub fn transport_features(legacy: bool) -> Features {
-    if legacy {
-        TransportKind::PciLegacy.transport_features()
-    } else {
-        TransportKind::PciModern.transport_features()
     }
 }

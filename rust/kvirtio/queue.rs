@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A virtqueue of a live device, shared by the driver's paths and its
+//! interrupt handler, and what a driver asks of one ([`QueueSpec`]).
+//!
+//! The ring is the core's split ring on the kernel platform, under an
+//! irqsave spinlock; the doorbell is the transport's notify, rung after
+//! the lock is released. A device that breaks the ring rules fails the
+//! device (FAILED), and the queue refuses further work.
+
+use super::{errno, platform::KernelPlatform, transport::DeviceTransport};
+use crate::{
+    kext::sync::SpinLockIrq,
+    virtio::{
+        init::set_failed,
+        queue::{Buf, NotifyData, RingError, Used, Virtqueue},
+        split::SplitQueue,
+        transport::Transport,
+    },
+};
+use kernel::{prelude::*, sync::Arc};
+
+/// What a driver asks of one queue.
+#[derive(Clone, Copy, Debug)]
+pub struct QueueSpec {
+    /// The largest size to use (the device's maximum may be smaller).
+    pub max_size: u16,
+    /// Largest indirect table (0: no indirect descriptors).
+    pub max_indirect: u16,
+    /// Whether the driver wants used buffer interrupts for this queue
+    /// ([`Driver::queue_interrupt`](super::driver::Driver::queue_interrupt)).
+    /// A queue without gets no interrupt vector and asks the device for no
+    /// notifications; the driver polls it (a transmit or control queue,
+    /// say).
+    pub callback: bool,
+}
+
+impl QueueSpec {
+    /// A queue of at most `max_size` entries, with interrupts and without
+    /// indirect descriptors.
+    pub const fn new(max_size: u16) -> Self {
+        Self {
+            max_size,
+            max_indirect: 0,
+            callback: true,
+        }
+    }
+}
+
+impl Default for QueueSpec {
+    fn default() -> Self {
+        Self::new(256)
+    }
+}
+
+/// A virtqueue of a live device, shared by the driver's paths and its
+/// interrupt handler (an irqsave spinlock guards the ring).
+#[pin_data]
+pub struct Queue<T> {
+    #[pin]
+    vq: SpinLockIrq<SplitQueue<KernelPlatform, T>>,
+    transport: Arc<DeviceTransport>,
+    notify_data: bool,
+    index: u16,
+}
+
+impl<T: Send> Queue<T> {
+    /// A queue around a programmed ring: queue `index` of the device behind
+    /// `transport`, notified with notification data when `notify_data`.
+    pub(crate) fn new(
+        vq: SplitQueue<KernelPlatform, T>,
+        transport: Arc<DeviceTransport>,
+        notify_data: bool,
+        index: u16,
+    ) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            vq <- crate::new_spinlock_irq!(vq, "rvirtio_queue"),
+            transport,
+            notify_data,
+            index,
+        }? Error)
+    }
+
+    /// The queue's index on the device.
+    pub fn index(&self) -> u16 {
+        self.index
+    }
+
+    /// Number of entries.
+    pub fn size(&self) -> u16 {
+        self.vq.lock().size()
+    }
+
+    /// Maps a ring error; one that means the device broke the ring rules
+    /// fails the device.
+    fn violation(&self, e: RingError) -> Error {
+        if errno::is_violation(e) {
+            set_failed(&*self.transport);
+        }
+        errno::ring(e)
+    }
+
+    /// Exposes a buffer (device-readable `out`, then device-writable
+    /// `inb`) without notifying the device. On failure the token comes
+    /// back with the error.
+    pub fn add(&self, out: &[Buf], inb: &[Buf], token: T) -> Result<(), (Error, T)> {
+        let r = self.vq.lock().add(out, inb, token);
+        r.map_err(|e| (self.violation(e.error), e.token))
+    }
+
+    /// Notifies the device of added buffers, unless it asked not to be.
+    pub fn kick(&self) -> Result {
+        let kick = {
+            let mut vq = self.vq.lock();
+            self.prepare_kick(&mut vq)?
+        };
+        self.notify(kick)
+    }
+
+    /// Whether the device wants a notification, and its value; under the
+    /// lock.
+    #[inline]
+    fn prepare_kick(&self, vq: &mut SplitQueue<KernelPlatform, T>) -> Result<Option<NotifyData>> {
+        let need = vq.prepare_kick().map_err(|e| self.violation(e))?;
+        Ok(need.then(|| vq.notification_data()))
+    }
+
+    /// Rings the doorbell (outside the lock) if [`Queue::prepare_kick`] said
+    /// so.
+    #[inline]
+    fn notify(&self, kick: Option<NotifyData>) -> Result {
+        match kick {
+            Some(data) => self
+                .transport
+                .notify(self.index, self.notify_data.then_some(data))
+                .map_err(errno::transport),
+            None => Ok(()),
+        }
+    }
+
+    /// [`Queue::add`] then, if `kick`, [`Queue::kick`], in one hold of the
+    /// lock (the doorbell is rung after it is released, as `kick` does).
+    /// A failed notification cannot hand the token back once the buffer is
+    /// in the ring: the device finds it at its next poll or the queue is
+    /// torn down with it.
+    pub fn add_kick(
+        &self,
+        out: &[Buf],
+        inb: &[Buf],
+        token: T,
+        kick: bool,
+    ) -> Result<(), (Error, T)> {
+        let notify = {
+            let mut vq = self.vq.lock();
+            if let Err(e) = vq.add(out, inb, token) {
+                drop(vq);
+                return Err((self.violation(e.error), e.token));
+            }
+            if kick {
+                self.prepare_kick(&mut vq).unwrap_or(None)
+            } else {
+                None
+            }
+        };
+        let _ = self.notify(notify);
+        Ok(())
+    }
+
+    /// [`Queue::add`] then [`Queue::kick`].
+    pub fn add_and_kick(&self, out: &[Buf], inb: &[Buf], token: T) -> Result<(), (Error, T)> {
+        self.add_kick(out, inb, token, true)
+    }
+
+    /// Returns the next used buffer. A device that breaks the ring rules
+    /// fails the device and gets `EIO`.
+    pub fn get_used(&self) -> Result<Option<Used<T>>> {
+        let r = self.vq.lock().get_used();
+        r.map_err(|e| self.violation(e))
+    }
+
+    /// Hands every used buffer to `f`, with interrupts re-enabled at the
+    /// end and the race with a buffer used meanwhile closed. Bounded: after
+    /// twice the queue size buffers it stops and returns `Ok(false)` (more
+    /// may be pending: call again later); `Ok(true)` when drained.
+    pub fn drain(&self, mut f: impl FnMut(T, u32)) -> Result<bool> {
+        let budget = u32::from(self.size()).saturating_mul(2);
+        let mut done = 0u32;
+        loop {
+            self.vq.lock().disable_cb();
+            while let Some(u) = self.get_used()? {
+                f(u.token, u.len);
+                done = done.saturating_add(1);
+                if done >= budget {
+                    let _ = self.vq.lock().enable_cb();
+                    return Ok(false);
+                }
+            }
+            let r = self.vq.lock().enable_cb();
+            if r.map_err(|e| self.violation(e))? {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// Like [`Queue::drain`], but holds the queue's lock across the whole
+    /// loop (one lock round trip per interrupt instead of one per buffer,
+    /// as the C driver does). `f` runs with the lock held and interrupts
+    /// off: it must not sleep, and must not take a lock that is held while
+    /// adding to this queue (that would invert the lock order).
+    pub fn drain_locked(&self, mut f: impl FnMut(T, u32)) -> Result<bool> {
+        let mut vq = self.vq.lock();
+        let budget = u32::from(vq.size()).saturating_mul(2);
+        let mut done = 0u32;
+        loop {
+            vq.disable_cb();
+            loop {
+                match vq.get_used() {
+                    Ok(Some(u)) => {
+                        f(u.token, u.len);
+                        done = done.saturating_add(1);
+                        if done >= budget {
+                            let _ = vq.enable_cb();
+                            return Ok(false);
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        drop(vq);
+                        return Err(self.violation(e));
+                    }
+                }
+            }
+            match vq.enable_cb() {
+                Ok(true) => return Ok(true),
+                Ok(false) => continue,
+                Err(e) => {
+                    drop(vq);
+                    return Err(self.violation(e));
+                }
+            }
+        }
+    }
+
+    /// Number of free descriptors.
+    pub fn num_free(&self) -> u16 {
+        self.vq.lock().num_free()
+    }
+
+    /// Whether the queue is broken.
+    pub fn is_broken(&self) -> bool {
+        self.vq.lock().is_broken()
+    }
+
+    /// Takes back a buffer still in flight, `None` when none is left. Only
+    /// after the device was reset (spec §3.3.1: buffers of a live queue
+    /// must not be reclaimed); dropping the queue does it too.
+    pub fn detach_unused(&self) -> Option<T> {
+        self.vq.lock().detach_unused()
+    }
+
+    /// Asks the device not to interrupt for used buffers (a hint: the
+    /// handler may still run). For NAPI-style polling.
+    pub fn disable_cb(&self) {
+        self.vq.lock().disable_cb();
+    }
+
+    /// Re-enables used buffer interrupts and returns a value for
+    /// [`Queue::poll`], without checking for pending buffers.
+    pub fn enable_cb_prepare(&self) -> Result<u32> {
+        let r = self.vq.lock().enable_cb_prepare();
+        r.map_err(|e| self.violation(e))
+    }
+
+    /// Whether buffers were used since `opaque` was taken by
+    /// [`Queue::enable_cb_prepare`] (closes the race with a re-enable).
+    pub fn poll(&self, opaque: u32) -> Result<bool> {
+        let r = self.vq.lock().poll(opaque);
+        r.map_err(|e| self.violation(e))
+    }
+
+    /// Re-enables used buffer interrupts; `Ok(false)` when buffers are
+    /// already pending (process them: no interrupt may come for them).
+    pub fn enable_cb(&self) -> Result<bool> {
+        let r = self.vq.lock().enable_cb();
+        r.map_err(|e| self.violation(e))
+    }
+
+    /// Like [`Queue::enable_cb`], but with `VIRTIO_F_EVENT_IDX` asks for the
+    /// interrupt only after most buffers in flight were used (transmit
+    /// completions).
+    pub fn enable_cb_delayed(&self) -> Result<bool> {
+        let r = self.vq.lock().enable_cb_delayed();
+        r.map_err(|e| self.violation(e))
+    }
+}
