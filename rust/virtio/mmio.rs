@@ -405,9 +405,9 @@ pub struct ShmRegion {
 /// The virtio-mmio transport, version 2 and legacy version 1, over a
 /// register window `R`.
 ///
-/// Implements [`Transport`] and [`TransportSetup`]; the set-up operations
-/// are also inherent methods with `&self` (see the [module
-/// documentation](self) on serialisation).
+/// Implements [`Transport`], and [`TransportSetup`] on `&MmioTransport`
+/// (the set-up operations are also inherent methods with `&self`; see the
+/// [module documentation](self) on serialisation).
 pub struct MmioTransport<R: Registers> {
     regs: R,
     header: Header,
@@ -747,9 +747,11 @@ impl<R: Registers> Transport for MmioTransport<R> {
     }
 }
 
-impl<R: Registers> TransportSetup for MmioTransport<R> {
+/// The set-up half on a shared reference, as the kernel framework uses it
+/// (see the [module documentation](self) on serialisation).
+impl<R: Registers> TransportSetup for &MmioTransport<R> {
     fn supported_features(&self) -> Features {
-        self.transport_features()
+        (*self).transport_features()
     }
 
     fn read_device_features(&mut self, word: u32) -> Result<u32, TransportError> {

@@ -479,14 +479,14 @@ fn cmdline_syntax() {
 
 #[test]
 fn modern_queue_programming() {
-    let mut t = MmioTransport::new(Fake::new(2, 2)).unwrap();
+    let t = MmioTransport::new(Fake::new(2, 2)).unwrap();
     assert_eq!(t.kind(), TransportKind::MmioModern);
     assert!(t.kind().has_config_generation());
     assert_eq!(t.queue_max(0), Ok(256));
     assert_eq!(t.queue_max(2), Ok(0));
     assert_eq!(t.queue_max(9), Ok(0));
     let cfg = modern(128, 0x1_2345_6000);
-    activate_queue(&mut t, 1, &cfg).unwrap();
+    activate_queue(&mut &t, 1, &cfg).unwrap();
     {
         let d = t.registers().d();
         let q = d.queues[1];
@@ -501,7 +501,7 @@ fn modern_queue_programming() {
     // QueueNumMax 0: no queue, nothing written.
     let before = t.registers().d().writes;
     assert_eq!(
-        activate_queue(&mut t, 2, &modern(8, 0x1000)),
+        activate_queue(&mut &t, 2, &modern(8, 0x1000)),
         Err(TransportError::NoQueue)
     );
     assert_eq!(
@@ -542,18 +542,18 @@ fn untrusted_queue_max_is_clamped() {
 
 #[test]
 fn legacy_queue_programming() {
-    let mut t = MmioTransport::new(Fake::new(1, 4)).unwrap();
+    let t = MmioTransport::new(Fake::new(1, 4)).unwrap();
     assert_eq!(t.kind(), TransportKind::MmioLegacy);
     assert!(!t.kind().has_config_generation());
     assert_eq!(t.config_generation(), Ok(0));
-    activate_queue(&mut t, 0, &legacy(256, 0x7654_3000)).unwrap();
+    activate_queue(&mut &t, 0, &legacy(256, 0x7654_3000)).unwrap();
     {
         let d = t.registers().d();
         let q = d.queues[0];
         assert_eq!(d.page_size, Some(LEGACY_PAGE_SIZE));
         assert_eq!((q.num, q.align, q.pfn), (256, 4096, 0x7_6543));
     }
-    activate_queue(&mut t, 1, &legacy(1024, 0x10_0000)).unwrap();
+    activate_queue(&mut &t, 1, &legacy(1024, 0x10_0000)).unwrap();
     assert_eq!(t.registers().d().page_size_writes, 1, "GuestPageSize once");
     // A ring whose PFN does not fit 32 bits is refused before any write.
     let before = t.registers().d().writes;
@@ -578,7 +578,7 @@ fn legacy_queue_programming() {
     assert_eq!(t.registers().d().queues[0].pfn, 0);
     // After a reset GuestPageSize is written again before the next queue.
     t.reset().unwrap();
-    activate_queue(&mut t, 0, &legacy(16, 0x2000)).unwrap();
+    activate_queue(&mut &t, 0, &legacy(16, 0x2000)).unwrap();
     assert_eq!(t.registers().d().page_size_writes, 2);
     // Legacy: one feature word.
     assert_eq!(t.device_features(1), Ok(0));
@@ -700,8 +700,9 @@ fn shared_memory_regions() {
 #[test]
 fn full_initialization() {
     for version in [1, 2] {
-        let mut t = MmioTransport::new(Fake::new(version, 4)).unwrap();
-        let mut init = DeviceInit::begin(&mut t, InitOptions::default()).unwrap();
+        let t = MmioTransport::new(Fake::new(version, 4)).unwrap();
+        let mut tr = &t;
+        let mut init = DeviceInit::begin(&mut tr, InitOptions::default()).unwrap();
         let accepted = init
             .negotiate(&DriverFeatures::new(Features::single(Feature::new(0))))
             .unwrap();
