@@ -191,7 +191,6 @@ mod tests {
         let Ok(t) = MmioTransport::new(FakeWindow::new(MAGIC, 1, 4, [16, 16])?) else {
             return Err(EINVAL);
         };
-        let writes = t.registers().writes.load(Ordering::Relaxed);
         for desc in [1u64 << 44, !0xfffu64, 0x1_0000_0800] {
             let cfg = QueueConfig {
                 size: 16,
@@ -200,15 +199,21 @@ mod tests {
                 device: 0,
                 legacy_align: 4096,
             };
+            let writes = t.registers().writes.load(Ordering::Relaxed);
+            // The transport refuses it before writing any register...
+            assert_eq!(t.program_queue(0, &cfg), Err(TransportError::InvalidQueue));
+            assert_eq!(t.registers().writes.load(Ordering::Relaxed), writes);
+            // ...and so does the core's activation (which selects the
+            // queue first, to read its maximum).
             assert_eq!(
                 activate_queue(&mut &t, 0, &cfg),
                 Err(TransportError::InvalidQueue)
             );
         }
         let w = t.registers();
-        // Refused before any register was written.
-        assert_eq!(w.writes.load(Ordering::Relaxed), writes);
         assert_eq!(w.get(reg::QUEUE_PFN), 0);
+        assert_eq!(w.get(reg::QUEUE_NUM), 0);
+        assert_eq!(w.get(reg::GUEST_PAGE_SIZE), 0);
         // The highest ring that fits: PFN 0xffffffff.
         let cfg = QueueConfig {
             size: 16,
