@@ -43,7 +43,7 @@ pub mod kvirtio;
 #[path = "../../rust/kext/blk.rs"]
 pub mod blk;
 
-use blk::{status, Disk, DiskRef, Elements, Geometry, Limits, Op, Request, Timeout, Unmapped};
+use blk::{status, Disk, DiskRef, Elements, Geometry, Limits, Op, Request, Timeout};
 use kvirtio::{
     config::DeviceConfig,
     driver::{Driver, Setup},
@@ -54,6 +54,17 @@ use virtio::{
     config::ConfigReader,
     features::{DriverFeatures, Feature, Features},
     spec::DeviceId,
+};
+
+#[path = "rvirtio_blk/mod.rs"]
+pub mod proto;
+
+use proto::{
+    completion::{completion_status, Violations},
+    id::{serial_from_id, ID_BYTES},
+    limits::{limits, Config, MAX_SEGMENTS},
+    ranges::{encode_ranges, FLAG_UNMAP, MAX_RANGES},
+    request::{request_type, Caps},
 };
 
 crate::module_virtio_driver! {
@@ -114,155 +125,8 @@ mod cfg {
     pub(crate) const MAX_WRITE_ZEROES_SECTORS: usize = 48;
 }
 
-/// Request types (§5.2.6).
-const T_IN: u32 = 0;
-const T_OUT: u32 = 1;
-const T_FLUSH: u32 = 4;
-const T_GET_ID: u32 = 8;
-const T_DISCARD: u32 = 11;
-const T_WRITE_ZEROES: u32 = 13;
-
-/// `VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP`: the device may deallocate.
-const FLAG_UNMAP: u32 = 1;
-/// Size of a `struct virtio_blk_discard_write_zeroes` range.
-const RANGE_SIZE: usize = 16;
-/// Most ranges in one discard request: they fit the request's payload
-/// buffer (256 bytes in the shim's per-request data).
-const MAX_RANGES: u32 = 16;
-/// Length of the GET_ID answer (§5.2.6).
-const ID_BYTES: usize = 20;
-
-/// Device status values (§5.2.6).
-const S_OK: u8 = 0;
-const S_IOERR: u8 = 1;
-const S_UNSUPP: u8 = 2;
-
-/// Most data segments per request: bounds the on-stack element arrays.
-const MAX_SEGMENTS: u32 = 64;
 /// Header and status.
 const EXTRA: usize = 2;
-
-/// Maps a virtio-blk status byte to a `blk_status_t`.
-pub fn blk_status(status: u8) -> u32 {
-    match status {
-        S_OK => status::OK,
-        S_UNSUPP => status::NOTSUPP,
-        // S_IOERR, and anything a device should not write.
-        _ => status::IOERR,
-    }
-}
-
-/// The block status of a completed request, and whether the device broke
-/// the protocol with it: a status byte it must not write, or (when the
-/// length can be trusted: `check_len`, a modern device) success with fewer
-/// bytes written than the request's data and status (a short read that
-/// claims success would hand stale memory to the reader). A length above
-/// the writable bytes never gets here: the ring rejects it.
-pub fn completion_status(a: Unmapped, check_len: bool) -> (u32, bool) {
-    match a.status {
-        S_OK if check_len && a.used_len != a.in_len => (status::IOERR, true),
-        S_OK | S_IOERR | S_UNSUPP => (blk_status(a.status), false),
-        _ => (status::IOERR, true),
-    }
-}
-
-/// Protocol violations (see [`completion_status`]) after which the device is
-/// failed.
-const MAX_VIOLATIONS: u32 = 8;
-
-/// Counts a device's protocol violations.
-pub struct Violations(Atomic<u32>);
-
-impl Default for Violations {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Violations {
-    /// No violations yet.
-    pub const fn new() -> Self {
-        Self(Atomic::new(0))
-    }
-
-    /// Records one; returns how many there have been, and whether this one
-    /// is the `MAX_VIOLATIONS`th (fail the device now; exactly once).
-    pub fn record(&self) -> (u32, bool) {
-        let n = self.0.fetch_add(1, Relaxed).saturating_add(1);
-        (n, n == MAX_VIOLATIONS)
-    }
-}
-
-/// What the negotiated features let the driver send.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Caps {
-    /// `VIRTIO_BLK_F_FLUSH`.
-    pub flush: bool,
-    /// `VIRTIO_BLK_F_DISCARD`.
-    pub discard: bool,
-    /// `VIRTIO_BLK_F_WRITE_ZEROES`.
-    pub write_zeroes: bool,
-}
-
-/// The virtio-blk request type and header sector of a block operation, or
-/// `None` for one the device cannot do. Flush, discard, write zeroes and
-/// GET_ID (the driver-private read) carry sector 0 in the header.
-pub fn request_type(op: Op, pos: u64, caps: Caps) -> Option<(u32, u64)> {
-    match op {
-        Op::Read => Some((T_IN, pos)),
-        Op::Write => Some((T_OUT, pos)),
-        Op::Flush if caps.flush => Some((T_FLUSH, 0)),
-        Op::Discard if caps.discard => Some((T_DISCARD, 0)),
-        Op::WriteZeroes if caps.write_zeroes => Some((T_WRITE_ZEROES, 0)),
-        Op::DrvIn => Some((T_GET_ID, 0)),
-        _ => None,
-    }
-}
-
-/// Writes `struct virtio_blk_discard_write_zeroes` ranges (sector,
-/// num_sectors, flags; little-endian) into `buf`, one per (first sector,
-/// bytes) in `ranges`, at most `max` of them. Returns the bytes written.
-/// Refuses an empty list, too many ranges, and sizes that are not whole
-/// sectors or do not fit a range.
-pub fn encode_ranges(
-    buf: &mut [u8],
-    ranges: impl Iterator<Item = (u64, u32)>,
-    flags: u32,
-    max: u32,
-) -> Result<usize> {
-    let mut n = 0usize;
-    for (sector, bytes) in ranges {
-        if n >= max as usize || bytes % 512 != 0 || bytes == 0 {
-            return Err(EINVAL);
-        }
-        let at = n * RANGE_SIZE;
-        let dst = buf.get_mut(at..at + RANGE_SIZE).ok_or(EINVAL)?;
-        let (s, rest) = dst.split_at_mut(8);
-        let (num, fl) = rest.split_at_mut(4);
-        s.copy_from_slice(&sector.to_le_bytes());
-        num.copy_from_slice(&(bytes / 512).to_le_bytes());
-        fl.copy_from_slice(&flags.to_le_bytes());
-        n += 1;
-    }
-    if n == 0 {
-        return Err(EINVAL);
-    }
-    Ok(n * RANGE_SIZE)
-}
-
-/// The serial number in a GET_ID answer: up to the first NUL (none if all
-/// 20 bytes are used). A device that sends anything but printable ASCII
-/// gets no serial shown (`EIO`), so it cannot inject text into sysfs.
-pub fn serial_from_id(id: &[u8]) -> Result<&[u8]> {
-    let id = id.get(..ID_BYTES).unwrap_or(id);
-    let len = id.iter().position(|&b| b == 0).unwrap_or(id.len());
-    let s = id.get(..len).ok_or(EIO)?;
-    if s.iter().all(|b| (0x20..0x7f).contains(b)) {
-        Ok(s)
-    } else {
-        Err(EIO)
-    }
-}
 
 /// Numbers the disks (`rvda`, `rvdb`, ...; the C driver's are `vd*`).
 static NEXT_INDEX: Atomic<u32> = Atomic::new(0);
@@ -559,24 +423,6 @@ pub struct BlkData {
     irq_offset: Option<u32>,
 }
 
-/// What the device's configuration says, read consistently.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct Config {
-    capacity: u64,
-    size_max: u32,
-    seg_max: u32,
-    blk_size: u32,
-    physical_block_exp: u8,
-    alignment_offset: u8,
-    min_io_size: u16,
-    opt_io_size: u32,
-    num_queues: u16,
-    max_discard_sectors: u32,
-    max_discard_seg: u32,
-    discard_sector_alignment: u32,
-    max_write_zeroes_sectors: u32,
-}
-
 fn read_config(setup: &mut Setup<'_>) -> Result<Config> {
     let has = |bit: u8| setup.has_feature(Feature::new(bit));
     let (size_max, seg_max, blk_size, topo, mq) = (
@@ -611,77 +457,6 @@ fn read_config(setup: &mut Setup<'_>) -> Result<Config> {
             max_write_zeroes_sectors: u32_if(r, write_zeroes, cfg::MAX_WRITE_ZEROES_SECTORS)?,
         })
     })
-}
-
-/// Turns the device's configuration into queue limits, refusing values no
-/// real device has (the device is untrusted). Discard and write zeroes are
-/// enabled as `caps` says; a limit of 0 from the device means no limit.
-fn limits(c: &Config, caps: Caps) -> Result<Limits> {
-    let lbs = if c.blk_size == 0 { 512 } else { c.blk_size };
-    if !(512..=65536).contains(&lbs) || !lbs.is_power_of_two() {
-        pr_err!("invalid block size {}\n", c.blk_size);
-        return Err(EINVAL);
-    }
-    if c.physical_block_exp > 16 {
-        pr_err!("invalid physical block exponent {}\n", c.physical_block_exp);
-        return Err(EINVAL);
-    }
-    let pbs = lbs << c.physical_block_exp;
-    let seg_max = match c.seg_max {
-        0 => MAX_SEGMENTS,
-        n => n.min(MAX_SEGMENTS),
-    };
-    // A segment is at most 4 GiB - 1 on the ring; 0 means no limit.
-    let size_max = match c.size_max {
-        0 => u32::MAX,
-        n => n.max(4096),
-    };
-    let (max_discard_sectors, max_discard_segments, discard_granularity) = if caps.discard {
-        let granularity = match c.discard_sector_alignment {
-            0 => lbs,
-            n => n.checked_mul(512).ok_or_else(|| {
-                pr_err!("invalid discard sector alignment {}\n", n);
-                EINVAL
-            })?,
-        };
-        let segs = match c.max_discard_seg {
-            0 => MAX_RANGES,
-            n => n.min(MAX_RANGES),
-        };
-        (nonzero_or_max(c.max_discard_sectors), segs, granularity)
-    } else {
-        (0, 0, 0)
-    };
-    let max_write_zeroes_sectors = if caps.write_zeroes {
-        nonzero_or_max(c.max_write_zeroes_sectors)
-    } else {
-        0
-    };
-    Ok(Limits {
-        logical_block_size: lbs,
-        physical_block_size: pbs,
-        alignment_offset: u32::from(c.alignment_offset) * lbs,
-        io_min: u32::from(c.min_io_size) * lbs,
-        io_opt: c.opt_io_size.saturating_mul(lbs),
-        max_hw_sectors: u32::MAX,
-        max_segments: seg_max,
-        max_segment_size: size_max,
-        dma_alignment: 511,
-        max_discard_sectors,
-        max_discard_segments,
-        discard_granularity,
-        max_write_zeroes_sectors,
-        write_cache: false,
-        fua: false,
-    })
-}
-
-fn nonzero_or_max(v: u32) -> u32 {
-    if v == 0 {
-        u32::MAX
-    } else {
-        v
-    }
 }
 
 impl Driver for RvirtioBlk {
@@ -851,232 +626,5 @@ impl Drop for BlkData {
         // The interrupts are freed by now, so nothing queues the work again;
         // it must not run after the module is gone.
         kext::workqueue::cancel_sync(&self.ctl.work);
-    }
-}
-
-#[kunit_tests(rvirtio_blk)]
-mod tests {
-    use super::*;
-
-    /// Device status bytes map to block statuses; unknown ones are errors.
-    #[test]
-    fn status_mapping() {
-        assert_eq!(blk_status(S_OK), status::OK);
-        assert_eq!(blk_status(S_IOERR), status::IOERR);
-        assert_eq!(blk_status(S_UNSUPP), status::NOTSUPP);
-        assert_eq!(blk_status(3), status::IOERR);
-        assert_eq!(blk_status(0xff), status::IOERR);
-    }
-
-    /// Completions: good answers, and the violations that count.
-    #[test]
-    fn completion_checks() {
-        let ok = Unmapped {
-            status: S_OK,
-            used_len: 4097,
-            in_len: 4097,
-        };
-        assert!(completion_status(ok, true) == (status::OK, false));
-        let short = Unmapped { used_len: 1, ..ok };
-        assert!(completion_status(short, true) == (status::IOERR, true));
-        // Legacy devices misreport the length: ignored.
-        assert!(completion_status(short, false) == (status::OK, false));
-        let err = Unmapped {
-            status: S_IOERR,
-            used_len: 0,
-            ..ok
-        };
-        assert!(completion_status(err, true) == (status::IOERR, false));
-        let unsupp = Unmapped {
-            status: S_UNSUPP,
-            ..err
-        };
-        assert!(completion_status(unsupp, true) == (status::NOTSUPP, false));
-        // Never written (0xff) or made up.
-        let never = Unmapped { status: 0xff, ..ok };
-        assert!(completion_status(never, true) == (status::IOERR, true));
-        let bogus = Unmapped { status: 7, ..ok };
-        assert!(completion_status(bogus, false) == (status::IOERR, true));
-    }
-
-    /// The made-up geometry of a disk without VIRTIO_BLK_F_GEOMETRY.
-    #[test]
-    fn default_geometry() {
-        let g = Geometry::for_capacity(1 << 20);
-        assert!(g.heads == 64 && g.sectors == 32 && g.cylinders == 512);
-        assert_eq!(Geometry::for_capacity(u64::MAX).cylinders, u16::MAX);
-    }
-
-    /// Repeated violations fail the device once, on the eighth.
-    #[test]
-    fn repeated_violations() {
-        let v = Violations::new();
-        for i in 1..MAX_VIOLATIONS {
-            assert!(v.record() == (i, false));
-        }
-        assert!(v.record() == (MAX_VIOLATIONS, true));
-        assert!(v.record() == (MAX_VIOLATIONS + 1, false));
-    }
-
-    /// Operations become the right request types and sectors, as far as
-    /// the negotiated features allow.
-    #[test]
-    fn request_building() {
-        let all = Caps {
-            flush: true,
-            discard: true,
-            write_zeroes: true,
-        };
-        let none = Caps::default();
-        assert!(request_type(Op::Read, 8, none) == Some((T_IN, 8)));
-        assert!(request_type(Op::Write, 16, none) == Some((T_OUT, 16)));
-        assert!(request_type(Op::Flush, 99, all) == Some((T_FLUSH, 0)));
-        assert!(request_type(Op::Flush, 99, none).is_none());
-        assert!(request_type(Op::Discard, 64, all) == Some((T_DISCARD, 0)));
-        assert!(request_type(Op::Discard, 64, none).is_none());
-        assert!(request_type(Op::WriteZeroes, 64, all) == Some((T_WRITE_ZEROES, 0)));
-        assert!(request_type(Op::WriteZeroes, 64, none).is_none());
-        assert!(request_type(Op::DrvIn, 5, none) == Some((T_GET_ID, 0)));
-        assert!(request_type(Op::Other(99), 0, all).is_none());
-    }
-
-    /// Discard and write-zeroes ranges: little-endian layout, flags, and
-    /// refusal of what the device must not get.
-    #[test]
-    fn discard_ranges() {
-        let mut buf = [0xaau8; 64];
-        let r = [(0x0102_0304_0506_0708u64, 4096u32), (9, 512)];
-        assert!(encode_ranges(&mut buf, r.iter().copied(), FLAG_UNMAP, 16) == Ok(32));
-        assert_eq!(&buf[..8], &[8, 7, 6, 5, 4, 3, 2, 1]);
-        assert_eq!(&buf[8..12], &[8, 0, 0, 0]);
-        assert_eq!(&buf[12..16], &[1, 0, 0, 0]);
-        assert_eq!(&buf[16..24], &[9, 0, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(&buf[24..28], &[1, 0, 0, 0]);
-        assert_eq!(buf[32], 0xaa);
-        // More ranges than allowed, or than the buffer holds.
-        assert!(encode_ranges(&mut buf, r.iter().copied(), 0, 1).is_err());
-        assert!(encode_ranges(&mut buf[..20], r.iter().copied(), 0, 16).is_err());
-        // Partial sectors, empty ranges, no ranges.
-        assert!(encode_ranges(&mut buf, core::iter::once((0, 100)), 0, 16).is_err());
-        assert!(encode_ranges(&mut buf, core::iter::once((0, 0)), 0, 16).is_err());
-        assert!(encode_ranges(&mut buf, core::iter::empty(), 0, 16).is_err());
-    }
-
-    /// GET_ID answers: NUL-padded, exactly 20 bytes, or hostile.
-    #[test]
-    fn serial_parsing() {
-        let mut id = [0u8; 20];
-        id[..5].copy_from_slice(b"disk1");
-        assert!(serial_from_id(&id) == Ok(&b"disk1"[..]));
-        let full = *b"ABCDEFGHIJKLMNOPQRST";
-        assert!(serial_from_id(&full) == Ok(&full[..]));
-        assert!(serial_from_id(&[0u8; 20]) == Ok(&b""[..]));
-        let mut bad = [0u8; 20];
-        bad[..3].copy_from_slice(b"a\nb");
-        assert!(serial_from_id(&bad).is_err());
-        bad[..3].copy_from_slice(b"a\xffb");
-        assert!(serial_from_id(&bad).is_err());
-    }
-
-    /// Limits: defaults, topology, and refusal of impossible values.
-    #[test]
-    fn limits_from_config() {
-        let base = Config {
-            capacity: 1 << 20,
-            size_max: 0,
-            seg_max: 0,
-            blk_size: 0,
-            physical_block_exp: 0,
-            alignment_offset: 0,
-            min_io_size: 0,
-            opt_io_size: 0,
-            num_queues: 1,
-            max_discard_sectors: 0,
-            max_discard_seg: 0,
-            discard_sector_alignment: 0,
-            max_write_zeroes_sectors: 0,
-        };
-        let none = Caps::default();
-        let l = limits(&base, none);
-        assert!(l.is_ok_and(|l| l.logical_block_size == 512 && l.max_segments == MAX_SEGMENTS));
-        let t = Config {
-            blk_size: 4096,
-            physical_block_exp: 1,
-            min_io_size: 2,
-            opt_io_size: 8,
-            seg_max: 1000,
-            ..base
-        };
-        assert!(limits(&t, none).is_ok_and(|l| l.physical_block_size == 8192
-            && l.io_min == 8192
-            && l.io_opt == 32768
-            && l.max_segments == MAX_SEGMENTS));
-        assert!(limits(
-            &Config {
-                blk_size: 100,
-                ..base
-            },
-            none
-        )
-        .is_err());
-        assert!(limits(
-            &Config {
-                blk_size: 1 << 20,
-                ..base
-            },
-            none
-        )
-        .is_err());
-        assert!(limits(
-            &Config {
-                physical_block_exp: 40,
-                ..base
-            },
-            none
-        )
-        .is_err());
-        // Discard and write zeroes: off without the features, device limits
-        // (0 means none), ranges capped by the payload.
-        assert!(limits(&base, none).is_ok_and(|l| l.max_discard_sectors == 0
-            && l.max_discard_segments == 0
-            && l.max_write_zeroes_sectors == 0));
-        let dz = Caps {
-            flush: false,
-            discard: true,
-            write_zeroes: true,
-        };
-        assert!(
-            limits(&base, dz).is_ok_and(|l| l.max_discard_sectors == u32::MAX
-                && l.max_discard_segments == MAX_RANGES
-                && l.discard_granularity == 512
-                && l.max_write_zeroes_sectors == u32::MAX)
-        );
-        let d = Config {
-            max_discard_sectors: 2048,
-            max_discard_seg: 1,
-            discard_sector_alignment: 8,
-            max_write_zeroes_sectors: 4096,
-            ..base
-        };
-        assert!(limits(&d, dz).is_ok_and(|l| l.max_discard_sectors == 2048
-            && l.max_discard_segments == 1
-            && l.discard_granularity == 4096
-            && l.max_write_zeroes_sectors == 4096));
-        assert!(limits(
-            &Config {
-                max_discard_seg: 1000,
-                ..d
-            },
-            dz
-        )
-        .is_ok_and(|l| l.max_discard_segments == MAX_RANGES));
-        assert!(limits(
-            &Config {
-                discard_sector_alignment: u32::MAX,
-                ..d
-            },
-            dz
-        )
-        .is_err());
     }
 }

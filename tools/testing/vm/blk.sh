@@ -7,9 +7,9 @@
 # blkdiscard with and without -z reads back zeroes; HDIO_GETGEO returns
 # the device's geometry; the serial shows in
 # sysfs; cache_type switches the write cache (and is read-only without
-# CONFIG_WCE); a read-only disk refuses writes; the KUnit suite (request
-# building, discard ranges, serials, status mapping, limits) passes.
-# rvirtio-test: timeout=600 smp=2 kunit=rvirtio_blk disks=256M,64M
+# CONFIG_WCE); a read-only disk refuses writes. (The KUnit suite
+# rvirtio_blk is in the test module rvirtio_blk_kunit: kunit.sh.)
+# rvirtio-test: timeout=600 smp=2 disks=256M,64M
 # rvirtio-qemu: -drive if=none,id=d0,file=@DISK0@,format=raw,cache=unsafe,discard=unmap
 # rvirtio-qemu: -device virtio-blk-pci,drive=d0,disable-legacy=on,num-queues=2,addr=0x5,serial=RVTEST-0001,cyls=520,heads=16,secs=63
 # rvirtio-qemu: -drive if=none,id=d1,file=@DISK1@,format=raw,readonly=on

@@ -21,9 +21,15 @@ for d in $(pci_devices 0x1af4 0x1000; pci_devices 0x1af4 0x1001; pci_devices 0x1
 	echo "  $(basename "$d")  virtio-$(names "$(cat "$d/device")")  driver: $(driver_of "$d" || echo none)"
 done
 
-step "loading the rvirtio modules"
-rel=$(uname -r)
-for m in $(cd "/lib/modules/$rel/updates" 2>/dev/null && find . -name '*.ko' | sed 's|.*/||;s|\.ko$||' | sort); do
+# modules [-v]: the rvirtio test modules (rvirtio_core_test and *_kunit);
+# with -v, the other rvirtio modules.
+modules() {
+	(cd "/lib/modules/$(uname -r)/updates" 2>/dev/null && find . -name '*.ko') |
+		sed 's|.*/||;s|\.ko$||' | grep -E "$@" '_kunit$|^rvirtio_core_test$' | sort
+}
+
+step "loading the rvirtio modules (not the test modules)"
+for m in $(modules -v); do
 	if modprobe "$m"; then
 		echo "  loaded $m"
 	else
@@ -54,7 +60,10 @@ for b in /sys/block/rvd*; do
 	fi
 done
 
-step "KUnit suites run at module load"
+step "KUnit suites of the test modules, run as each loads"
+for m in $(modules); do
+	modprobe "$m" || echo "  FAILED to load $m"
+done
 for r in /sys/kernel/debug/kunit/*/results; do
 	[ -e "$r" ] || continue
 	s=$(basename "$(dirname "$r")")

@@ -1,0 +1,3 @@
+// SPDX-License-Identifier: GPL-2.0
+/* This module's copy of the rvirtio C helpers (see rust/helpers/helpers.c). */
+#include "../../../rust/helpers/helpers.c"
