@@ -1,8 +1,8 @@
 #!/bin/sh
 # Every KUnit suite of the project, from its test modules: the core's
-# (rvirtio_core_test: the split ring, the PCI capability parser and the
-# virtio-mmio transport against
-# in-kernel fake devices and a fake register window) and every driver's or sample's *_kunit module.
+# (rvirtio_core_test: the split ring and the PCI capability parser against
+# in-kernel fake devices, the virtio-mmio transport against a fake register
+# window) and every driver's or sample's *_kunit module.
 # Each is loaded and unloaded; its suites run at load, and make check
 # collects their KTAP from the console (a suite named below that does not
 # run, fails or does not finish fails this test). With a virtio-blk and a
