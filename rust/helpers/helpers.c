@@ -15,7 +15,7 @@
 #include <asm/barrier.h>
 #include <uapi/linux/virtio_ring.h>
 
-#define RVIRTIO_HELPERS_ABI 2
+#define RVIRTIO_HELPERS_ABI 3
 
 unsigned int rvirtio_helpers_abi(void);
 unsigned int rvirtio_helpers_abi(void)
@@ -152,3 +152,6 @@ int rvirtio_spin_trylock_irqsave(spinlock_t *lock, unsigned long *flags)
 {
 	return spin_trylock_irqsave(lock, *flags);
 }
+
+/* The `device` module parameter (virtio-mmio devices without ACPI/DT). */
+#include "mmio.c"

@@ -149,6 +149,12 @@ impl<'a> Setup<'a> {
         )?)
     }
 
+    /// Shared memory region `id` of the device (§2.10), `None` if it has
+    /// none (see [`DeviceTransport::shared_memory`]).
+    pub fn shared_memory(&self, id: u8) -> Result<Option<crate::virtio::mmio::ShmRegion>> {
+        self.transport.shared_memory(id)
+    }
+
     /// How interrupts were routed (after [`Setup::find_queues`]).
     pub fn routing(&self) -> Option<Routing> {
         self.routing

@@ -8,7 +8,7 @@
 //! - transport-neutral: [`driver`] (the [`driver::Driver`] trait, probe
 //!   and removal), [`queue`], [`config`], [`status`], [`irq`], and
 //!   [`transport`] (a device's transport on whichever bus, revocable);
-//! - one folder per bus: [`pci`];
+//! - one folder per bus: [`pci`], [`mmio`];
 //! - [`platform`]: what the core needs from the kernel (DMA-coherent ring
 //!   memory, `KVec` bookkeeping, the `virt_*()` barriers);
 //! - [`module`]: `module_virtio_driver!`, which registers a driver on
@@ -30,6 +30,7 @@ pub mod config;
 pub mod driver;
 pub mod errno;
 pub mod irq;
+pub mod mmio;
 pub mod module;
 pub mod pci;
 pub mod platform;
