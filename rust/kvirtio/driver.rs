@@ -180,10 +180,7 @@ impl<'a> Setup<'a> {
         R: PartialEq,
         F: FnMut(&mut ConfigReader<'_, DeviceTransport>) -> Result<R, TransportError>,
     {
-        read_consistent(&*self.transport, DEFAULT_CONFIG_RETRIES, read).map_err(|e| match e {
-            crate::virtio::config::ConfigError::Transport(t) => errno::transport(t),
-            crate::virtio::config::ConfigError::Unstable => EAGAIN,
-        })
+        read_consistent(&*self.transport, DEFAULT_CONFIG_RETRIES, read).map_err(errno::config)
     }
 
     /// Writes a byte of device configuration (allowed after FEATURES_OK).

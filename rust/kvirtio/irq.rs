@@ -96,13 +96,26 @@ pub(crate) struct Shared<D: Driver> {
 }
 
 impl<D: Driver> Shared<D> {
-    /// Queue `i` has an interrupt: count it, run the driver's handler.
+    /// Queue `i` has its own interrupt: count it, run the driver's handler.
     #[inline]
     fn queue_interrupt(&self, i: u16) {
         if let Some(q) = self.queues.get(usize::from(i)) {
             q.stats().interrupted();
         }
         D::queue_interrupt(&self.data, i);
+    }
+
+    /// An interrupt shared by queue `i` and others: run the driver's
+    /// handler only if the queue has used buffers, as the C core's
+    /// `vring_interrupt()` does. A queue without is idle with interrupts
+    /// enabled, so a buffer used right after this check raises another
+    /// interrupt.
+    #[inline]
+    fn shared_queue_interrupt(&self, i: u16) {
+        match self.queues.get(usize::from(i)) {
+            Some(q) if !q.more_used() => {}
+            _ => self.queue_interrupt(i),
+        }
     }
 }
 
@@ -127,7 +140,7 @@ pub(crate) struct Handler<D: Driver> {
 impl<D: Driver> Handler<D> {
     fn all_queues(&self) {
         for &i in self.shared.callbacks.iter() {
-            self.shared.queue_interrupt(i);
+            self.shared.shared_queue_interrupt(i);
         }
     }
 }

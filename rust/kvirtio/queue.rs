@@ -335,6 +335,10 @@ pub trait QueueInfo: Send + Sync {
     fn ring(&self) -> RingInfo;
     /// The queue's counters.
     fn stats(&self) -> &QueueStats;
+    /// Whether the device has used buffers the driver has not taken back
+    /// (or broke the ring rules: the driver should look). For handlers
+    /// that serve several queues, to skip the idle ones cheaply.
+    fn more_used(&self) -> bool;
 }
 
 /// The ring of a queue, for debugfs.
@@ -375,5 +379,9 @@ impl<T: Send> QueueInfo for Queue<T> {
 
     fn stats(&self) -> &QueueStats {
         &self.stats
+    }
+
+    fn more_used(&self) -> bool {
+        self.vq.lock().more_used().unwrap_or(true)
     }
 }
