@@ -12,15 +12,6 @@
 # rvirtio-qemu: -device virtio-blk-pci,drive=d1,disable-legacy=on,vectors=0,addr=0x6
 . "$RVIRTIO_LIB"
 
-# disk_of BDF: the rvd* disk of a PCI device.
-disk_of() {
-	for d in /sys/block/rvd*; do
-		case "$(readlink -f "$d")" in
-		*/"$1"/*) basename "$d" ;;
-		esac
-	done
-}
-
 # resized DISK SECTORS: waits up to 10 s for the disk's new size.
 resized() {
 	n=0
