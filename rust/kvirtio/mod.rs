@@ -12,7 +12,8 @@
 //! - [`platform`]: what the core needs from the kernel (DMA-coherent ring
 //!   memory, `KVec` bookkeeping, the `virt_*()` barriers);
 //! - [`module`]: `module_virtio_driver!`, which registers a driver on
-//!   every bus; [`errno`]: the one mapping of core errors to errnos.
+//!   every bus; [`errno`]: the one mapping of core errors to errnos;
+//!   [`debugfs`] and [`stats`]: per-device state and per-queue counters.
 //!
 //! A module includes it after the core and the kernel glue, under these
 //! exact names:
@@ -27,6 +28,7 @@
 //! ```
 
 pub mod config;
+pub mod debugfs;
 pub mod driver;
 pub mod errno;
 pub mod irq;
@@ -35,5 +37,6 @@ pub mod module;
 pub mod pci;
 pub mod platform;
 pub mod queue;
+pub mod stats;
 pub mod status;
 pub mod transport;

@@ -95,6 +95,8 @@ macro_rules! module_virtio_driver {
             _mmio: ::kernel::driver::Registration<
                 ::kernel::platform::Adapter<$crate::kvirtio::mmio::MmioAdapter<$drv>>,
             >,
+            // Created first, removed last: every device's directory is in it.
+            _debugfs: $crate::kvirtio::debugfs::Root,
         }
 
         impl ::kernel::InPlaceModule for VirtioModule {
@@ -102,6 +104,9 @@ macro_rules! module_virtio_driver {
                 module: &'static ::kernel::ThisModule,
             ) -> impl ::pin_init::PinInit<Self, ::kernel::error::Error> {
                 ::kernel::try_pin_init!(Self {
+                    _debugfs: $crate::kvirtio::debugfs::Root::new(
+                        <Self as ::kernel::ModuleMetadata>::NAME,
+                    ),
                     _mmio_devices <- $crate::kvirtio::mmio::cmdline::CmdlineDevices::register(
                         <Self as ::kernel::ModuleMetadata>::NAME,
                         <$drv as $crate::kvirtio::driver::Driver>::DEVICE_ID,
