@@ -46,6 +46,7 @@ use super::{
         TransportKind,
         TransportSetup, //
     },
+    wire::ByteOrder,
 };
 use core::sync::atomic::{
     AtomicBool,
@@ -272,81 +273,6 @@ pub const fn legacy_pfn(addr: u64, page_size: u32) -> Result<u32, TransportError
     Ok(pfn as u32)
 }
 
-/// Byte order of multi-byte configuration fields.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ByteOrder {
-    /// Little endian (version 2).
-    Little,
-    /// Big endian (version 1 on a big-endian guest).
-    Big,
-}
-
-impl ByteOrder {
-    /// The guest's own byte order.
-    pub const NATIVE: Self = if cfg!(target_endian = "big") {
-        Self::Big
-    } else {
-        Self::Little
-    };
-
-    /// The order of the configuration space: little endian for version 2,
-    /// guest-native for version 1 (§4.2.4, legacy interface).
-    pub const fn of_config(version: Version) -> Self {
-        match version {
-            Version::Modern => Self::Little,
-            Version::Legacy => Self::NATIVE,
-        }
-    }
-
-    /// The value of the bytes `b` in this order.
-    pub const fn u16_from(self, b: [u8; 2]) -> u16 {
-        match self {
-            Self::Little => u16::from_le_bytes(b),
-            Self::Big => u16::from_be_bytes(b),
-        }
-    }
-
-    /// The value of the bytes `b` in this order.
-    pub const fn u32_from(self, b: [u8; 4]) -> u32 {
-        match self {
-            Self::Little => u32::from_le_bytes(b),
-            Self::Big => u32::from_be_bytes(b),
-        }
-    }
-
-    /// The value of the bytes `b` in this order.
-    pub const fn u64_from(self, b: [u8; 8]) -> u64 {
-        match self {
-            Self::Little => u64::from_le_bytes(b),
-            Self::Big => u64::from_be_bytes(b),
-        }
-    }
-
-    /// The bytes of `v` in this order.
-    pub const fn u16_to(self, v: u16) -> [u8; 2] {
-        match self {
-            Self::Little => v.to_le_bytes(),
-            Self::Big => v.to_be_bytes(),
-        }
-    }
-
-    /// The bytes of `v` in this order.
-    pub const fn u32_to(self, v: u32) -> [u8; 4] {
-        match self {
-            Self::Little => v.to_le_bytes(),
-            Self::Big => v.to_be_bytes(),
-        }
-    }
-
-    /// The bytes of `v` in this order.
-    pub const fn u64_to(self, v: u64) -> [u8; 8] {
-        match self {
-            Self::Little => v.to_le_bytes(),
-            Self::Big => v.to_be_bytes(),
-        }
-    }
-}
-
 /// Access to a virtio-mmio register window.
 ///
 /// The accessors are those of Linux's `readl()`/`writel()` family: the
@@ -470,8 +396,10 @@ impl<R: Registers> MmioTransport<R> {
             .ok_or(TransportError::OutOfRange)
     }
 
+    /// The order of the configuration space: little endian for version
+    /// 2, guest-native for version 1 (§4.2.4, legacy interface).
     fn config_order(&self) -> ByteOrder {
-        ByteOrder::of_config(self.header.version)
+        self.header.version.kind().byte_order()
     }
 
     /// Reads 32-bit word `word` of the device features. Set-up only.
@@ -681,12 +609,12 @@ impl<R: Registers> Transport for MmioTransport<R> {
         let v = self.regs.read16(self.config_at(offset, 2)?)?;
         // `read16` converted from little endian; back to the device's
         // bytes, then into the configuration's order.
-        Ok(self.config_order().u16_from(v.to_le_bytes()))
+        Ok(self.config_order().from_device_u16(v.to_le_bytes()))
     }
 
     fn read_config_u32(&self, offset: usize) -> Result<u32, TransportError> {
         let v = self.regs.read32(self.config_at(offset, 4)?)?;
-        Ok(self.config_order().u32_from(v.to_le_bytes()))
+        Ok(self.config_order().from_device_u32(v.to_le_bytes()))
     }
 
     fn read_config_u64(&self, offset: usize) -> Result<u64, TransportError> {
@@ -697,7 +625,7 @@ impl<R: Registers> Transport for MmioTransport<R> {
         let lo = self.regs.read32(at)?.to_le_bytes();
         let hi = self.regs.read32(plus4(at)?)?.to_le_bytes();
         let b = [lo[0], lo[1], lo[2], lo[3], hi[0], hi[1], hi[2], hi[3]];
-        Ok(self.config_order().u64_from(b))
+        Ok(self.config_order().from_device_u64(b))
     }
 
     fn write_config_u8(&self, offset: usize, value: u8) -> Result<(), TransportError> {
@@ -706,19 +634,19 @@ impl<R: Registers> Transport for MmioTransport<R> {
 
     fn write_config_u16(&self, offset: usize, value: u16) -> Result<(), TransportError> {
         let at = self.config_at(offset, 2)?;
-        let b = self.config_order().u16_to(value);
+        let b = self.config_order().to_device_u16(value);
         self.regs.write16(at, u16::from_le_bytes(b))
     }
 
     fn write_config_u32(&self, offset: usize, value: u32) -> Result<(), TransportError> {
         let at = self.config_at(offset, 4)?;
-        let b = self.config_order().u32_to(value);
+        let b = self.config_order().to_device_u32(value);
         self.regs.write32(at, u32::from_le_bytes(b))
     }
 
     fn write_config_u64(&self, offset: usize, value: u64) -> Result<(), TransportError> {
         let at = self.config_at(offset, 8)?;
-        let b = self.config_order().u64_to(value);
+        let b = self.config_order().to_device_u64(value);
         self.regs
             .write32(at, u32::from_le_bytes([b[0], b[1], b[2], b[3]]))?;
         self.regs

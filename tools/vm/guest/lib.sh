@@ -103,6 +103,15 @@ expect_mmio_bound() {
 	check "$(basename "$1") bound as mmio v$(mmio_version)" dmesg_has "$(basename "$1"): .*mmio v$(mmio_version)"
 }
 
+# disk_of PCI-ADDRESS: print the rvd* disk of a PCI device.
+disk_of() {
+	for _d in /sys/block/rvd*; do
+		case "$(readlink -f "$_d")" in
+		*/"$1"/*) basename "$_d" ;;
+		esac
+	done
+}
+
 # pci_devices VENDOR DEVICE: print the sysfs paths of matching PCI devices.
 pci_devices() {
 	for _p in /sys/bus/pci/devices/*; do
