@@ -31,7 +31,8 @@ impl DeviceConfig {
         R: PartialEq,
         F: FnMut(&mut ConfigReader<'_, DeviceTransport>) -> Result<R, TransportError>,
     {
-        read_consistent(&*self.transport, DEFAULT_CONFIG_RETRIES, read).map_err(super::errno::config)
+        read_consistent(&*self.transport, DEFAULT_CONFIG_RETRIES, read)
+            .map_err(super::errno::config)
     }
 
     /// Reads a 64-bit field at `offset`.
