@@ -17,7 +17,7 @@
 
 #include "ida.c"
 
-#define RVIRTIO_HELPERS_ABI 2
+#define RVIRTIO_HELPERS_ABI 4
 
 unsigned int rvirtio_helpers_abi(void);
 unsigned int rvirtio_helpers_abi(void)
@@ -154,3 +154,6 @@ int rvirtio_spin_trylock_irqsave(spinlock_t *lock, unsigned long *flags)
 {
 	return spin_trylock_irqsave(lock, *flags);
 }
+
+/* The `device` module parameter (virtio-mmio devices without ACPI/DT). */
+#include "mmio.c"

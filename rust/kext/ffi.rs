@@ -50,3 +50,7 @@ unsafe extern "C" {
         flags: *mut kernel::ffi::c_ulong,
     ) -> kernel::ffi::c_int;
 }
+
+unsafe extern "C" {
+    pub(crate) fn rvirtio_mmio_device_param() -> *const kernel::ffi::c_char;
+}

@@ -40,7 +40,11 @@ unsafe extern "C" {
 /// The operations of an hwrng.
 pub trait Operations: Send + Sync + 'static {
     /// Fills `buf` with random bytes; returns how many. With `wait` false
-    /// it must not sleep and returns 0 when nothing is ready.
+    /// it must not sleep and returns 0 when nothing is ready. With `wait`
+    /// it may sleep, but only for a bounded time (then 0): the hwrng core
+    /// holds its `reading_mutex` across the call, also from its kthread,
+    /// which no signal ends, so an unbounded sleep on a silent device
+    /// would stall every reader of `/dev/hwrng`.
     fn read(&self, buf: &mut [u8], wait: bool) -> Result<usize>;
 }
 

@@ -21,6 +21,7 @@ pub mod dma;
 pub(crate) mod ffi;
 pub mod ida;
 pub mod irq;
+pub mod mmio;
 pub mod pci;
 pub mod sync;
 pub mod workqueue;
@@ -29,7 +30,7 @@ pub mod workqueue;
 ///
 /// It must equal `RVIRTIO_HELPERS_ABI` in `rust/helpers/helpers.c`;
 /// [`helpers_abi_matches`] checks that at run time.
-pub const HELPERS_ABI: u32 = 2;
+pub const HELPERS_ABI: u32 = 4;
 
 /// Whether the linked C helpers implement the ABI these declarations expect.
 pub fn helpers_abi_matches() -> bool {

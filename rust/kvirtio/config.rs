@@ -7,7 +7,7 @@
 
 use super::transport::DeviceTransport;
 use crate::virtio::{
-    config::{read_consistent, ConfigError, ConfigReader, DEFAULT_CONFIG_RETRIES},
+    config::{read_consistent, ConfigReader, DEFAULT_CONFIG_RETRIES},
     transport::{Transport, TransportError},
 };
 use kernel::{prelude::*, sync::Arc};
@@ -16,13 +16,6 @@ use kernel::{prelude::*, sync::Arc};
 /// removed every access fails with `EIO`.
 pub struct DeviceConfig {
     transport: Arc<DeviceTransport>,
-}
-
-fn config_errno(e: ConfigError) -> Error {
-    match e {
-        ConfigError::Transport(t) => super::errno::transport(t),
-        ConfigError::Unstable => EAGAIN,
-    }
 }
 
 impl DeviceConfig {
@@ -38,7 +31,8 @@ impl DeviceConfig {
         R: PartialEq,
         F: FnMut(&mut ConfigReader<'_, DeviceTransport>) -> Result<R, TransportError>,
     {
-        read_consistent(&*self.transport, DEFAULT_CONFIG_RETRIES, read).map_err(config_errno)
+        read_consistent(&*self.transport, DEFAULT_CONFIG_RETRIES, read)
+            .map_err(super::errno::config)
     }
 
     /// Reads a 64-bit field at `offset`.

@@ -28,10 +28,11 @@
 
 use super::{
     config::DeviceConfig,
+    debugfs::DeviceDebugfs,
     errno,
     irq::{Handler, Interrupts, Role, Routing, Shared},
     platform::{KernelPlatform, Ring},
-    queue::{Queue, QueueSpec},
+    queue::{Queue, QueueInfo, QueueSpec},
     status::{DeviceStatus, RESET_POLLS},
     transport::DeviceTransport,
 };
@@ -110,6 +111,7 @@ pub struct Setup<'a> {
     routing: Option<Routing>,
     nqueues: u16,
     callbacks: KVec<u16>,
+    queues: KVec<Arc<dyn QueueInfo>>,
 }
 
 impl<'a> Setup<'a> {
@@ -149,6 +151,12 @@ impl<'a> Setup<'a> {
         )?)
     }
 
+    /// Shared memory region `id` of the device (§2.10), `None` if it has
+    /// none (see [`DeviceTransport::shared_memory`]).
+    pub fn shared_memory(&self, id: u8) -> Result<Option<crate::virtio::mmio::ShmRegion>> {
+        self.transport.shared_memory(id)
+    }
+
     /// How interrupts were routed (after [`Setup::find_queues`]).
     pub fn routing(&self) -> Option<Routing> {
         self.routing
@@ -172,10 +180,7 @@ impl<'a> Setup<'a> {
         R: PartialEq,
         F: FnMut(&mut ConfigReader<'_, DeviceTransport>) -> Result<R, TransportError>,
     {
-        read_consistent(&*self.transport, DEFAULT_CONFIG_RETRIES, read).map_err(|e| match e {
-            crate::virtio::config::ConfigError::Transport(t) => errno::transport(t),
-            crate::virtio::config::ConfigError::Unstable => EAGAIN,
-        })
+        read_consistent(&*self.transport, DEFAULT_CONFIG_RETRIES, read).map_err(errno::config)
     }
 
     /// Writes a byte of device configuration (allowed after FEATURES_OK).
@@ -188,7 +193,10 @@ impl<'a> Setup<'a> {
     /// Creates one queue per spec (queue `i` from `specs[i]`), and routes
     /// their interrupts as the bus can. Call once. A driver with several
     /// kinds of buffers uses an enum as the token type `T`.
-    pub fn find_queues<T: Send>(&mut self, specs: &[QueueSpec]) -> Result<KVec<Arc<Queue<T>>>> {
+    pub fn find_queues<T: Send + 'static>(
+        &mut self,
+        specs: &[QueueSpec],
+    ) -> Result<KVec<Arc<Queue<T>>>> {
         let count = u16::try_from(specs.len()).map_err(|_| EINVAL)?;
         if self.nqueues != 0 || count == 0 {
             return Err(EINVAL);
@@ -238,7 +246,7 @@ impl<'a> Setup<'a> {
         Err(last)
     }
 
-    fn make_queues<T: Send>(
+    fn make_queues<T: Send + 'static>(
         &mut self,
         specs: &[QueueSpec],
         routing: Routing,
@@ -247,6 +255,7 @@ impl<'a> Setup<'a> {
         let features = self.features;
         let dev = self.dev;
         let mut queues = KVec::with_capacity(specs.len(), GFP_KERNEL)?;
+        let mut infos = KVec::with_capacity(specs.len(), GFP_KERNEL)?;
         let mut k = 0u16;
         for (i, spec) in (0u16..).zip(specs.iter()) {
             let t = self.init.transport().map_err(errno::init)?;
@@ -298,8 +307,11 @@ impl<'a> Setup<'a> {
                 Queue::new(sq, self.transport.clone(), notify_data, i),
                 GFP_KERNEL,
             )?;
+            let info: Arc<dyn QueueInfo> = q.clone();
+            infos.push(info, GFP_KERNEL)?;
             queues.push(q, GFP_KERNEL)?;
         }
+        self.queues = infos;
         Ok(queues)
     }
 }
@@ -333,6 +345,7 @@ pub struct Probed<D: Driver> {
     // data (queues, buffers), then the bus's interrupt vectors, then
     // revoke the transport.
     irqs: KVec<Pin<KBox<IrqRegistration<Handler<D>>>>>,
+    _debugfs: Option<DeviceDebugfs>,
     shared: Arc<Shared<D>>,
     _interrupts: KBox<dyn Interrupts>,
     transport: Revoke,
@@ -373,6 +386,7 @@ struct Parts<'a, D: Driver> {
     callbacks: KVec<u16>,
     init: DeviceInit<'a, &'a DeviceTransport>,
     interrupts: KBox<dyn Interrupts>,
+    queues: KVec<Arc<dyn QueueInfo>>,
 }
 
 /// Probes a device for driver `D`: the bus adapter has checked the device
@@ -385,9 +399,10 @@ pub fn probe<D: Driver>(
 ) -> Result<Probed<D>> {
     let revoke = Revoke(transport.clone());
     match live::<D>(dev, &transport, interrupts) {
-        Ok((shared, irqs, interrupts)) => {
+        Ok((shared, irqs, interrupts, debugfs)) => {
             let this = Probed {
                 irqs,
+                _debugfs: debugfs,
                 shared,
                 _interrupts: interrupts,
                 transport: revoke,
@@ -426,6 +441,7 @@ fn setup_device<'a, D: Driver>(
         routing: None,
         nqueues: 0,
         callbacks: KVec::new(),
+        queues: KVec::new(),
     };
     let data = D::probe(&mut setup);
     let Setup {
@@ -434,6 +450,7 @@ fn setup_device<'a, D: Driver>(
         routing,
         callbacks,
         interrupts,
+        queues,
         ..
     } = setup;
     Ok(Parts {
@@ -443,11 +460,17 @@ fn setup_device<'a, D: Driver>(
         callbacks,
         init,
         interrupts,
+        queues,
     })
 }
 
 type Irqs<D> = KVec<Pin<KBox<IrqRegistration<Handler<D>>>>>;
-type Live<D> = (Arc<Shared<D>>, Irqs<D>, KBox<dyn Interrupts>);
+type Live<D> = (
+    Arc<Shared<D>>,
+    Irqs<D>,
+    KBox<dyn Interrupts>,
+    Option<DeviceDebugfs>,
+);
 
 /// Negotiates, sets up, requests the interrupts and sets DRIVER_OK.
 fn live<D: Driver>(
@@ -459,10 +482,16 @@ fn live<D: Driver>(
     let init = DeviceInit::begin(&mut handle, InitOptions::default()).map_err(errno::init)?;
     let parts = setup_device::<D>(dev, init, transport, interrupts)?;
     let (init, interrupts) = (parts.init, parts.interrupts);
+    let offered = init.offered();
+    let mut infos = KVec::with_capacity(parts.queues.len(), GFP_KERNEL)?;
+    for q in parts.queues.iter() {
+        infos.push(q.clone(), GFP_KERNEL)?;
+    }
     let shared = Arc::new(
         Shared::<D> {
             data: parts.data,
             callbacks: parts.callbacks,
+            queues: parts.queues,
         },
         GFP_KERNEL,
     )?;
@@ -505,7 +534,10 @@ fn live<D: Driver>(
         parts.routing.map_or("no", routing_name),
         features
     );
-    Ok((shared, irqs, interrupts))
+    // Diagnostics only: a device without its debugfs directory still works.
+    let debugfs =
+        DeviceDebugfs::new(dev, transport.clone(), offered, features, infos).unwrap_or(None);
+    Ok((shared, irqs, interrupts, debugfs))
 }
 
 /// How the bind message names the interface.

@@ -6,7 +6,9 @@
 //! is `EINVAL`, a device that broke the rules is `EIO`; transport failures
 //! keep their meaning (`ETIMEDOUT`, `ENOENT` for a missing queue, ...).
 
-use crate::virtio::{init::InitError, queue::RingError, transport::TransportError};
+use crate::virtio::{
+    config::ConfigError, init::InitError, queue::RingError, transport::TransportError,
+};
 use kernel::prelude::*;
 
 /// Maps a ring error to the error a driver's caller sees.
@@ -52,5 +54,14 @@ pub fn init(e: InitError) -> Error {
         InitError::Negotiation(_) | InitError::FeaturesRejected => ENODEV,
         InitError::ConfigUnstable => EAGAIN,
         _ => EIO,
+    }
+}
+
+/// Maps a consistent-read error: a configuration that kept changing is
+/// `EAGAIN`.
+pub fn config(e: ConfigError) -> Error {
+    match e {
+        ConfigError::Transport(t) => transport(t),
+        ConfigError::Unstable => EAGAIN,
     }
 }

@@ -13,7 +13,7 @@
 //!
 //! [`QueueSpec::callback`]: super::queue::QueueSpec::callback
 
-use super::{driver::Driver, transport::DeviceTransport};
+use super::{driver::Driver, queue::QueueInfo, transport::DeviceTransport};
 use crate::{
     kext::irq::{IrqHandler, IrqReturn},
     virtio::transport::Transport,
@@ -91,6 +91,32 @@ pub(crate) struct Shared<D: Driver> {
     pub(crate) data: D::Data,
     /// The queues with interrupts, in order.
     pub(crate) callbacks: KVec<u16>,
+    /// Every queue, by index (for the interrupt counters).
+    pub(crate) queues: KVec<Arc<dyn QueueInfo>>,
+}
+
+impl<D: Driver> Shared<D> {
+    /// Queue `i` has its own interrupt: count it, run the driver's handler.
+    #[inline]
+    fn queue_interrupt(&self, i: u16) {
+        if let Some(q) = self.queues.get(usize::from(i)) {
+            q.stats().interrupted();
+        }
+        D::queue_interrupt(&self.data, i);
+    }
+
+    /// An interrupt shared by queue `i` and others: run the driver's
+    /// handler only if the queue has used buffers, as the C core's
+    /// `vring_interrupt()` does. A queue without is idle with interrupts
+    /// enabled, so a buffer used right after this check raises another
+    /// interrupt.
+    #[inline]
+    fn shared_queue_interrupt(&self, i: u16) {
+        match self.queues.get(usize::from(i)) {
+            Some(q) if !q.more_used() => {}
+            _ => self.queue_interrupt(i),
+        }
+    }
 }
 
 /// What one handler does.
@@ -114,7 +140,7 @@ pub(crate) struct Handler<D: Driver> {
 impl<D: Driver> Handler<D> {
     fn all_queues(&self) {
         for &i in self.shared.callbacks.iter() {
-            D::queue_interrupt(&self.shared.data, i);
+            self.shared.shared_queue_interrupt(i);
         }
     }
 }
@@ -123,7 +149,7 @@ impl<D: Driver> IrqHandler for Handler<D> {
     fn handle(&self) -> IrqReturn {
         match &self.role {
             Role::Config => D::config_changed(&self.shared.data),
-            Role::Queue(i) => D::queue_interrupt(&self.shared.data, *i),
+            Role::Queue(i) => self.shared.queue_interrupt(*i),
             Role::AllQueues => self.all_queues(),
             Role::Line(t) => {
                 let Ok(cause) = t.ack_interrupt() else {

@@ -8,7 +8,7 @@
 //! the lock is released. A device that breaks the ring rules fails the
 //! device (FAILED), and the queue refuses further work.
 
-use super::{errno, platform::KernelPlatform, transport::DeviceTransport};
+use super::{errno, platform::KernelPlatform, stats::QueueStats, transport::DeviceTransport};
 use crate::{
     kext::sync::SpinLockIrq,
     virtio::{
@@ -62,6 +62,7 @@ pub struct Queue<T> {
     transport: Arc<DeviceTransport>,
     notify_data: bool,
     index: u16,
+    stats: QueueStats,
 }
 
 impl<T: Send> Queue<T> {
@@ -78,6 +79,7 @@ impl<T: Send> Queue<T> {
             transport,
             notify_data,
             index,
+            stats: QueueStats::new(),
         }? Error)
     }
 
@@ -95,6 +97,7 @@ impl<T: Send> Queue<T> {
     /// fails the device.
     fn violation(&self, e: RingError) -> Error {
         if errno::is_violation(e) {
+            self.stats.violation();
             set_failed(&*self.transport);
         }
         errno::ring(e)
@@ -104,7 +107,12 @@ impl<T: Send> Queue<T> {
     /// `inb`) without notifying the device. On failure the token comes
     /// back with the error.
     pub fn add(&self, out: &[Buf], inb: &[Buf], token: T) -> Result<(), (Error, T)> {
-        let r = self.vq.lock().add(out, inb, token);
+        let mut vq = self.vq.lock();
+        let r = vq.add(out, inb, token);
+        if r.is_ok() {
+            self.stats.added();
+        }
+        drop(vq);
         r.map_err(|e| (self.violation(e.error), e.token))
     }
 
@@ -122,6 +130,9 @@ impl<T: Send> Queue<T> {
     #[inline]
     fn prepare_kick(&self, vq: &mut SplitQueue<KernelPlatform, T>) -> Result<Option<NotifyData>> {
         let need = vq.prepare_kick().map_err(|e| self.violation(e))?;
+        if need {
+            self.stats.kicked();
+        }
         Ok(need.then(|| vq.notification_data()))
     }
 
@@ -156,6 +167,7 @@ impl<T: Send> Queue<T> {
                 drop(vq);
                 return Err((self.violation(e.error), e.token));
             }
+            self.stats.added();
             if kick {
                 self.prepare_kick(&mut vq).unwrap_or(None)
             } else {
@@ -174,7 +186,12 @@ impl<T: Send> Queue<T> {
     /// Returns the next used buffer. A device that breaks the ring rules
     /// fails the device and gets `EIO`.
     pub fn get_used(&self) -> Result<Option<Used<T>>> {
-        let r = self.vq.lock().get_used();
+        let mut vq = self.vq.lock();
+        let r = vq.get_used();
+        if let Ok(Some(_)) = r {
+            self.stats.used(1);
+        }
+        drop(vq);
         r.map_err(|e| self.violation(e))
     }
 
@@ -197,6 +214,9 @@ impl<T: Send> Queue<T> {
             }
             let r = self.vq.lock().enable_cb();
             if r.map_err(|e| self.violation(e))? {
+                if done == 0 {
+                    self.stats.spurious();
+                }
                 return Ok(true);
             }
         }
@@ -220,20 +240,30 @@ impl<T: Send> Queue<T> {
                         done = done.saturating_add(1);
                         if done >= budget {
                             let _ = vq.enable_cb();
+                            self.stats.used(u64::from(done));
                             return Ok(false);
                         }
                     }
                     Ok(None) => break,
                     Err(e) => {
+                        self.stats.used(u64::from(done));
                         drop(vq);
                         return Err(self.violation(e));
                     }
                 }
             }
             match vq.enable_cb() {
-                Ok(true) => return Ok(true),
+                Ok(true) => {
+                    if done == 0 {
+                        self.stats.spurious();
+                    } else {
+                        self.stats.used(u64::from(done));
+                    }
+                    return Ok(true);
+                }
                 Ok(false) => continue,
                 Err(e) => {
+                    self.stats.used(u64::from(done));
                     drop(vq);
                     return Err(self.violation(e));
                 }
@@ -291,5 +321,67 @@ impl<T: Send> Queue<T> {
     pub fn enable_cb_delayed(&self) -> Result<bool> {
         let r = self.vq.lock().enable_cb_delayed();
         r.map_err(|e| self.violation(e))
+    }
+}
+
+/// What debugfs and the interrupt handlers know of a queue, whatever its
+/// token type.
+pub trait QueueInfo: Send + Sync {
+    /// The queue's index on the device.
+    fn index(&self) -> u16;
+    /// Number of entries.
+    fn size(&self) -> u16;
+    /// The ring layout and the ring features in use.
+    fn ring(&self) -> RingInfo;
+    /// The queue's counters.
+    fn stats(&self) -> &QueueStats;
+    /// Whether the device has used buffers the driver has not taken back
+    /// (or broke the ring rules: the driver should look). For handlers
+    /// that serve several queues, to skip the idle ones cheaply.
+    fn more_used(&self) -> bool;
+}
+
+/// The ring of a queue, for debugfs.
+#[derive(Clone, Copy, Debug)]
+pub struct RingInfo {
+    /// `"split"` (the packed ring comes later).
+    pub layout: &'static str,
+    /// Indirect descriptors in use.
+    pub indirect: bool,
+    /// `VIRTIO_F_EVENT_IDX` notification suppression in use.
+    pub event_idx: bool,
+    /// Free descriptors.
+    pub free: u16,
+    /// The queue is broken (the device broke the ring rules).
+    pub broken: bool,
+}
+
+impl<T: Send> QueueInfo for Queue<T> {
+    fn index(&self) -> u16 {
+        self.index
+    }
+
+    fn size(&self) -> u16 {
+        Queue::size(self)
+    }
+
+    fn ring(&self) -> RingInfo {
+        let vq = self.vq.lock();
+        let o = vq.options();
+        RingInfo {
+            layout: "split",
+            indirect: o.indirect,
+            event_idx: o.event_idx,
+            free: vq.num_free(),
+            broken: vq.is_broken(),
+        }
+    }
+
+    fn stats(&self) -> &QueueStats {
+        &self.stats
+    }
+
+    fn more_used(&self) -> bool {
+        self.vq.lock().more_used().unwrap_or(true)
     }
 }

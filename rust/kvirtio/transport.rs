@@ -26,12 +26,15 @@ use crate::virtio::{
 };
 use kernel::{prelude::*, revocable::Revocable};
 
-use super::pci::PciTransport;
+use super::{mmio::MmioTransport, pci::PciTransport};
+use crate::virtio::mmio::ShmRegion;
 
 /// The buses this module can drive a device on.
 pub enum AnyTransport {
     /// Virtio over PCI (modern or legacy).
     Pci(PciTransport),
+    /// Virtio over MMIO (version 2 or legacy version 1).
+    Mmio(MmioTransport),
 }
 
 /// Runs `$e` with `$t` bound to the bus transport of `$any`.
@@ -39,6 +42,7 @@ macro_rules! on_bus {
     ($any:expr, $t:ident => $e:expr) => {
         match $any {
             AnyTransport::Pci($t) => $e,
+            AnyTransport::Mmio($t) => $e,
         }
     };
 }
@@ -87,6 +91,18 @@ impl DeviceTransport {
                 _ => Err(ENODEV),
             })
             .unwrap_or(Err(ENODEV))
+    }
+
+    /// Shared memory region `id` of the device (§2.10), `None` if it has
+    /// none: virtio-mmio version 2 `SHMSel`/`SHMLen`/`SHMBase`; other
+    /// transports do not describe regions yet. Uses a selector register:
+    /// call it during probe only.
+    pub fn shared_memory(&self, id: u8) -> Result<Option<ShmRegion>> {
+        self.with(|b| match b {
+            AnyTransport::Mmio(m) => m.shared_memory(id),
+            AnyTransport::Pci(_) => Ok(None),
+        })
+        .map_err(super::errno::transport)
     }
 
     /// Stops the device's DMA without its cooperation (PCI: bus mastering

@@ -28,6 +28,9 @@ pub mod fakedev;
 #[path = "pci_caps_kunit.rs"]
 mod pci_caps_kunit;
 
+#[path = "mmio_kunit.rs"]
+mod mmio_kunit;
+
 module! {
     type: RvirtioCoreTest,
     name: "rvirtio_core_test",

@@ -278,20 +278,23 @@ impl Features {
     /// Device-independent bits whose driver-side behaviour this core
     /// implements (or which need nothing from it beyond the transport):
     /// indirect descriptors, event index, `VERSION_1`, `ACCESS_PLATFORM`,
-    /// `ORDER_PLATFORM`, `NOTIFICATION_DATA`, `NOTIF_CONFIG_DATA`,
-    /// `RING_RESET`, `SR_IOV` and, for legacy interfaces, `ANY_LAYOUT` and
+    /// `NOTIFICATION_DATA`, `RING_RESET` (accepted, never required to be
+    /// used), `SR_IOV` and, for legacy interfaces, `ANY_LAYOUT` and
     /// `NOTIFY_ON_EMPTY`.
     ///
     /// Not implemented, so never accepted: `RING_PACKED` and `IN_ORDER`
     /// (the split ring neither batches in-order completions nor uses the
-    /// packed layout yet), `ADMIN_VQ` and `SUSPEND`.
+    /// packed layout yet), `ORDER_PLATFORM` (the rings are ordered with
+    /// the lighter `virt_*` barriers, enough for a device emulated on
+    /// other CPUs, not the platform's DMA barriers it asks for),
+    /// `NOTIF_CONFIG_DATA` (notifications carry the queue index, never
+    /// `queue_notif_config_data`), `ADMIN_VQ` and `SUSPEND`. A bit enters
+    /// this list with the code that honours it.
     pub const CORE_IMPLEMENTED: Self = Self::single(Feature::INDIRECT_DESC)
         .with(Feature::EVENT_IDX)
         .with(Feature::VERSION_1)
         .with(Feature::ACCESS_PLATFORM)
-        .with(Feature::ORDER_PLATFORM)
         .with(Feature::NOTIFICATION_DATA)
-        .with(Feature::NOTIF_CONFIG_DATA)
         .with(Feature::RING_RESET)
         .with(Feature::SR_IOV)
         .with(Feature::ANY_LAYOUT)

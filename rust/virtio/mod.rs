@@ -14,6 +14,8 @@
 //! - [`spec`]: device IDs, status bits, ring flags.
 //! - [`features`]: the feature set and [`features::negotiate`].
 //! - [`transport`]: the [`transport::Transport`] trait (PCI, MMIO, ccw).
+//! - [`mmio`]: virtio-mmio registers, header checks, the transport over
+//!   an abstract register window, the command-line device syntax.
 //! - [`config`]: generation-consistent configuration reads.
 //! - [`init`]: the initialization sequence.
 //! - [`layout`]: split and packed ring layouts.
@@ -42,6 +44,7 @@ pub mod config;
 pub mod features;
 pub mod init;
 pub mod layout;
+pub mod mmio;
 pub mod pci;
 pub mod platform;
 pub mod queue;

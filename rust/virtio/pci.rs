@@ -15,7 +15,15 @@
 //!
 //! Config space and BAR sizes come through [`ConfigSpace`] and [`BarInfo`],
 //! so the parser runs unchanged on the host (tests) and in the kernel
-//! (KUnit suites on crafted lists, and the PCI transport).
+//! (KUnit suites on crafted lists, and the PCI transport). The register
+//! logic the transport shares with tests (MSI-X vector routing with its
+//! read-back, the device configuration and its byte order) works on any
+//! [`Window`].
+
+use super::{
+    transport::TransportError,
+    wire::ByteOrder, //
+};
 
 /// `PCI_STATUS` register offset in config space.
 pub const PCI_STATUS: u16 = 0x06;
@@ -445,4 +453,188 @@ fn read_virtio_cap<C: ConfigSpace + ?Sized>(
         return Err(CapError::TooSmall { cfg_type });
     }
     Ok(Some((cfg_type, region, mult)))
+}
+
+/// One mapped register window of a virtio PCI device (the common
+/// configuration, the device configuration, the legacy I/O BAR 0), as the
+/// bus accesses it: multi-byte accessors are little-endian, like the
+/// kernel's `ioread16()` and `ioread32()`.
+///
+/// The kernel transport implements it on its mapped regions, tests on
+/// plain memory, so [`set_msix_vector`] and [`ConfigWindow`] run unchanged
+/// on both.
+pub trait Window {
+    /// Reads the byte at `off`.
+    fn read8(&self, off: usize) -> Result<u8, TransportError>;
+    /// Reads the little-endian `u16` at `off`.
+    fn read16(&self, off: usize) -> Result<u16, TransportError>;
+    /// Reads the little-endian `u32` at `off`.
+    fn read32(&self, off: usize) -> Result<u32, TransportError>;
+    /// Writes the byte `v` at `off`.
+    fn write8(&self, off: usize, v: u8) -> Result<(), TransportError>;
+    /// Writes `v` as a little-endian `u16` at `off`.
+    fn write16(&self, off: usize, v: u16) -> Result<(), TransportError>;
+    /// Writes `v` as a little-endian `u32` at `off`.
+    fn write32(&self, off: usize, v: u32) -> Result<(), TransportError>;
+}
+
+/// Where an MSI-X vector is routed from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VectorSource {
+    /// Configuration change notifications (`config_msix_vector`).
+    Config,
+    /// Used buffer notifications of one queue (`queue_msix_vector`).
+    Queue(u16),
+}
+
+/// A failed [`set_msix_vector`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VectorError {
+    /// The register access failed.
+    Io(TransportError),
+    /// The device did not take the vector: it read back `got`, usually
+    /// [`MSI_NO_VECTOR`] because it could not allocate resources for it
+    /// (§4.1.5.1.2.1). The driver then tries a routing with fewer vectors.
+    Refused {
+        /// What the vector register read back.
+        got: u16,
+    },
+}
+
+/// Routes `source` to MSI-X `vector` ([`MSI_NO_VECTOR`] for none) and
+/// reads the register back, as §4.1.5.1.2.1 requires: a device that could
+/// not allocate the vector reads back [`MSI_NO_VECTOR`]. `legacy` picks
+/// the registers of the legacy I/O BAR (only present while MSI-X is
+/// enabled) instead of the common configuration structure.
+pub fn set_msix_vector<W: Window + ?Sized>(
+    w: &W,
+    legacy: bool,
+    source: VectorSource,
+    vector: u16,
+) -> Result<(), VectorError> {
+    let (select, reg) = match (source, legacy) {
+        (VectorSource::Config, false) => (None, common::CONFIG_MSIX_VECTOR),
+        (VectorSource::Config, true) => (None, legacy::CONFIG_VECTOR),
+        (VectorSource::Queue(i), false) => {
+            (Some((common::QUEUE_SELECT, i)), common::QUEUE_MSIX_VECTOR)
+        }
+        (VectorSource::Queue(i), true) => (Some((legacy::QUEUE_SEL, i)), legacy::QUEUE_VECTOR),
+    };
+    if let Some((sel, index)) = select {
+        w.write16(sel, index).map_err(VectorError::Io)?;
+    }
+    w.write16(reg, vector).map_err(VectorError::Io)?;
+    let got = w.read16(reg).map_err(VectorError::Io)?;
+    if got != vector {
+        return Err(VectorError::Refused { got });
+    }
+    Ok(())
+}
+
+/// The offset of the device configuration in the legacy I/O BAR 0: 24
+/// while MSI-X is enabled (the two vector registers come first), 20
+/// without (§4.1.4.10).
+pub const fn legacy_config_offset(msix: bool) -> usize {
+    if msix {
+        legacy::CONFIG_OFF_MSIX
+    } else {
+        legacy::CONFIG_OFF_NO_MSIX
+    }
+}
+
+/// The device-specific configuration of a virtio PCI device: a window,
+/// where the configuration starts in it, and its byte order.
+///
+/// Multi-byte fields are converted between CPU order and `order`
+/// ([`TransportKind::byte_order`](super::transport::TransportKind::byte_order): little-endian for a modern device,
+/// guest-native for a legacy one, §4.1.4.10), whatever the CPU: the bus
+/// accessors are little-endian, so the bytes they carry are taken apart
+/// and reassembled in `order`. 64-bit fields are two 32-bit accesses, low
+/// address first (§4.1.3.1), not atomic: read them within
+/// [`read_consistent`](super::config::read_consistent).
+pub struct ConfigWindow<'a, W: ?Sized> {
+    window: &'a W,
+    base: usize,
+    order: ByteOrder,
+}
+
+impl<'a, W: Window + ?Sized> ConfigWindow<'a, W> {
+    /// The configuration at `base` in `window`, fields in `order`.
+    pub const fn new(window: &'a W, base: usize, order: ByteOrder) -> Self {
+        Self {
+            window,
+            base,
+            order,
+        }
+    }
+
+    /// The configuration of a legacy device in its I/O BAR 0 `window`,
+    /// at offset 20 or, with MSI-X enabled, 24, fields in `order`.
+    pub const fn legacy(window: &'a W, msix: bool, order: ByteOrder) -> Self {
+        Self::new(window, legacy_config_offset(msix), order)
+    }
+
+    fn at(&self, offset: usize) -> Result<usize, TransportError> {
+        self.base
+            .checked_add(offset)
+            .ok_or(TransportError::OutOfRange)
+    }
+
+    /// Reads the byte at `offset`.
+    pub fn read_u8(&self, offset: usize) -> Result<u8, TransportError> {
+        self.window.read8(self.at(offset)?)
+    }
+
+    /// Reads the `u16` field at `offset`.
+    pub fn read_u16(&self, offset: usize) -> Result<u16, TransportError> {
+        let v = self.window.read16(self.at(offset)?)?;
+        Ok(self.order.from_device_u16(v.to_le_bytes()))
+    }
+
+    /// Reads the `u32` field at `offset`.
+    pub fn read_u32(&self, offset: usize) -> Result<u32, TransportError> {
+        let v = self.window.read32(self.at(offset)?)?;
+        Ok(self.order.from_device_u32(v.to_le_bytes()))
+    }
+
+    /// Reads the `u64` field at `offset` (two 32-bit reads, low address
+    /// first).
+    pub fn read_u64(&self, offset: usize) -> Result<u64, TransportError> {
+        let lo = self.window.read32(self.at(offset)?)?.to_le_bytes();
+        let hi = self.window.read32(self.at(plus4(offset)?)?)?.to_le_bytes();
+        let b = [lo[0], lo[1], lo[2], lo[3], hi[0], hi[1], hi[2], hi[3]];
+        Ok(self.order.from_device_u64(b))
+    }
+
+    /// Writes the byte at `offset`.
+    pub fn write_u8(&self, offset: usize, v: u8) -> Result<(), TransportError> {
+        self.window.write8(self.at(offset)?, v)
+    }
+
+    /// Writes the `u16` field at `offset`.
+    pub fn write_u16(&self, offset: usize, v: u16) -> Result<(), TransportError> {
+        let raw = u16::from_le_bytes(self.order.to_device_u16(v));
+        self.window.write16(self.at(offset)?, raw)
+    }
+
+    /// Writes the `u32` field at `offset`.
+    pub fn write_u32(&self, offset: usize, v: u32) -> Result<(), TransportError> {
+        let raw = u32::from_le_bytes(self.order.to_device_u32(v));
+        self.window.write32(self.at(offset)?, raw)
+    }
+
+    /// Writes the `u64` field at `offset` (two 32-bit writes, low address
+    /// first).
+    pub fn write_u64(&self, offset: usize, v: u64) -> Result<(), TransportError> {
+        let b = self.order.to_device_u64(v);
+        let lo = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        let hi = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+        self.window.write32(self.at(offset)?, lo)?;
+        self.window.write32(self.at(plus4(offset)?)?, hi)
+    }
+}
+
+/// The offset of the high half of a 64-bit field.
+fn plus4(off: usize) -> Result<usize, TransportError> {
+    off.checked_add(4).ok_or(TransportError::OutOfRange)
 }

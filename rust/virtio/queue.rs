@@ -35,8 +35,11 @@ impl Buf {
 pub struct Used<T> {
     /// The token given to [`Virtqueue::add`].
     pub token: T,
-    /// Bytes the device reports it wrote, validated against the writable
-    /// size of the buffer (see [`LenPolicy`]).
+    /// Bytes the device reports it wrote, never more than the writable
+    /// size of the buffer (see [`LenPolicy`]). On a legacy interface only
+    /// an upper bound (a device may report every writable byte, or the
+    /// total descriptor length clamped to them); drivers that do not need
+    /// it ignore it there.
     pub len: u32,
 }
 
@@ -131,15 +134,41 @@ pub struct AddError<T> {
 }
 
 /// What to do with a used length larger than the buffer's writable bytes.
+///
+/// One decision, made by the core from the transport
+/// ([`LenPolicy::for_interface`], used by [`QueueOptions::from_features`]):
+/// drivers do not choose it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LenPolicy {
     /// Treat it as a violation: fail with [`RingError::BadLen`] and mark
-    /// the queue broken. The default.
+    /// the queue broken. Modern interfaces.
     Reject,
-    /// Clamp it to the writable bytes and go on. For legacy devices known
-    /// to misreport `len` (spec §2.7.8.2: drivers SHOULD ignore `len` of
-    /// legacy block, balloon and SCSI devices).
+    /// Clamp it to the writable bytes and go on. Legacy interfaces: many
+    /// legacy devices report the total descriptor length, or every
+    /// writable byte, whatever they wrote (spec §2.7.8.2 "it is generally
+    /// a good idea to ignore the len value"; the block, network transmit,
+    /// console transmit, balloon and SCSI sections name such devices).
     Clamp,
+}
+
+impl LenPolicy {
+    /// The policy of a legacy (`true`) or modern interface: legacy
+    /// lengths are clamped, never a violation, and only an upper bound of
+    /// what was written; modern lengths are checked strictly.
+    pub const fn for_interface(legacy: bool) -> Self {
+        if legacy {
+            Self::Clamp
+        } else {
+            Self::Reject
+        }
+    }
+
+    /// Returns `true` if a used length is exact (the device wrote that
+    /// many bytes), `false` if it is only an upper bound that a driver
+    /// should ignore where it can (legacy interfaces).
+    pub const fn len_is_exact(self) -> bool {
+        matches!(self, Self::Reject)
+    }
 }
 
 /// Ring features that change a queue's behaviour.
@@ -154,7 +183,8 @@ pub struct QueueOptions {
     pub max_indirect: u16,
     /// The interface is legacy (native-endian ring, contiguous layout).
     pub legacy: bool,
-    /// Used length validation.
+    /// Used length validation: [`LenPolicy::for_interface`] (what
+    /// [`QueueOptions::from_features`] sets; tests may pick either).
     pub len_policy: LenPolicy,
     /// Initial value of the free-running indices. The spec starts them at
     /// 0 after reset, which every driver must use; a non-zero value only
@@ -168,14 +198,16 @@ impl QueueOptions {
     /// 128 covers a typical `seg_max` plus headers).
     pub const DEFAULT_MAX_INDIRECT: u16 = 128;
 
-    /// Options derived from the negotiated features.
+    /// Options derived from the negotiated features and the interface
+    /// (`legacy`: [`TransportKind::is_legacy`](super::transport::TransportKind::is_legacy)),
+    /// which decides the ring's byte order and the used length policy.
     pub const fn from_features(features: Features, legacy: bool) -> Self {
         Self {
             event_idx: features.contains(Feature::EVENT_IDX),
             indirect: features.contains(Feature::INDIRECT_DESC),
             max_indirect: Self::DEFAULT_MAX_INDIRECT,
             legacy,
-            len_policy: LenPolicy::Reject,
+            len_policy: LenPolicy::for_interface(legacy),
             start_idx: 0,
         }
     }

@@ -38,6 +38,7 @@ use super::{
         Features, //
     },
     queue::{
+        LenPolicy,
         NotifyData,
         QueueConfig, //
     },
@@ -47,6 +48,7 @@ use super::{
         ISR_CONFIG,
         ISR_QUEUE, //
     },
+    wire::ByteOrder,
 };
 
 /// Which transport and interface version a [`Transport`] speaks.
@@ -74,6 +76,20 @@ impl TransportKind {
     /// `FEATURES_OK`, native-endian contiguous rings.
     pub const fn is_legacy(self) -> bool {
         matches!(self, Self::PciLegacy | Self::MmioLegacy | Self::CcwLegacy)
+    }
+
+    /// Byte order of everything the interface shares with the device
+    /// besides the transport's own registers: the rings, the device
+    /// configuration space and device headers. Little-endian for modern
+    /// interfaces, guest-native for legacy ones (§2.5.3, §2.7.3).
+    pub const fn byte_order(self) -> ByteOrder {
+        ByteOrder::for_interface(self.is_legacy())
+    }
+
+    /// What the queues do with a used length above the buffer's writable
+    /// bytes: clamp on legacy interfaces, reject on modern ones.
+    pub const fn len_policy(self) -> LenPolicy {
+        LenPolicy::for_interface(self.is_legacy())
     }
 
     /// Number of 32-bit feature words the interface carries: 1 for legacy,

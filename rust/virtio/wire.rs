@@ -83,12 +83,18 @@ le_impl!(Le16, u16);
 le_impl!(Le32, u32);
 le_impl!(Le64, u64);
 
-/// Byte order of the fields of a virtqueue and of device configuration.
+/// Byte order of the fields of a virtqueue, of device configuration and of
+/// device headers (virtio-blk's request header, virtio-net's header).
 ///
 /// Modern (virtio 1.x) interfaces are always little-endian. Legacy
 /// interfaces use the guest's native byte order (spec §2.7.3 "Legacy
-/// Interfaces: A Note on Virtqueue Endianness"), which matters on
-/// big-endian guests such as s390x with a revision-0 virtio-ccw device.
+/// Interfaces: A Note on Virtqueue Endianness", §2.5.3 for the
+/// configuration space, and each device's "Legacy Interface" notes for its
+/// headers), which matters on big-endian guests such as s390x with a
+/// revision-0 virtio-ccw device. The order is a property of the transport:
+/// [`TransportKind::byte_order`](super::transport::TransportKind::byte_order);
+/// code that encodes or decodes what the device sees takes it from there and
+/// never assumes little-endian.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ByteOrder {
     /// Little-endian (all modern interfaces).
@@ -159,6 +165,70 @@ impl ByteOrder {
         match self {
             Self::Little => v.to_le(),
             Self::Big => v.to_be(),
+        }
+    }
+
+    /// Converts a value loaded with a plain native `u64` load to CPU order.
+    #[inline(always)]
+    pub const fn from_raw64(self, raw: u64) -> u64 {
+        match self {
+            Self::Little => u64::from_le(raw),
+            Self::Big => u64::from_be(raw),
+        }
+    }
+
+    /// The bytes of a CPU-order `v` as the device reads them in this order
+    /// (a header field, a configuration field).
+    #[inline(always)]
+    pub const fn to_device_u16(self, v: u16) -> [u8; 2] {
+        match self {
+            Self::Little => v.to_le_bytes(),
+            Self::Big => v.to_be_bytes(),
+        }
+    }
+
+    /// The bytes of a CPU-order `v` in this order.
+    #[inline(always)]
+    pub const fn to_device_u32(self, v: u32) -> [u8; 4] {
+        match self {
+            Self::Little => v.to_le_bytes(),
+            Self::Big => v.to_be_bytes(),
+        }
+    }
+
+    /// The bytes of a CPU-order `v` in this order.
+    #[inline(always)]
+    pub const fn to_device_u64(self, v: u64) -> [u8; 8] {
+        match self {
+            Self::Little => v.to_le_bytes(),
+            Self::Big => v.to_be_bytes(),
+        }
+    }
+
+    /// The CPU-order value of the device's bytes `b` in this order.
+    #[inline(always)]
+    pub const fn from_device_u16(self, b: [u8; 2]) -> u16 {
+        match self {
+            Self::Little => u16::from_le_bytes(b),
+            Self::Big => u16::from_be_bytes(b),
+        }
+    }
+
+    /// The CPU-order value of the device's bytes `b` in this order.
+    #[inline(always)]
+    pub const fn from_device_u32(self, b: [u8; 4]) -> u32 {
+        match self {
+            Self::Little => u32::from_le_bytes(b),
+            Self::Big => u32::from_be_bytes(b),
+        }
+    }
+
+    /// The CPU-order value of the device's bytes `b` in this order.
+    #[inline(always)]
+    pub const fn from_device_u64(self, b: [u8; 8]) -> u64 {
+        match self {
+            Self::Little => u64::from_le_bytes(b),
+            Self::Big => u64::from_be_bytes(b),
         }
     }
 }

@@ -28,10 +28,16 @@ lines set how it runs:
     # rvirtio-test: disks=256M,64M           fresh raw images, named in the
     #                                        QEMU arguments as @DISK0@, @DISK1@
     # rvirtio-qemu: -device virtio-rng-pci   QEMU arguments (repeatable)
+    # rvirtio-test: machines=pc,microvm      run once per machine (tools/vm/run
+    #                                        --machine), as NAME@MACHINE
+    # rvirtio-qemu[microvm*]: -device virtio-rng-device
+    #                                        QEMU arguments for the machines
+    #                                        matching one of the patterns
 """
 
 import argparse
 import concurrent.futures
+import fnmatch
 import glob
 import io
 import os
@@ -156,42 +162,70 @@ def unittest_step(t, name, module):
 
 
 def parse_header(path):
-    opts = {"timeout": "300", "smp": "2", "mem": "1024", "kunit": ""}
+    """Returns (opts, [(machine patterns or None, QEMU args), ...])."""
+    opts = {"timeout": "300", "smp": "2", "mem": "1024", "kunit": "", "machines": ""}
     qemu = []
     with open(path) as f:
         for line in f:
             if line.startswith("# rvirtio-test:"):
                 for kv in line.split(":", 1)[1].split():
                     k, _, v = kv.partition("=")
-                    opts[k] = v
-            elif line.startswith("# rvirtio-qemu:"):
-                qemu += shlex.split(line.split(":", 1)[1])
+                    opts["machines" if k == "machine" else k] = v
+            else:
+                m = re.match(r"# rvirtio-qemu(?:\[([^\]]+)\])?:(.*)", line)
+                if m:
+                    pats = m.group(1).split(",") if m.group(1) else None
+                    qemu.append((pats, shlex.split(m.group(2))))
     opts["kunit"] = [s for s in opts["kunit"].split(",") if s]
+    opts["machines"] = [s for s in opts["machines"].split(",") if s]
     return opts, qemu
+
+
+def qemu_args(qemu, machine):
+    """The QEMU arguments of the header for one machine (None: the default)."""
+    args = []
+    for pats, a in qemu:
+        if pats is None or any(fnmatch.fnmatchcase(machine or "pc", p) for p in pats):
+            args += a
+    return args
+
+
+def vm_test_runs(script):
+    """The runs of one script: [(name, machine or None)]. A script with more
+    than one machine runs once per machine, named NAME@MACHINE."""
+    name = os.path.basename(script)[:-3]
+    machines = parse_header(script)[0]["machines"]
+    if len(machines) <= 1:
+        return [(name, machines[0] if machines else None)]
+    return [(f"{name}@{m}", m) for m in machines]
 
 
 def vm_tests(t, only):
     scripts = sorted(glob.glob(os.path.join(TOP, "tools", "testing", "vm", "*.sh")))
-    names = [os.path.basename(s)[:-3] for s in scripts]
+    runs = [(s, n, m) for s in scripts for n, m in vm_test_runs(s)]
     if only:
-        unknown = set(only) - set(names)
+        # NAME selects every machine of a script, NAME@MACHINE one.
+        known = {os.path.basename(s)[:-3] for s in scripts} | {n for _, n, _ in runs}
+        unknown = set(only) - known
         if unknown:
-            say(f"FAIL vm tests: no such test: {' '.join(sorted(unknown))} (have: {' '.join(names)})")
+            say(f"FAIL vm tests: no such test: {' '.join(sorted(unknown))} "
+                f"(have: {' '.join(n for _, n, _ in runs)})")
             t.add("vm-select", failed=1)
-        scripts = [s for s, n in zip(scripts, names) if n in only]
+        runs = [r for r in runs if r[1] in only or r[1].partition("@")[0] in only]
     # Two guests at a time: most VM tests wait on the guest more than they
     # compute, so two share the two cores well. Results print in order.
     jobs = int(os.environ.get("RVIRTIO_VM_JOBS", "2"))
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
-        for out, counts in pool.map(run_vm_test, scripts):
+        for out, counts in pool.map(lambda r: run_vm_test(*r), runs):
             say(out)
             t.add(*counts)
 
 
-def run_vm_test(script):
-    """Runs one VM test; returns (report text, (name, passed, failed, skipped))."""
-    name = os.path.basename(script)[:-3]
+def run_vm_test(script, name, machine):
+    """Runs one VM test on one machine (None: the runner's default); returns
+    (report text, (name, passed, failed, skipped))."""
     opts, qemu = parse_header(script)
+    qemu = qemu_args(qemu, machine)
     log = os.path.join(LOGDIR, f"vm-{name}.log")
     images = []
     for i, size in enumerate(s for s in opts.get("disks", "").split(",") if s):
@@ -204,6 +238,8 @@ def run_vm_test(script):
         qemu = [a.replace(f"@DISK{i}@", img) for a in qemu]
     cmd = [os.path.join(TOP, "tools", "vm", "run"), "--quiet", "--log", log, "--name", name,
            "--timeout", opts["timeout"], "--smp", opts["smp"], "--mem", opts["mem"]]
+    if machine:
+        cmd += ["--machine", machine]
     if opts.get("append"):
         cmd += ["--append", opts["append"].replace(",", " ")]
     cmd += [script, "--"] + qemu

@@ -2,8 +2,9 @@
 
 Boots real VMs (a few seconds each): a script's exit status comes back, a
 hung guest is killed and reported as hung (124), a guest that panics is
-reported as ending without a status (125), and a guest the boot watchdog
-kills leaves no QEMU behind. Needs the initramfs
+reported as ending without a status (125), a guest the boot watchdog
+kills leaves no QEMU behind, and the exit status comes back from microvm
+(virtio-mmio) with and without ACPI. Needs the initramfs
 (`make initramfs`).
 """
 
@@ -16,12 +17,12 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 RUN = os.path.join(TOP, "tools", "vm", "run")
 
 
-def boot(script, *args, env=None):
+def boot(script, *args, env=None, qemu=()):
     with tempfile.NamedTemporaryFile("w", suffix=".sh", delete=False) as f:
         f.write(script)
         path = f.name
     try:
-        p = subprocess.run([RUN, "--quiet", "--log", path + ".log", *args, path],
+        p = subprocess.run([RUN, "--quiet", "--log", path + ".log", *args, path, "--", *qemu],
                            capture_output=True, text=True, timeout=300,
                            env=dict(os.environ, **(env or {})))
         with open(path + ".log") as f:
@@ -48,6 +49,25 @@ class RunnerTest(unittest.TestCase):
         self.assertEqual(rc, 1)
         self.assertIn("FAIL: false fails", log)
         self.assertNotIn("not-reached", log)
+
+    def test_microvm_exit_status_is_returned(self):
+        # ACPI describes the virtio-mmio transport as LNRO0005; the runner
+        # gave the TSC rate that keeps the boot from hanging.
+        rc, _, log = boot('echo "on $RVIRTIO_MACHINE"; ls /sys/bus/platform/devices; cat /proc/cmdline; exit 5\n',
+                          "--machine", "microvm-v2", "--timeout", "120",
+                          qemu=("-device", "virtio-rng-device"))
+        self.assertEqual(rc, 5)
+        self.assertIn("on microvm-v2", log)
+        self.assertIn("LNRO0005:00", log)
+        self.assertIn("tsc_early_khz=", log)
+
+    def test_microvm_noacpi_exit_status_is_returned(self):
+        # Without ACPI the guest reboots instead of powering off, and QEMU
+        # appends the transports to the kernel command line.
+        rc, _, log = boot("cat /proc/cmdline; exit 4\n", "--machine", "microvm-noacpi",
+                          "--timeout", "120", qemu=("-device", "virtio-rng-device"))
+        self.assertEqual(rc, 4)
+        self.assertRegex(log, r"virtio_mmio\.device=512@0x[0-9a-f]+:[0-9]+")
 
     def test_hung_guest_is_killed_and_named(self):
         rc, err, _ = boot("sleep 1000\n", "--timeout", "8", "--name", "sleepy")

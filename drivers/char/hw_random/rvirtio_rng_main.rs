@@ -9,7 +9,9 @@
 //! waits for the interrupt (no busy-waiting). The length the device
 //! reports is honoured, including partial fills (the core checks it is no
 //! larger than the buffer). Non-blocking reads never sleep and return 0
-//! when nothing is ready.
+//! when nothing is ready. A waiting read sleeps at most 100 ms at a time,
+//! so a device that never answers holds neither the reader nor the hwrng
+//! core (see [`Rng::read`]).
 //!
 //! Removal (unbind, unload, surprise removal) wakes blocked readers, who
 //! get `ENODEV`, before the hwrng is unregistered, so it never waits on a
@@ -24,7 +26,8 @@ use kernel::{
     prelude::*,
     str::CString,
     sync::atomic::{Atomic, Relaxed},
-    sync::{aref::ARef, Arc, CondVar, Mutex},
+    sync::{aref::ARef, Arc, CondVar, CondVarTimeoutResult, Mutex},
+    time::msecs_to_jiffies,
 };
 
 #[path = "../../../rust/virtio/mod.rs"]
@@ -67,6 +70,11 @@ crate::module_virtio_driver! {
 /// Bytes asked of the device per request (as the C driver: eight cache
 /// lines; the hwrng core reads in chunks of one or two).
 const BUF_SIZE: usize = 512;
+
+/// Longest sleep of one read, in milliseconds (see [`Rng::read`]): what a
+/// non-blocking reader may wait for the hwrng core's `reading_mutex` while
+/// another read waits on a silent device.
+const WAIT_SLICE_MS: u32 = 100;
 
 /// Numbers the hwrng names (`rvirtio_rng.N`).
 static NEXT_INDEX: Atomic<u32> = Atomic::new(0);
@@ -138,7 +146,19 @@ impl Rng {
 }
 
 impl hwrng::Operations for Rng {
+    /// Returns the bytes left from the last fill, or posts the buffer and,
+    /// with `wait`, sleeps until it comes back, a signal, removal, or
+    /// [`WAIT_SLICE_MS`] passed (then 0). The slice matters because the
+    /// hwrng core calls this with its `reading_mutex` held, from readers
+    /// of `/dev/hwrng` and from its own kthread (`hwrng_fillfn`), which no
+    /// signal reaches: an unbounded wait on a device that never answers
+    /// would hold the mutex for good, and every other reader, non-blocking
+    /// ones included, would sleep on it. After a 0 the kthread sleeps 10 s
+    /// without the mutex, and a blocking reader's `read()` calls again (it
+    /// checks for signals in between); the buffer stays posted, so nothing
+    /// the device delivers later is lost.
     fn read(&self, out: &mut [u8], wait: bool) -> Result<usize> {
+        let mut left = msecs_to_jiffies(WAIT_SLICE_MS);
         let mut inner = self.inner.lock();
         loop {
             if inner.removed {
@@ -156,11 +176,13 @@ impl hwrng::Operations for Rng {
                 }
             }
             self.request(&mut inner)?;
-            if !wait {
+            if !wait || left == 0 {
                 return Ok(0);
             }
-            if self.filled.wait_interruptible(&mut inner) {
-                return Err(ERESTARTSYS);
+            match self.filled.wait_interruptible_timeout(&mut inner, left) {
+                CondVarTimeoutResult::Woken { jiffies } => left = jiffies,
+                CondVarTimeoutResult::Timeout => left = 0,
+                CondVarTimeoutResult::Signal { .. } => return Err(ERESTARTSYS),
             }
         }
     }

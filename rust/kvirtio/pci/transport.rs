@@ -17,7 +17,10 @@
 use crate::{
     kext::pci::{bar_info, config_read8, BarClaim, Enabled, IoRegion},
     virtio::{
-        pci::{self as vpci, common, legacy, BarInfo, ModernCaps},
+        pci::{
+            self as vpci, common, legacy, set_msix_vector, BarInfo, ConfigWindow, ModernCaps,
+            VectorError, VectorSource, Window,
+        },
         queue::{NotifyData, QueueConfig},
         spec::{DeviceId, Status},
         transport::{InterruptStatus, Transport, TransportError, TransportKind, TransportSetup},
@@ -97,6 +100,29 @@ pub struct PciTransport {
 
 fn io_err(_: Error) -> TransportError {
     TransportError::Io
+}
+
+/// The core's PCI register logic reaches the mapped regions through
+/// [`Window`]; a failed access (outside the mapping) is out of range.
+impl Window for IoRegion {
+    fn read8(&self, off: usize) -> Result<u8, TransportError> {
+        IoRegion::read8(self, off).map_err(|_| TransportError::OutOfRange)
+    }
+    fn read16(&self, off: usize) -> Result<u16, TransportError> {
+        IoRegion::read16(self, off).map_err(|_| TransportError::OutOfRange)
+    }
+    fn read32(&self, off: usize) -> Result<u32, TransportError> {
+        IoRegion::read32(self, off).map_err(|_| TransportError::OutOfRange)
+    }
+    fn write8(&self, off: usize, v: u8) -> Result<(), TransportError> {
+        IoRegion::write8(self, off, v).map_err(|_| TransportError::OutOfRange)
+    }
+    fn write16(&self, off: usize, v: u16) -> Result<(), TransportError> {
+        IoRegion::write16(self, off, v).map_err(|_| TransportError::OutOfRange)
+    }
+    fn write32(&self, off: usize, v: u32) -> Result<(), TransportError> {
+        IoRegion::write32(self, off, v).map_err(|_| TransportError::OutOfRange)
+    }
 }
 
 impl PciTransport {
@@ -219,43 +245,27 @@ impl PciTransport {
     }
 
     /// Routes configuration change interrupts to MSI-X `vector`
-    /// ([`vpci::MSI_NO_VECTOR`] for none); checks the device accepted it.
+    /// ([`vpci::MSI_NO_VECTOR`] for none); checks the device accepted it
+    /// (`EBUSY` if it read back another vector, such as `NO_VECTOR`).
     pub fn set_config_vector(&self, vector: u16) -> Result {
-        let got = match &self.regs {
-            Regs::Modern { common: c, .. } => {
-                c.write16(common::CONFIG_MSIX_VECTOR, vector)?;
-                c.read16(common::CONFIG_MSIX_VECTOR)?
-            }
-            Regs::Legacy { io } => {
-                io.write16(legacy::CONFIG_VECTOR, vector)?;
-                io.read16(legacy::CONFIG_VECTOR)?
-            }
-        };
-        if got != vector {
-            return Err(EBUSY);
-        }
-        Ok(())
+        self.set_vector(VectorSource::Config, vector)
     }
 
     /// Routes queue `index`'s interrupts to MSI-X `vector`; checks the
-    /// device accepted it.
+    /// device accepted it, as [`Self::set_config_vector`].
     pub fn set_queue_vector(&self, index: u16, vector: u16) -> Result {
-        let got = match &self.regs {
-            Regs::Modern { common: c, .. } => {
-                c.write16(common::QUEUE_SELECT, index)?;
-                c.write16(common::QUEUE_MSIX_VECTOR, vector)?;
-                c.read16(common::QUEUE_MSIX_VECTOR)?
-            }
-            Regs::Legacy { io } => {
-                io.write16(legacy::QUEUE_SEL, index)?;
-                io.write16(legacy::QUEUE_VECTOR, vector)?;
-                io.read16(legacy::QUEUE_VECTOR)?
-            }
+        self.set_vector(VectorSource::Queue(index), vector)
+    }
+
+    fn set_vector(&self, source: VectorSource, vector: u16) -> Result {
+        let r = match &self.regs {
+            Regs::Modern { common: c, .. } => set_msix_vector(c, false, source, vector),
+            Regs::Legacy { io } => set_msix_vector(io, true, source, vector),
         };
-        if got != vector {
-            return Err(EBUSY);
-        }
-        Ok(())
+        r.map_err(|e| match e {
+            VectorError::Refused { .. } => EBUSY,
+            VectorError::Io(_) => EIO,
+        })
     }
 
     /// Notifies the device about queue `index` (`&self`: hot path).
@@ -306,25 +316,18 @@ impl PciTransport {
         }
     }
 
-    fn config_region(&self) -> Result<(&IoRegion, usize), TransportError> {
+    /// The device configuration: the device configuration capability's
+    /// region (modern), or the I/O BAR 0 at offset 20 or, with MSI-X, 24
+    /// (legacy); fields in the interface's byte order.
+    fn config(&self) -> Result<ConfigWindow<'_, IoRegion>, TransportError> {
+        let order = self.kind().byte_order();
         match &self.regs {
             Regs::Modern { device, .. } => device
                 .as_ref()
-                .map(|d| (d, 0))
+                .map(|d| ConfigWindow::new(d, 0, order))
                 .ok_or(TransportError::OutOfRange),
-            Regs::Legacy { io } => Ok((
-                io,
-                if self.msix() {
-                    legacy::CONFIG_OFF_MSIX
-                } else {
-                    legacy::CONFIG_OFF_NO_MSIX
-                },
-            )),
+            Regs::Legacy { io } => Ok(ConfigWindow::legacy(io, self.msix(), order)),
         }
-    }
-
-    fn cfg_off(base: usize, offset: usize) -> Result<usize, TransportError> {
-        base.checked_add(offset).ok_or(TransportError::OutOfRange)
     }
 }
 
@@ -360,56 +363,37 @@ impl Transport for PciTransport {
     }
 
     fn read_config_u8(&self, offset: usize) -> Result<u8, TransportError> {
-        let (r, base) = self.config_region()?;
-        r.read8(Self::cfg_off(base, offset)?)
-            .map_err(|_| TransportError::OutOfRange)
+        self.config()?.read_u8(offset)
     }
 
     fn read_config_u16(&self, offset: usize) -> Result<u16, TransportError> {
-        let (r, base) = self.config_region()?;
-        r.read16(Self::cfg_off(base, offset)?)
-            .map_err(|_| TransportError::OutOfRange)
+        self.config()?.read_u16(offset)
     }
 
     fn read_config_u32(&self, offset: usize) -> Result<u32, TransportError> {
-        let (r, base) = self.config_region()?;
-        r.read32(Self::cfg_off(base, offset)?)
-            .map_err(|_| TransportError::OutOfRange)
+        self.config()?.read_u32(offset)
     }
 
     fn read_config_u64(&self, offset: usize) -> Result<u64, TransportError> {
         // Two 32-bit reads, low half first (§4.1.3.1); the caller's
         // generation check makes the pair consistent.
-        let lo = self.read_config_u32(offset)?;
-        let hi = self.read_config_u32(offset.checked_add(4).ok_or(TransportError::OutOfRange)?)?;
-        Ok(u64::from(lo) | (u64::from(hi) << 32))
+        self.config()?.read_u64(offset)
     }
 
     fn write_config_u8(&self, offset: usize, value: u8) -> Result<(), TransportError> {
-        let (r, base) = self.config_region()?;
-        r.write8(Self::cfg_off(base, offset)?, value)
-            .map_err(|_| TransportError::OutOfRange)
+        self.config()?.write_u8(offset, value)
     }
 
     fn write_config_u16(&self, offset: usize, value: u16) -> Result<(), TransportError> {
-        let (r, base) = self.config_region()?;
-        r.write16(Self::cfg_off(base, offset)?, value)
-            .map_err(|_| TransportError::OutOfRange)
+        self.config()?.write_u16(offset, value)
     }
 
     fn write_config_u32(&self, offset: usize, value: u32) -> Result<(), TransportError> {
-        let (r, base) = self.config_region()?;
-        r.write32(Self::cfg_off(base, offset)?, value)
-            .map_err(|_| TransportError::OutOfRange)
+        self.config()?.write_u32(offset, value)
     }
 
     fn write_config_u64(&self, offset: usize, value: u64) -> Result<(), TransportError> {
-        // CAST: splitting into halves.
-        self.write_config_u32(offset, value as u32)?;
-        self.write_config_u32(
-            offset.checked_add(4).ok_or(TransportError::OutOfRange)?,
-            (value >> 32) as u32,
-        )
+        self.config()?.write_u64(offset, value)
     }
 
     fn notify(&self, index: u16, data: Option<NotifyData>) -> Result<(), TransportError> {

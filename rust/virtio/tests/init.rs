@@ -364,6 +364,25 @@ fn required_features_and_dependencies() {
     );
 }
 
+/// `CORE_IMPLEMENTED` claims only what the code does: the rings use the
+/// `virt_*` barriers (not `ORDER_PLATFORM`'s) and notifications carry the
+/// queue index (not `queue_notif_config_data`), so neither bit is accepted,
+/// even when offered and asked for.
+#[test]
+fn unimplemented_ordering_and_notification_bits_are_never_accepted() {
+    for bit in [Feature::ORDER_PLATFORM, Feature::NOTIF_CONFIG_DATA] {
+        assert!(!Features::CORE_IMPLEMENTED.contains(bit), "{bit:?}");
+        let acc = negotiate(
+            Features::DEVICE_INDEPENDENT.union(f(&[0])),
+            &DriverFeatures::new(f(&[0])),
+            Features::DEVICE_INDEPENDENT,
+            false,
+        )
+        .unwrap();
+        assert!(!acc.contains(bit), "{bit:?} accepted");
+    }
+}
+
 #[test]
 fn transport_limits_independent_features() {
     let all = Features::DEVICE_INDEPENDENT.union(f(&[0]));

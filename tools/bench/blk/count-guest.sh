@@ -11,14 +11,24 @@ arg() { sed -n "s/.*rvcount.$1=\([a-z0-9_-]*\).*/\1/p" /proc/cmdline; }
 secs=$(arg secs)
 wl=$(arg wl)
 drv=$(arg drv)
-addr=0000:00:05.0
-dev=/sys/bus/pci/devices/$addr
+case $RVIRTIO_MACHINE in
+microvm*)
+	dev=$(mmio_devices)
+	[ -n "$dev" ] || fail "no virtio-mmio transport"
+	c_transport=virtio_mmio
+	;;
+*)
+	dev=/sys/bus/pci/devices/0000:00:05.0
+	c_transport=virtio_pci
+	;;
+esac
+addr=$(basename "$dev")
 
-check "modprobe virtio_pci" modprobe virtio_pci
+check "modprobe $c_transport" modprobe $c_transport
 check "modprobe virtio_blk" modprobe virtio_blk
 # prefix=rvd: rvirtio_blk names its disks rvd*, beside the C driver's vd*.
 check "modprobe rvirtio_blk prefix=rvd" modprobe rvirtio_blk prefix=rvd
-[ -e "$dev/driver" ] && echo $addr >"$dev/driver/unbind"
+[ -e "$dev/driver" ] && echo "$addr" >"$dev/driver/unbind"
 case $wl in
 randread-4k-qd1) args="--rw=randread --bs=4k --iodepth=1" ;;
 randread-4k-qd32) args="--rw=randread --bs=4k --iodepth=32" ;;
@@ -27,11 +37,11 @@ write-128k-seq) args="--rw=write --bs=128k --iodepth=16" ;;
 *) fail "unknown workload $wl" ;;
 esac
 echo "$drv" >"$dev/driver_override"
-echo $addr >/sys/bus/pci/drivers_probe
-expect_eq "bound" "$(driver_of $dev)" "$drv"
+echo "$addr" >"${dev%/devices/*}/drivers_probe"
+expect_eq "bound" "$(driver_of "$dev")" "$drv"
 sleep 1
 case $drv in
-virtio-pci) disk=$(ls /sys/bus/pci/devices/$addr/virtio*/block | head -n1) ;;
+virtio-pci | virtio-mmio) disk=$(ls "$dev"/virtio*/block | head -n1) ;;
 *) disk=$(ls -d /sys/block/rvd* | head -n1 | xargs basename) ;;
 esac
 [ -n "$disk" ] || fail "no disk for $drv"
@@ -45,5 +55,5 @@ sleep "$secs"
 sync
 echo "COUNT stat2 $(cat /sys/block/"$disk"/stat)"
 wait
-grep -E "\[(rvirtio_blk|virtio_blk|virtio_pci|virtio_ring|virtio|virtio_pci_modern_dev|virtio_pci_legacy_dev)\]" /proc/kallsyms |
+grep -E "\[(rvirtio_blk|virtio_blk|virtio_pci|virtio_mmio|virtio_ring|virtio|virtio_pci_modern_dev|virtio_pci_legacy_dev)\]" /proc/kallsyms |
 	sed 's/^/COUNT SYM /'

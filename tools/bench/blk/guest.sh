@@ -2,35 +2,48 @@
 # Guest half of tools/bench/blk/run: alternates the kernel's C virtio_blk
 # and rvirtio_blk on the same device (driver_override), running the same
 # fio workloads on each, and prints one "BENCH driver workload rep iops"
-# line per run.
+# line per run. On PCI the C side is virtio_pci + virtio_blk; on microvm
+# (virtio-mmio, ACPI) it is virtio_mmio + virtio_blk, loaded only here.
 . "$RVIRTIO_LIB"
 
 reps=$(sed -n 's/.*rvbench.reps=\([0-9]*\).*/\1/p' /proc/cmdline)
 secs=$(sed -n 's/.*rvbench.secs=\([0-9]*\).*/\1/p' /proc/cmdline)
 reps=${reps:-3}
 secs=${secs:-5}
-addr=0000:00:05.0
-dev=/sys/bus/pci/devices/$addr
+case $RVIRTIO_MACHINE in
+microvm*)
+	dev=$(mmio_devices)
+	[ -n "$dev" ] || fail "no virtio-mmio transport"
+	c_transport=virtio_mmio
+	c_driver=virtio-mmio
+	;;
+*)
+	dev=/sys/bus/pci/devices/0000:00:05.0
+	c_transport=virtio_pci
+	c_driver=virtio-pci
+	;;
+esac
+addr=$(basename "$dev")
 
-check "modprobe virtio_pci" modprobe virtio_pci
+check "modprobe $c_transport" modprobe $c_transport
 check "modprobe virtio_blk" modprobe virtio_blk
 # prefix=rvd: rvirtio_blk names its disks rvd*, beside the C driver's vd*.
 check "modprobe rvirtio_blk prefix=rvd" modprobe rvirtio_blk prefix=rvd
 # Nothing binds automatically from here on.
-[ -e "$dev/driver" ] && echo $addr >"$dev/driver/unbind"
+[ -e "$dev/driver" ] && echo "$addr" >"$dev/driver/unbind"
 
-bind() { # PCI-DRIVER
+bind() { # DRIVER (of the device's bus: PCI or platform)
 	echo "$1" >"$dev/driver_override"
-	echo $addr >/sys/bus/pci/drivers_probe
-	expect_eq "bound" "$(driver_of $dev)" "$1"
+	echo "$addr" >"${dev%/devices/*}/drivers_probe"
+	expect_eq "bound" "$(driver_of "$dev")" "$1"
 }
 unbind() {
-	echo $addr >"$dev/driver/unbind"
+	echo "$addr" >"$dev/driver/unbind"
 }
-disk_of() { # PCI-DRIVER
+disk_of() { # DRIVER
 	case $1 in
-	virtio-pci) ls /sys/bus/pci/devices/$addr/virtio*/block 2>/dev/null | head -n1 ;;
 	rvirtio_blk) ls -d /sys/block/rvd* 2>/dev/null | head -n1 | xargs -r basename ;;
+	*) ls "$dev"/virtio*/block 2>/dev/null | head -n1 ;;
 	esac
 }
 
@@ -49,8 +62,8 @@ r=1
 while [ $r -le "$reps" ]; do
 	# Odd repetitions run C first, even ones Rust first, so that neither
 	# driver always gets the same position (warm-up, drift).
-	order="virtio-pci rvirtio_blk"
-	[ $((r % 2)) -eq 0 ] && order="rvirtio_blk virtio-pci"
+	order="$c_driver rvirtio_blk"
+	[ $((r % 2)) -eq 0 ] && order="rvirtio_blk $c_driver"
 	for d in $order; do
 		bind $d
 		sleep 1

@@ -15,15 +15,6 @@
 expect_eq "the legacy-only device is transitional" "$(cat /sys/bus/pci/devices/0000:00:05.0/device)" 0x1001
 expect_eq "the device with both interfaces is transitional" "$(cat /sys/bus/pci/devices/0000:00:06.0/device)" 0x1001
 
-# disk_of BDF: the disk of a PCI device.
-disk_of() {
-	for d in /sys/block/*; do
-		case "$(readlink -f "$d")" in
-		*/"$1"/*) basename "$d" ;;
-		esac
-	done
-}
-
 exercise() { # DISK LABEL
 	check "$2: mkfs.ext4" mkfs.ext4 -q -F "/dev/$1"
 	check "$2: e2fsck is clean" e2fsck -f -n "/dev/$1"

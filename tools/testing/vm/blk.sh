@@ -1,25 +1,35 @@
 #!/bin/sh
-# rvirtio_blk on a modern device with two queues on two vCPUs: ext4 made,
+# rvirtio_blk on a modern device with two queues on two vCPUs, over PCI
+# (pc) and over virtio-mmio version 1 and 2 (microvm): ext4 made,
 # written, read back after dropping caches with matching checksums, and
 # clean under e2fsck; fio random read/write with crc32c verification on
 # the raw disk (several jobs and queue depths); a mounted disk pins the
-# module and has the PCI device as parent; both queues carry I/O;
-# blkdiscard with and without -z reads back zeroes; HDIO_GETGEO returns
-# the device's geometry; the serial shows in
+# module; the disk's parent is the PCI device, or the LNRO0005 platform
+# device bound as mmio v1 or v2; on PCI both queues carry I/O on MSI-X
+# vectors spread over the CPUs; blkdiscard with and without -z reads back
+# zeroes; HDIO_GETGEO returns the device's geometry; the serial shows in
 # sysfs; cache_type switches the write cache (and is read-only without
 # CONFIG_WCE); a read-only disk refuses writes. (The KUnit suite
 # rvirtio_blk is in the test module rvirtio_blk_kunit: kunit.sh.)
 # rvirtio-test: timeout=600 smp=2 disks=256M,64M
+# rvirtio-test: machines=pc,microvm,microvm-v2
 # rvirtio-qemu: -drive if=none,id=d0,file=@DISK0@,format=raw,cache=unsafe,discard=unmap
-# rvirtio-qemu: -device virtio-blk-pci,drive=d0,disable-legacy=on,num-queues=2,addr=0x5,serial=RVTEST-0001,cyls=520,heads=16,secs=63
 # rvirtio-qemu: -drive if=none,id=d1,file=@DISK1@,format=raw,readonly=on
-# rvirtio-qemu: -device virtio-blk-pci,drive=d1,disable-legacy=on,addr=0x6,config-wce=off
+# rvirtio-qemu[pc]: -device virtio-blk-pci,drive=d0,disable-legacy=on,num-queues=2,addr=0x5,serial=RVTEST-0001,cyls=520,heads=16,secs=63
+# rvirtio-qemu[pc]: -device virtio-blk-pci,drive=d1,disable-legacy=on,addr=0x6,config-wce=off
+# rvirtio-qemu[microvm*]: -device virtio-blk-device,drive=d0,num-queues=2,serial=RVTEST-0001,cyls=520,heads=16,secs=63
+# rvirtio-qemu[microvm*]: -device virtio-blk-device,drive=d1,config-wce=off
 . "$RVIRTIO_LIB"
 
 check "modprobe rvirtio_blk" modprobe rvirtio_blk
 wait_for /sys/block/vda 10
 wait_for /sys/block/vdb 10
-check "two hardware queues with a vector each" dmesg_has "0000:00:05.0: vd.: [0-9]+ sectors, 2 hardware queue"
+dev=$(readlink -f /sys/block/vda/device)
+check "two hardware queues" dmesg_has "$(basename "$dev"): vd.: [0-9]+ sectors, 2 hardware queue"
+case $RVIRTIO_MACHINE in
+pc) expect_eq "the disk's parent is the PCI device" "$(basename "$dev")" 0000:00:05.0 ;;
+*) expect_mmio_bound "$dev" rvirtio_blk ;;
+esac
 expect_eq "the read-only disk is read-only" "$(cat /sys/block/vdb/ro)" 1
 expect_eq "the read-write disk is writable" "$(cat /sys/block/vda/ro)" 0
 
@@ -31,10 +41,6 @@ if rmmod rvirtio_blk 2>/tmp/rmmod.err; then
 	fail "rmmod succeeded with a mounted disk"
 fi
 echo "ok: a mounted disk pins the module: $(head -n1 /tmp/rmmod.err)"
-case "$(readlink -f /sys/block/vda/device)" in
-*/0000:00:05.0) echo "ok: the disk's parent is the PCI device" ;;
-*) fail "the disk's parent is $(readlink -f /sys/block/vda/device)" ;;
-esac
 for i in 1 2 3 4 5 6; do head -c 2000000 /dev/urandom >/mnt/d/f$i; done
 (cd /mnt/d && sha256sum f1 f2 f3 f4 f5 f6 >/tmp/sums)
 check "sync" sync
@@ -53,22 +59,25 @@ done
 check "large sequential I/O with verification" fio --name=s --filename=/dev/vda --rw=write --bs=1M \
 	--size=64M --iodepth=8 --ioengine=libaio --direct=1 --verify=crc32c --verify_fatal=1 --eta=never --output=/tmp/fio.out
 
-step "both queues carried I/O"
-for q in 1 2; do
-	n=$(awk -v q="rvirtio_blk" '$0 ~ q {s=0; for (i=2;i<=3;i++) s+=$i; print s}' /proc/interrupts | sed -n "$((q + 1))p")
-	echo "queue vector $q: ${n:-0} interrupts"
-	[ "${n:-0}" -gt 0 ] || fail "queue $q had no interrupts"
-done
+# MSI-X: a vector per queue (virtio-mmio has one interrupt line).
+if [ "$RVIRTIO_MACHINE" = pc ]; then
+	step "both queues carried I/O"
+	for q in 1 2; do
+		n=$(awk -v q="rvirtio_blk" '$0 ~ q {s=0; for (i=2;i<=3;i++) s+=$i; print s}' /proc/interrupts | sed -n "$((q + 1))p")
+		echo "queue vector $q: ${n:-0} interrupts"
+		[ "${n:-0}" -gt 0 ] || fail "queue $q had no interrupts"
+	done
 
-step "the two queue vectors are spread over the two CPUs"
-irq1=$(grep -E "0000:00:05.0 +1-edge" /proc/interrupts | cut -d: -f1 | tr -d ' ')
-irq2=$(grep -E "0000:00:05.0 +2-edge" /proc/interrupts | cut -d: -f1 | tr -d ' ')
-[ -n "$irq1" ] && [ -n "$irq2" ] || fail "no MSI-X queue vectors found: $(grep rvirtio /proc/interrupts)"
-a1=$(cat /proc/irq/$irq1/effective_affinity_list)
-a2=$(cat /proc/irq/$irq2/effective_affinity_list)
-echo "queue vector 1: IRQ $irq1 on CPU $a1; queue vector 2: IRQ $irq2 on CPU $a2"
-[ "$a1" != "$a2" ] || fail "both queue vectors are on CPU $a1"
-echo "ok: spread"
+	step "the two queue vectors are spread over the two CPUs"
+	irq1=$(grep -E "0000:00:05.0 +1-edge" /proc/interrupts | cut -d: -f1 | tr -d ' ')
+	irq2=$(grep -E "0000:00:05.0 +2-edge" /proc/interrupts | cut -d: -f1 | tr -d ' ')
+	[ -n "$irq1" ] && [ -n "$irq2" ] || fail "no MSI-X queue vectors found: $(grep rvirtio /proc/interrupts)"
+	a1=$(cat /proc/irq/$irq1/effective_affinity_list)
+	a2=$(cat /proc/irq/$irq2/effective_affinity_list)
+	echo "queue vector 1: IRQ $irq1 on CPU $a1; queue vector 2: IRQ $irq2 on CPU $a2"
+	[ "$a1" != "$a2" ] || fail "both queue vectors are on CPU $a1"
+	echo "ok: spread"
+fi
 
 step "discard and write zeroes"
 zero_sum=$(head -c 1048576 /dev/zero | sha256sum | cut -d' ' -f1)

@@ -3,8 +3,10 @@
 # panics on one), no DMA-API debug complaint (a mapping left behind at
 # unbind is one), the module unloads every time, and unreclaimable slab
 # memory does not grow. The precise leak check (kmemleak) is rng-leak.sh.
-# rvirtio-test: timeout=600
-# rvirtio-qemu: -device virtio-rng-pci,disable-legacy=on
+# Over PCI (pc) and virtio-mmio version 1 and 2 (microvm).
+# rvirtio-test: timeout=600 machines=pc,microvm,microvm-v2
+# rvirtio-qemu[pc]: -device virtio-rng-pci,disable-legacy=on
+# rvirtio-qemu[microvm*]: -device virtio-rng-device
 . "$RVIRTIO_LIB"
 
 sunreclaim() { sed -n 's/^SUnreclaim: *\([0-9]*\) kB/\1/p' /proc/meminfo; }

@@ -48,7 +48,7 @@ if [ "$rng" != none ]; then
 	step "entropy: $rng"
 	head -c 32 /dev/hwrng 2>/dev/null | od -An -tx1
 fi
-for b in /sys/block/rvd*; do
+for b in /sys/block/vd*; do
 	[ -e "$b" ] || continue
 	d=/dev/$(basename "$b")
 	step "disk $(basename "$b"): $(($(cat "$b/size") / 2048)) MiB, $(cat "$b/queue/logical_block_size")-byte blocks"

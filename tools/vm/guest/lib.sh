@@ -52,6 +52,66 @@ driver_of() {
 	[ -e "$_d/driver" ] && basename "$(readlink "$_d/driver")"
 }
 
+# bound_devices DRIVER: print /sys/bus/BUS/devices/NAME of every device
+# bound to DRIVER, on any bus (PCI, and platform for virtio-mmio).
+bound_devices() {
+	for _l in /sys/bus/*/drivers/"$1"/*; do
+		[ -e "$_l/driver" ] || continue
+		echo "${_l%/drivers/*}/devices/${_l##*/}"
+	done
+}
+
+# unbind_device DEVICE: unbind the sysfs DEVICE from its driver.
+unbind_device() {
+	basename "$1" >"$1/driver/unbind"
+}
+
+# bind_device DEVICE DRIVER: bind the sysfs DEVICE to DRIVER of its bus.
+bind_device() {
+	basename "$1" >"${1%/devices/*}/drivers/$2/bind"
+}
+
+# mmio_devices: print the sysfs paths of the virtio-mmio transports that
+# ACPI describes (LNRO0005 platform devices, QEMU microvm).
+mmio_devices() {
+	for _p in /sys/bus/platform/devices/LNRO0005:*; do
+		[ -e "$_p" ] && echo "$_p"
+	done
+}
+
+# no_c_virtio_mmio: fails if the kernel's C virtio-mmio transport is loaded
+# (tests use the rvirtio one only).
+no_c_virtio_mmio() {
+	grep -q '^virtio_mmio ' /proc/modules && fail "the C virtio_mmio module is loaded"
+	[ -e /sys/module/virtio_mmio ] && fail "the C virtio_mmio module is loaded (/sys/module/virtio_mmio)"
+	echo "ok: the C virtio_mmio module is not loaded"
+}
+
+# mmio_version: the virtio-mmio version the machine's transports have:
+# 2 on the *-v2 machines of tools/vm/run, 1 (QEMU's default) otherwise.
+mmio_version() {
+	case $RVIRTIO_MACHINE in
+	*-v2) echo 2 ;;
+	*) echo 1 ;;
+	esac
+}
+
+# expect_mmio_bound DEVICE DRIVER: the virtio-mmio platform DEVICE is bound
+# to DRIVER, whose bind message names the machine's virtio-mmio version.
+expect_mmio_bound() {
+	expect_eq "$(basename "$1")'s driver" "$(driver_of "$1")" "$2"
+	check "$(basename "$1") bound as mmio v$(mmio_version)" dmesg_has "$(basename "$1"): .*mmio v$(mmio_version)"
+}
+
+# disk_of PCI-ADDRESS: print the disk of a PCI device.
+disk_of() {
+	for _d in /sys/block/*; do
+		case "$(readlink -f "$_d")" in
+		*/"$1"/*) basename "$_d" ;;
+		esac
+	done
+}
+
 # pci_devices VENDOR DEVICE: print the sysfs paths of matching PCI devices.
 pci_devices() {
 	for _p in /sys/bus/pci/devices/*; do
