@@ -51,48 +51,6 @@ struct RawDisk {
     _opaque: [u8; 0],
 }
 
-/// The shim's `struct rvirtio_blk_limits`: [`Limits`] as C takes them.
-#[repr(C)]
-struct RawLimits {
-    logical_block_size: u32,
-    physical_block_size: u32,
-    alignment_offset: u32,
-    io_min: u32,
-    io_opt: u32,
-    max_hw_sectors: u32,
-    max_segments: u32,
-    max_segment_size: u32,
-    dma_alignment: u32,
-    max_discard_sectors: u32,
-    max_discard_segments: u32,
-    discard_granularity: u32,
-    max_write_zeroes_sectors: u32,
-    write_cache: bool,
-    fua: bool,
-}
-
-impl From<&Limits> for RawLimits {
-    fn from(l: &Limits) -> Self {
-        Self {
-            logical_block_size: l.logical_block_size,
-            physical_block_size: l.physical_block_size,
-            alignment_offset: l.alignment_offset,
-            io_min: l.io_min,
-            io_opt: l.io_opt,
-            max_hw_sectors: l.max_hw_sectors,
-            max_segments: l.max_segments,
-            max_segment_size: l.max_segment_size,
-            dma_alignment: l.dma_alignment,
-            max_discard_sectors: l.max_discard_sectors,
-            max_discard_segments: l.max_discard_segments,
-            discard_granularity: l.discard_granularity,
-            max_write_zeroes_sectors: l.max_write_zeroes_sectors,
-            write_cache: l.write_cache,
-            fua: l.fua,
-        }
-    }
-}
-
 /// The shim's `struct rvirtio_blk_wire`: where the parts of a request's
 /// [`RequestWire`] are.
 #[repr(C)]
@@ -183,7 +141,7 @@ unsafe extern "C" {
         nr_queues: u32,
         depth: u32,
         timeout_ms: u32,
-        limits: *const RawLimits,
+        limits: *const Limits,
         wire: *const RawWire,
         cb: *const Callbacks,
         drv: *mut kernel::ffi::c_void,
@@ -635,7 +593,6 @@ impl<T: Operations> Disk<T> {
         irq_offset: Option<u32>,
     ) -> Result<Self> {
         check_abi()?;
-        let limits = RawLimits::from(limits);
         let wire = RawWire::new()?;
         let irq_offset = irq_offset.map_or(-1, |v| i32::try_from(v).unwrap_or(-1));
         let drv = Arc::as_ptr(&ops).cast_mut().cast();
@@ -649,7 +606,7 @@ impl<T: Operations> Disk<T> {
                 nr_queues,
                 depth,
                 timeout_ms,
-                &limits,
+                limits,
                 &wire,
                 &Self::CB,
                 drv,
@@ -1026,46 +983,46 @@ pub fn layout() -> [(CField, usize); 43] {
     use CField as F;
     let sts = |s: Status| usize::from(s as u8);
     [
-        (F::Limits, size_of::<RawLimits>()),
+        (F::Limits, size_of::<Limits>()),
         (
             F::LimitsLogicalBlockSize,
-            offset_of!(RawLimits, logical_block_size),
+            offset_of!(Limits, logical_block_size),
         ),
         (
             F::LimitsPhysicalBlockSize,
-            offset_of!(RawLimits, physical_block_size),
+            offset_of!(Limits, physical_block_size),
         ),
         (
             F::LimitsAlignmentOffset,
-            offset_of!(RawLimits, alignment_offset),
+            offset_of!(Limits, alignment_offset),
         ),
-        (F::LimitsIoMin, offset_of!(RawLimits, io_min)),
-        (F::LimitsIoOpt, offset_of!(RawLimits, io_opt)),
-        (F::LimitsMaxHwSectors, offset_of!(RawLimits, max_hw_sectors)),
-        (F::LimitsMaxSegments, offset_of!(RawLimits, max_segments)),
+        (F::LimitsIoMin, offset_of!(Limits, io_min)),
+        (F::LimitsIoOpt, offset_of!(Limits, io_opt)),
+        (F::LimitsMaxHwSectors, offset_of!(Limits, max_hw_sectors)),
+        (F::LimitsMaxSegments, offset_of!(Limits, max_segments)),
         (
             F::LimitsMaxSegmentSize,
-            offset_of!(RawLimits, max_segment_size),
+            offset_of!(Limits, max_segment_size),
         ),
-        (F::LimitsDmaAlignment, offset_of!(RawLimits, dma_alignment)),
+        (F::LimitsDmaAlignment, offset_of!(Limits, dma_alignment)),
         (
             F::LimitsMaxDiscardSectors,
-            offset_of!(RawLimits, max_discard_sectors),
+            offset_of!(Limits, max_discard_sectors),
         ),
         (
             F::LimitsMaxDiscardSegments,
-            offset_of!(RawLimits, max_discard_segments),
+            offset_of!(Limits, max_discard_segments),
         ),
         (
             F::LimitsDiscardGranularity,
-            offset_of!(RawLimits, discard_granularity),
+            offset_of!(Limits, discard_granularity),
         ),
         (
             F::LimitsMaxWriteZeroesSectors,
-            offset_of!(RawLimits, max_write_zeroes_sectors),
+            offset_of!(Limits, max_write_zeroes_sectors),
         ),
-        (F::LimitsWriteCache, offset_of!(RawLimits, write_cache)),
-        (F::LimitsFua, offset_of!(RawLimits, fua)),
+        (F::LimitsWriteCache, offset_of!(Limits, write_cache)),
+        (F::LimitsFua, offset_of!(Limits, fua)),
         (F::Cb, size_of::<Callbacks>()),
         (F::CbQueueRq, offset_of!(Callbacks, queue_rq)),
         (F::CbCommitRqs, offset_of!(Callbacks, commit_rqs)),

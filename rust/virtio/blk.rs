@@ -227,7 +227,10 @@ pub struct Config {
     pub max_write_zeroes_sectors: u32,
 }
 
-/// Queue limits of a disk, as the block layer takes them.
+/// Queue limits of a disk, as the block layer takes them. Laid out as the
+/// kernel shim's `struct rvirtio_blk_limits` (`rust/helpers/blk.c`), which
+/// takes it as is; `kext::blk::check_abi` compares the two.
+#[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Limits {
     /// Logical block size in bytes.
