@@ -97,6 +97,7 @@ macro_rules! module_virtio_driver {
             >,
             // Created first, removed last: every device's directory is in it.
             _debugfs: $crate::kvirtio::debugfs::Root,
+            _abi: $crate::kvirtio::module::HelpersAbi,
         }
 
         impl ::kernel::InPlaceModule for VirtioModule {
@@ -104,6 +105,7 @@ macro_rules! module_virtio_driver {
                 module: &'static ::kernel::ThisModule,
             ) -> impl ::pin_init::PinInit<Self, ::kernel::error::Error> {
                 ::kernel::try_pin_init!(Self {
+                    _abi <- $crate::kvirtio::module::HelpersAbi::check(),
                     _debugfs: $crate::kvirtio::debugfs::Root::new(
                         <Self as ::kernel::ModuleMetadata>::NAME,
                     ),
@@ -129,4 +131,24 @@ macro_rules! module_virtio_driver {
             $($rest)*
         }
     };
+}
+
+/// Proof that the module's C helpers implement the ABI its Rust
+/// declarations expect (`kext::HELPERS_ABI`); the module refuses to load
+/// otherwise, before any driver is registered.
+pub struct HelpersAbi(());
+
+impl HelpersAbi {
+    /// Checks the ABI of the linked helpers.
+    pub fn check() -> Result<Self, kernel::error::Error> {
+        if crate::kext::helpers_abi_matches() {
+            Ok(Self(()))
+        } else {
+            kernel::pr_err!(
+                "C helpers do not implement helper ABI {}: a mismatched build\n",
+                crate::kext::HELPERS_ABI
+            );
+            Err(kernel::error::code::EINVAL)
+        }
+    }
 }

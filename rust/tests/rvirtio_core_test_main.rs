@@ -43,6 +43,8 @@ struct RvirtioCoreTest;
 
 impl kernel::Module for RvirtioCoreTest {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        // The same check every driver module makes at load.
+        kvirtio::module::HelpersAbi::check()?;
         Ok(RvirtioCoreTest)
     }
 }
