@@ -282,7 +282,16 @@ pub enum LimitsError {
     },
     /// `discard_sector_alignment` in bytes does not fit 32 bits.
     DiscardAlignment(u32),
+    /// `size_max` is below [`MIN_SEGMENT_SIZE`]: the driver must not
+    /// exceed it (spec §5.2.5), and the block layer cannot make segments
+    /// that small (`BLK_MIN_SEGMENT_SIZE`; it warns and refuses the
+    /// limits), so the device cannot be driven.
+    SizeMax(u32),
 }
+
+/// The smallest segment the block layer can build (`BLK_MIN_SEGMENT_SIZE`,
+/// a page on 4 KiB-page kernels).
+pub const MIN_SEGMENT_SIZE: u32 = 4096;
 
 /// Largest `physical_block_exp` accepted.
 pub const MAX_PHYSICAL_BLOCK_EXP: u8 = 16;
@@ -309,10 +318,12 @@ pub fn limits(c: &Config, caps: Caps) -> Result<Limits, LimitsError> {
         0 => MAX_SEGMENTS,
         n => n.min(MAX_SEGMENTS),
     };
-    // A segment is at most 4 GiB - 1 on the ring; 0 means no limit.
+    // A segment is at most 4 GiB - 1 on the ring; 0 means no limit. A
+    // limit is honoured exactly, or the device refused.
     let size_max = match c.size_max {
         0 => u32::MAX,
-        n => n.max(4096),
+        n if n < MIN_SEGMENT_SIZE => return Err(LimitsError::SizeMax(n)),
+        n => n,
     };
     let (max_discard_sectors, max_discard_segments, discard_granularity) = if caps.discard {
         let granularity = match c.discard_sector_alignment {

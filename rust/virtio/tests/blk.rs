@@ -446,6 +446,30 @@ fn limits_refusals() {
     );
 }
 
+/// `size_max` is honoured exactly: before, a value below 4096 was raised to
+/// 4096, so segments exceeded what the device allows. Below the block
+/// layer's smallest segment the device is refused.
+#[test]
+fn limits_size_max_exact_or_refused() {
+    let cfg = |size_max| Config { size_max, ..base() };
+    for n in [1, 512, 4095] {
+        assert_eq!(
+            limits(&cfg(n), Caps::default()),
+            Err(LimitsError::SizeMax(n))
+        );
+    }
+    for n in [4096, 4097, 65536, u32::MAX] {
+        assert_eq!(
+            limits(&cfg(n), Caps::default()).map(|l| l.max_segment_size),
+            Ok(n)
+        );
+    }
+    assert_eq!(
+        limits(&cfg(0), Caps::default()).map(|l| l.max_segment_size),
+        Ok(u32::MAX)
+    );
+}
+
 /// Values in range whose physical block size overflows 32 bits: before the
 /// check, 64 KiB blocks with exponent 16 gave a physical block size of 0.
 #[test]
@@ -508,6 +532,7 @@ proptest! {
         let valid = valid_lbs
             && c.physical_block_exp <= 16
             && pbs <= u64::from(u32::MAX)
+            && (c.size_max == 0 || c.size_max >= 4096)
             && (!discard || u64::from(c.discard_sector_alignment) * 512 <= u64::from(u32::MAX));
         match limits(&c, caps) {
             Ok(l) => {
@@ -518,6 +543,11 @@ proptest! {
                 prop_assert!(l.physical_block_size.is_power_of_two());
                 prop_assert!(l.max_segments >= 1 && l.max_segments <= MAX_SEGMENTS);
                 prop_assert!(l.max_segment_size >= 4096);
+                // size_max is honoured exactly (0: no limit).
+                prop_assert_eq!(
+                    l.max_segment_size,
+                    if c.size_max == 0 { u32::MAX } else { c.size_max }
+                );
                 prop_assert!(l.max_discard_segments as usize <= MAX_RANGES);
                 prop_assert_eq!(l.max_discard_sectors != 0, discard);
                 prop_assert_eq!(l.max_discard_segments != 0, discard);
