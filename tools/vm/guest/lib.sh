@@ -136,14 +136,17 @@ rng_read_1mib() {
 }
 
 # rng_fips [BYTES]: runs rngtest (FIPS 140-2) on BYTES (default 1 MB,
-# 400 blocks) from /dev/hwrng; at least 99% of the blocks must pass.
+# 400 blocks) from /dev/hwrng; at most one block plus 1% may fail.
 rng_fips() {
 	head -c "${1:-1000000}" /dev/hwrng | rngtest >/tmp/rngtest.out 2>&1
 	_s=$(sed -n 's/.*FIPS 140-2 successes: //p' /tmp/rngtest.out)
 	_f=$(sed -n 's/.*FIPS 140-2 failures: //p' /tmp/rngtest.out)
 	[ -n "$_s" ] && [ -n "$_f" ] || fail "rngtest printed no result: $(cat /tmp/rngtest.out)"
 	[ $((_s + _f)) -gt 0 ] || fail "rngtest tested no block"
-	if [ $((_s * 100)) -ge $(((_s + _f) * 99)) ]; then
+	# A true random source fails about 0.08% of FIPS 140-2 blocks, so a
+	# short run (rng-partial tests 9 blocks) may fail one: allow one
+	# failure plus 1% of the blocks. Broken data fails nearly every block.
+	if [ "$_f" -le $((1 + (_s + _f) / 100)) ]; then
 		echo "ok: rngtest: $_s of $((_s + _f)) FIPS 140-2 blocks passed"
 	else
 		fail "rngtest: only $_s of $((_s + _f)) FIPS 140-2 blocks passed"
