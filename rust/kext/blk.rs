@@ -294,15 +294,16 @@ impl Request {
     pub fn wire_mut(&mut self) -> &mut RequestWire {
         // SAFETY: a live request of our disk (type invariant).
         let p = unsafe { rvirtio_rq_wire(self.raw()) }.cast::<RequestWire>();
-        // SAFETY: the disk was created with `RequestWire::LAYOUT` (checked
-        // by the shim), so the first `size_of::<RequestWire>()` bytes of the
+        // The disk was created with `RequestWire::LAYOUT` (checked by the
+        // shim), so the first `size_of::<RequestWire>()` bytes of the
         // per-request data, aligned as `struct request` (at least as
         // `RequestWire`, checked by `check_abi`), are the wire area; blk-mq
-        // zeroes it at allocation and it only holds integers, for which any
-        // bytes are valid. It lives as long as the request; `&mut self`
-        // makes this the only reference (the request is owned by this
-        // handle, and the device touches it only while it is mapped, which
-        // is between `map` and `unmap`, both of which take `&Request`).
+        // zeroes it at allocation and it holds only integers. The device
+        // touches it only while mapped, between `map` and `unmap`, which
+        // both take `&Request`.
+        // SAFETY: `p` is the valid, aligned wire area of this live request,
+        // any bytes are valid for it, and `&mut self` makes this the only
+        // reference for as long as it lives.
         unsafe { &mut *p }
     }
 
