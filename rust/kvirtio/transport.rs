@@ -82,9 +82,6 @@ impl DeviceTransport {
     /// Runs `f` on the PCI transport; `ENODEV` on another bus or once
     /// revoked.
     pub fn with_pci<R>(&self, f: impl FnOnce(&PciTransport) -> Result<R>) -> Result<R> {
-        // Every bus but PCI makes the pattern below refutable: keep the
-        // match exhaustive for when there is only one.
-        #[allow(unreachable_patterns, clippy::match_single_binding)]
         self.bus
             .try_access_with(|b| match b {
                 AnyTransport::Pci(p) => f(p),
