@@ -45,6 +45,7 @@ pub mod features;
 pub mod init;
 pub mod layout;
 pub mod mmio;
+pub mod net;
 pub mod pci;
 pub mod platform;
 pub mod queue;
