@@ -33,6 +33,10 @@ lines set how it runs:
     # rvirtio-qemu[microvm*]: -device virtio-rng-device
     #                                        QEMU arguments for the machines
     #                                        matching one of the patterns
+    # rvirtio-test: net=bridge[,mtu=N]       QEMU in its own host network
+    #                                        namespace with the taps rvtap0
+    #                                        and rvtap1 on a bridge (tools/vm/run
+    #                                        --net)
 """
 
 import argparse
@@ -240,6 +244,8 @@ def run_vm_test(script, name, machine):
            "--timeout", opts["timeout"], "--smp", opts["smp"], "--mem", opts["mem"]]
     if machine:
         cmd += ["--machine", machine]
+    if opts.get("net"):
+        cmd += ["--net", opts["net"]]
     if opts.get("append"):
         cmd += ["--append", opts["append"].replace(",", " ")]
     cmd += [script, "--"] + qemu
