@@ -41,6 +41,7 @@
 
 pub mod blk;
 pub mod config;
+pub mod console;
 pub mod features;
 pub mod init;
 pub mod layout;
