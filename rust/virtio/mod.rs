@@ -40,6 +40,7 @@
 )]
 
 pub mod blk;
+pub mod ccw;
 pub mod config;
 pub mod console;
 pub mod features;
