@@ -39,20 +39,26 @@
 //!    pass the store, the device can go idle in between, and a needed
 //!    notification is lost (spec §2.7.13.4.1).
 //! 3. `virt_rmb()` after reading `used.idx` and before reading the used
-//!    element it covers ([`SplitQueue::get_used`]). `get_used` reads
-//!    `used.idx` only once the entries its last value covered are consumed,
-//!    and issues the barrier before every element load.
+//!    elements it covers ([`SplitQueue::get_used`]). Every `used.idx` load
+//!    is followed by the barrier, which orders it before every later load,
+//!    so the elements it covers can be read by later calls without another
+//!    one. `get_used` reads `used.idx` only once the entries its last value
+//!    covered are consumed.
 //! 4. `virt_mb()` between re-enabling notifications (`avail.flags` or
 //!    `used_event` store) and re-reading `used.idx` ([`SplitQueue::poll`],
 //!    [`SplitQueue::enable_cb_delayed`]) (spec §2.7.14).
-//! 5. `virt_mb()` between moving `used_event` forward in
-//!    [`SplitQueue::get_used`] while notifications are enabled with
-//!    `VIRTIO_F_EVENT_IDX` and the next `used.idx` load of `get_used` or
-//!    [`SplitQueue::more_used`] (`poll` and `enable_cb_delayed` have their
-//!    own, point 4). Linux's `virtqueue_get_buf_ctx_split()` issues it
-//!    right after the store (`virtio_store_mb()`); what it orders is the
-//!    same store-load pair, so it is issued just before the load, once per
-//!    `used.idx` read rather than once per buffer.
+//! 5. `virt_mb()` between moving `used_event` to `last_used` while
+//!    notifications are enabled with `VIRTIO_F_EVENT_IDX` and the
+//!    `used.idx` load of [`SplitQueue::get_used`] or
+//!    [`SplitQueue::more_used`] that follows (`poll` and
+//!    `enable_cb_delayed` have their own, point 4). Linux's
+//!    `virtqueue_get_buf_ctx_split()` moves the event after every buffer
+//!    and issues the barrier right after the store (`virtio_store_mb()`);
+//!    the core moves it once, just before the load that decides whether
+//!    more entries are pending, so a store and a barrier cost once per
+//!    `used.idx` read rather than once per buffer. Until then the device
+//!    sees an older event, which only means no notification for entries the
+//!    driver is going to read anyway.
 
 use super::{
     layout::{
@@ -297,11 +303,14 @@ pub struct SplitQueue<P: Platform, T> {
     num_added: u64,
     /// The last `used.idx` read and validated: entries from `last_used`
     /// up to it are known to be used, without reading `used.idx` again.
+    /// Equal to `last_used` whenever `stop` is set, so `get_used()` can
+    /// take such an entry without checking `stop`.
     used_seen: u16,
     /// Shadow of `avail.flags`; `VIRTQ_AVAIL_F_NO_INTERRUPT` also records
     /// "callbacks disabled" with `VIRTIO_F_EVENT_IDX`.
     avail_flags: u16,
-    /// `get_used()` moves `used_event` along: `VIRTIO_F_EVENT_IDX` with
+    /// `used_event` follows `last_used` (moved before each `used.idx`
+    /// load of `get_used()` and `more_used()`): `VIRTIO_F_EVENT_IDX` with
     /// callbacks enabled.
     rearm: bool,
     /// [`STOP_BROKEN`] and [`STOP_DETACHED`]; 0 while usable.
@@ -512,10 +521,19 @@ impl<P: Platform, T> SplitQueue<P, T> {
         }
     }
 
+    /// Sets a [`SplitQueue::stop`] bit. Also forgets the used entries
+    /// known from the last `used.idx` load: `get_used()` takes those
+    /// without checking `stop`.
+    #[cold]
+    fn stop_with(&mut self, bit: u8) {
+        self.stop |= bit;
+        self.used_seen = self.last_used;
+    }
+
     /// Marks the queue broken and returns `e`.
     #[cold]
     fn violation(&mut self, e: RingError) -> RingError {
-        self.stop |= STOP_BROKEN;
+        self.stop_with(STOP_BROKEN);
         e
     }
 
@@ -523,7 +541,7 @@ impl<P: Platform, T> SplitQueue<P, T> {
     /// `token` back.
     #[cold]
     fn internal_add(&mut self, token: T) -> AddError<T> {
-        self.stop |= STOP_BROKEN;
+        self.stop_with(STOP_BROKEN);
         AddError {
             error: RingError::Internal,
             token,
@@ -548,21 +566,55 @@ impl<P: Platform, T> SplitQueue<P, T> {
         if used_idx.wrapping_sub(self.last_used) > self.in_flight() {
             return Err(self.idx_jump(used_idx));
         }
+        // ORDERING (3): the used elements this index covers, read by this
+        // or a later `get_used()`, must not be read before it.
+        self.platform.virt_rmb();
         self.used_seen = used_idx;
         Ok(used_idx)
     }
 
-    /// [`Self::read_used_idx`] for `get_used()` and `more_used()`.
+    /// [`Self::read_used_idx`] for `get_used()` and `more_used()`, after
+    /// the usability check; moves `used_event` first while it follows
+    /// `last_used`.
     #[inline(always)]
     fn fetch_used_idx(&mut self) -> Result<u16, RingError> {
+        self.check_usable()?;
         if self.rearm {
-            // ORDERING (5): `used_event`, moved by `get_used()` since the
-            // last `used.idx` load, must be visible to the device before
-            // this load; otherwise the device can miss the new event and
-            // the driver the new entry.
+            // Ask for a notification when the entry at `last_used` is used
+            // (it may be already: the load below tells).
+            self.write16(self.off.used_event(), self.last_used);
+            // ORDERING (5): the new event must be visible to the device
+            // before this load; otherwise the device can miss the event
+            // and the driver the new entry.
             self.platform.virt_mb();
         }
         self.read_used_idx()
+    }
+
+    /// The used element at index `idx` (`id`, `len`), in CPU order.
+    #[inline(always)]
+    fn read_used_elem(&self, idx: u16) -> (u32, u32) {
+        let (id, len) = self
+            .ring
+            .read_used_elem(self.off.used_elem(idx & self.mask));
+        (self.swap.u32(id), self.swap.u32(len))
+    }
+
+    /// [`Virtqueue::get_used`] for everything but a valid completion of a
+    /// one-descriptor direct buffer among the entries known used: reads
+    /// `used.idx` once those are consumed, then completes the next entry
+    /// with every check (reading its element again if the inline path gave
+    /// up on it).
+    #[inline(never)]
+    fn get_used_slow(&mut self) -> Result<Option<Used<T>>, RingError> {
+        let last_used = self.last_used;
+        if self.used_seen == last_used && self.fetch_used_idx()? == last_used {
+            return Ok(None);
+        }
+        let (id, len) = self.read_used_elem(last_used);
+        let (token, len) = self.complete(id, len)?;
+        self.last_used = last_used.wrapping_add(1);
+        Ok(Some(Used { token, len }))
     }
 
     #[cold]
@@ -737,6 +789,27 @@ impl<P: Platform, T> SplitQueue<P, T> {
         self.num_free = self.num_free.wrapping_sub(1);
         self.publish(head);
         Ok(())
+    }
+
+    /// The inline part of [`Self::complete`] for [`Virtqueue::get_used`]:
+    /// the valid completion of a one-descriptor direct buffer, or `None`
+    /// (nothing changed) for anything else.
+    #[inline(always)]
+    fn complete_one(&mut self, id: u32, len: u32) -> Option<T> {
+        let free_head = self.free_head;
+        // CAST: lossless, `usize` has at least 32 bits on every CPU Linux
+        // supports (a wider `id` fails the range check of `get_mut`).
+        let d = self.descs.get_mut(id as usize)?;
+        if d.state != 1 || len > d.writable {
+            return None;
+        }
+        let token = d.token.take()?;
+        d.state = FREE;
+        d.next = free_head;
+        // CAST: `id < descs.len() <= 32768`.
+        self.free_head = id as u16;
+        self.num_free = self.num_free.wrapping_add(1);
+        Some(token)
     }
 
     /// Validates a used element and takes back its buffer: the token and
@@ -937,6 +1010,9 @@ impl<P: Platform, T> SplitQueue<P, T> {
         }
         // The remembered `used.idx` covers only buffers in flight (outside
         // teardown, which moves `last_used` on its own).
+        if self.stop != 0 && self.used_seen != self.last_used {
+            return false;
+        }
         self.stop & STOP_DETACHED != 0
             || self.used_seen.wrapping_sub(self.last_used) <= self.in_flight()
     }
@@ -1052,34 +1128,24 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
     }
 
     fn more_used(&mut self) -> Result<bool, RingError> {
-        self.check_usable()?;
+        // Entries known used imply a usable queue (see `used_seen`).
         Ok(self.used_seen != self.last_used || self.fetch_used_idx()? != self.last_used)
     }
 
     #[inline]
     fn get_used(&mut self) -> Result<Option<Used<T>>, RingError> {
-        self.check_usable()?;
         let last_used = self.last_used;
-        // Read `used.idx` only once the entries its last value covered are
-        // consumed: those are known used already.
-        if self.used_seen == last_used && self.fetch_used_idx()? == last_used {
-            return Ok(None);
+        // Entries before `used_seen` are known used, and the queue usable
+        // (see `used_seen`); the barrier after the `used.idx` load that
+        // showed them orders the element load (ORDERING (3)).
+        if self.used_seen != last_used {
+            let (id, len) = self.read_used_elem(last_used);
+            if let Some(token) = self.complete_one(id, len) {
+                self.last_used = last_used.wrapping_add(1);
+                return Ok(Some(Used { token, len }));
+            }
         }
-        // ORDERING (3): the used element must not be read before the index
-        // that covers it.
-        self.platform.virt_rmb();
-        let (id, len) = self
-            .ring
-            .read_used_elem(self.off.used_elem(last_used & self.mask));
-        let (token, len) = self.complete(self.swap.u32(id), self.swap.u32(len))?;
-        let last_used = self.last_used.wrapping_add(1);
-        self.last_used = last_used;
-        if self.rearm {
-            // Ask for a notification for the next entry (ORDERING (5) in
-            // `fetch_used_idx()`).
-            self.write16(self.off.used_event(), last_used);
-        }
-        Ok(Some(Used { token, len }))
+        self.get_used_slow()
     }
 
     fn disable_cb(&mut self) {
@@ -1140,7 +1206,7 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
     }
 
     fn detach_unused(&mut self) -> Option<T> {
-        self.stop |= STOP_DETACHED;
+        self.stop_with(STOP_DETACHED);
         while self.detach_cursor < self.layout.size() {
             let i = self.detach_cursor;
             if self
@@ -1151,6 +1217,7 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
                 if let Ok(token) = self.release(i) {
                     // The buffer is no longer in flight.
                     self.last_used = self.last_used.wrapping_add(1);
+                    self.used_seen = self.last_used;
                     return Some(token);
                 }
             }
@@ -1190,7 +1257,7 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
     }
 
     fn mark_broken(&mut self) {
-        self.stop |= STOP_BROKEN;
+        self.stop_with(STOP_BROKEN);
     }
 
     fn config(&self) -> QueueConfig {

@@ -279,7 +279,8 @@ fn interrupt_suppression_event_idx() {
     assert_eq!(q.get_used().unwrap().unwrap().token, 0);
     assert_eq!(q.get_used().unwrap().unwrap().token, 1);
     assert!(q.get_used().unwrap().is_none());
-    // get_used moved used_event along: the next completion notifies.
+    // The get_used that found nothing moved used_event to last_used
+    // first: the next completion notifies.
     let c2 = dev.pop().unwrap();
     dev.complete(&c2, 1);
     assert!(dev.needs_notification());

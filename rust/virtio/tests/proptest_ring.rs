@@ -207,8 +207,8 @@ fn run(
                         None => {
                             prop_assert!(m.used.is_empty());
                             // Draining with callbacks enabled re-arms them
-                            // for the next buffer (used_event follows
-                            // get_used).
+                            // for the next buffer (get_used moves used_event
+                            // to last_used before it reads used.idx).
                             if consumed > 0 && !m.driver_disabled {
                                 m.driver_waiting = true;
                             }
