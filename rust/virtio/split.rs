@@ -605,6 +605,7 @@ impl<P: Platform, T> SplitQueue<P, T> {
     /// `used.idx` once those are consumed, then completes the next entry
     /// with every check (reading its element again if the inline path gave
     /// up on it).
+    #[cold]
     #[inline(never)]
     fn get_used_slow(&mut self) -> Result<Option<Used<T>>, RingError> {
         let last_used = self.last_used;
