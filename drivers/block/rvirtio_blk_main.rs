@@ -21,6 +21,19 @@
 //!
 //! C version of this driver: `drivers/block/virtio_blk.c`.
 
+// Device-reachable code must not panic: no unchecked indexing, no
+// overflowing arithmetic, no unwrap. Enforced when linting with clippy.
+#![deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::todo,
+    clippy::unimplemented,
+    clippy::unreachable
+)]
+
 use kernel::{
     device::{
         Bound,
@@ -366,10 +379,11 @@ impl Blk {
                 // One range per bio: the block layer merged them up to the
                 // `max_discard_segments` limit.
                 let mut ranges = [(0u64, 0u32); MAX_RANGES];
-                let mut n = 0;
+                let mut n = 0usize;
                 for (r, b) in ranges.iter_mut().zip(rq.bios()) {
                     *r = b;
-                    n += 1;
+                    // At most `MAX_RANGES`: never saturates.
+                    n = n.saturating_add(1);
                 }
                 if rq.bios().count() > n {
                     return Err(EINVAL);
@@ -520,7 +534,8 @@ impl Driver for RvirtioBlk {
         };
         let nqueues = u32::from(c.num_queues.max(1)).min(cap).max(1);
         let spec = QueueSpec {
-            max_indirect: u16::try_from(limits.max_segments + EXTRA as u32).unwrap_or(66),
+            max_indirect: u16::try_from(limits.max_segments.saturating_add(EXTRA as u32))
+                .unwrap_or(66),
             ..QueueSpec::new(256)
         };
         let mut specs = KVec::with_capacity(nqueues as usize, GFP_KERNEL)?;

@@ -17,6 +17,19 @@
 //! C headers: [`include/linux/blk-mq.h`](srctree/include/linux/blk-mq.h),
 //! [`include/linux/blkdev.h`](srctree/include/linux/blkdev.h)
 
+// Device-reachable code must not panic: no unchecked indexing, no
+// overflowing arithmetic, no unwrap. Enforced when linting with clippy.
+#![deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::todo,
+    clippy::unimplemented,
+    clippy::unreachable
+)]
+
 use crate::virtio::{
     blk::{
         wire::RequestWire,
@@ -228,8 +241,7 @@ impl From<Outcome> for Status {
 /// Whether `e` is `EOPNOTSUPP` (what a request ended with
 /// [`Status::NotSupported`] returns; the kernel crate has no constant for it).
 pub fn is_not_supported(e: Error) -> bool {
-    // CAST: errno values are small positive numbers.
-    e.to_errno() == -(bindings::EOPNOTSUPP as kernel::ffi::c_int)
+    e.to_errno().unsigned_abs() == bindings::EOPNOTSUPP
 }
 
 /// A block request owned by the driver between `queue_rq` and its end.
@@ -1060,24 +1072,25 @@ pub fn layout() -> [(CField, usize); 43] {
 /// The entries of [`layout`] where C and Rust disagree (or C does not know
 /// the field), each logged, and counted.
 pub fn layout_mismatches() -> usize {
-    let mut bad = 0;
-    for (field, rust) in layout() {
-        let c = c_layout(field);
-        let ok = match field {
-            CField::RequestAlign => c.is_some_and(|c| c >= rust),
-            _ => c == Some(rust),
-        };
-        if !ok {
-            pr_err!(
-                "blk shim layout mismatch: {:?}: C {:?}, Rust {}\n",
-                field,
-                c,
-                rust
-            );
-            bad += 1;
-        }
-    }
-    bad
+    layout()
+        .into_iter()
+        .filter(|&(field, rust)| {
+            let c = c_layout(field);
+            let ok = match field {
+                CField::RequestAlign => c.is_some_and(|c| c >= rust),
+                _ => c == Some(rust),
+            };
+            if !ok {
+                pr_err!(
+                    "blk shim layout mismatch: {:?}: C {:?}, Rust {}\n",
+                    field,
+                    c,
+                    rust
+                );
+            }
+            !ok
+        })
+        .count()
 }
 
 /// Checks that the linked C helpers and blk-mq shim implement the ABI these

@@ -125,7 +125,7 @@ impl IoWindow {
     }
 
     fn at(&self, off: usize, width: usize) -> Result<*mut kernel::ffi::c_void> {
-        if !off.is_multiple_of(width) || off.checked_add(width).is_none_or(|e| e > self.len) {
+        if !super::io::access_ok(off, width, self.len) {
             return Err(EINVAL);
         }
         // SAFETY: `off + width <= len`: inside the mapping (type invariant).

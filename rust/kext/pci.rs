@@ -52,7 +52,7 @@ pub fn bar_info(pdev: &pci::Device<Bound>, bar: u8) -> (u64, bool) {
         0
     } else {
         // SAFETY: as above; reading the flags of a live `pci_dev`.
-        unsafe { (*raw(pdev)).resource[usize::from(bar)].flags }
+        unsafe { (*raw(pdev)).resource.get(usize::from(bar)) }.map_or(0, |r| r.flags)
     };
     // CAST: resource flags fit `u32` (the IORESOURCE_* bits are low).
     (len, flags as u32 & bindings::IORESOURCE_IO != 0)
@@ -177,7 +177,7 @@ impl IoRegion {
     }
 
     fn at(&self, off: usize, width: usize) -> Result<*mut kernel::ffi::c_void> {
-        if off % width != 0 || off.checked_add(width).is_none_or(|e| e > self.len) {
+        if !super::io::access_ok(off, width, self.len) {
             return Err(EINVAL);
         }
         // SAFETY: `off + width <= len`: inside the mapping (type invariant).

@@ -14,6 +14,7 @@
 //! alignment-checked: an out-of-range access reads 0 or is dropped, never
 //! touches memory outside the allocation.
 
+use crate::kext::io::access_ok;
 use crate::{
     kext::barrier,
     virtio::platform::{
@@ -32,13 +33,6 @@ use kernel::{
 
 /// Size of one split or packed descriptor.
 const DESC_SIZE: usize = 16;
-
-/// Checks an access of `width` bytes at `off` into a region of `len` bytes:
-/// in range and naturally aligned.
-#[inline(always)]
-fn access_ok(off: usize, width: usize, len: usize) -> bool {
-    off % width == 0 && off.checked_add(width).is_some_and(|end| end <= len)
-}
 
 /// Volatile accessors over `len` bytes of device-shared memory at `base`.
 ///

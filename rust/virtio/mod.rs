@@ -41,10 +41,12 @@
 
 pub mod blk;
 pub mod config;
+pub mod console;
 pub mod features;
 pub mod init;
 pub mod layout;
 pub mod mmio;
+pub mod net;
 pub mod pci;
 pub mod platform;
 pub mod queue;

@@ -85,6 +85,14 @@ pub mod common {
     pub const QUEUE_DRIVER: usize = 40;
     /// `le64 queue_device`.
     pub const QUEUE_DEVICE: usize = 48;
+    /// The three queue addresses as the (low, high) offsets of their 32-bit
+    /// halves, in the order desc, driver, device: a 64-bit field is written
+    /// as two 32-bit writes, low first (§4.1.3.1).
+    pub const QUEUE_ADDR_HALVES: [(usize, usize); 3] = [
+        (QUEUE_DESC, QUEUE_DESC + 4),
+        (QUEUE_DRIVER, QUEUE_DRIVER + 4),
+        (QUEUE_DEVICE, QUEUE_DEVICE + 4),
+    ];
     /// `le16 queue_notif_config_data`.
     pub const QUEUE_NOTIF_CONFIG_DATA: usize = 56;
     /// `le16 queue_reset`.

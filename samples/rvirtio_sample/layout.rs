@@ -59,17 +59,21 @@ pub enum Report {
 /// Counts the entries of `layout` where C and Rust disagree (or C does not
 /// know the field).
 pub fn mirror_mismatches(layout: &[(CField, usize)], report: Report) -> usize {
-    let mut bad = 0;
-    for &(field, rust) in layout {
-        let c = c_layout(field);
-        if c != Some(rust) {
-            if report != Report::Quiet {
-                pr_err!("layout mismatch: {:?}: C {:?}, Rust {}\n", field, c, rust);
+    layout
+        .iter()
+        .filter(|&&(field, rust)| {
+            let c = c_layout(field);
+            if c != Some(rust) {
+                if report != Report::Quiet {
+                    pr_err!("layout mismatch: {:?}: C {:?}, Rust {}\n", field, c, rust);
+                }
+                true
+            } else {
+                if report == Report::All {
+                    pr_info!("layout ok: {:?} = {}\n", field, rust);
+                }
+                false
             }
-            bad += 1;
-        } else if report == Report::All {
-            pr_info!("layout ok: {:?} = {}\n", field, rust);
-        }
-    }
-    bad
+        })
+        .count()
 }

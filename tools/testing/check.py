@@ -33,6 +33,15 @@ lines set how it runs:
     # rvirtio-qemu[microvm*]: -device virtio-rng-device
     #                                        QEMU arguments for the machines
     #                                        matching one of the patterns
+    # rvirtio-test: net=bridge[,mtu=N]       QEMU in its own host network
+    #                                        namespace with the taps rvtap0
+    #                                        and rvtap1 on a bridge (tools/vm/run
+    #                                        --net)
+    # rvirtio-test: sockets=p0,p1            UNIX sockets @SOCK:p0@, ... for
+    #                                        QEMU arguments; NAME.host beside
+    #                                        the script, if there, runs on the
+    #                                        host with RVIRTIO_SOCK_p0=path
+    #                                        (tools/vm/run --sockets, --host)
 """
 
 import argparse
@@ -240,6 +249,13 @@ def run_vm_test(script, name, machine):
            "--timeout", opts["timeout"], "--smp", opts["smp"], "--mem", opts["mem"]]
     if machine:
         cmd += ["--machine", machine]
+    if opts.get("net"):
+        cmd += ["--net", opts["net"]]
+    if opts.get("sockets"):
+        cmd += ["--sockets", opts["sockets"]]
+    host = script[:-3] + ".host"
+    if os.path.exists(host):
+        cmd += ["--host", host]
     if opts.get("append"):
         cmd += ["--append", opts["append"].replace(",", " ")]
     cmd += [script, "--"] + qemu

@@ -19,6 +19,19 @@
 //!
 //! C version of this driver: `drivers/char/hw_random/virtio-rng.c`.
 
+// Device-reachable code must not panic: no unchecked indexing, no
+// overflowing arithmetic, no unwrap. Enforced when linting with clippy.
+#![deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::todo,
+    clippy::unimplemented,
+    clippy::unreachable
+)]
+
 use kernel::{
     device::{Bound, Device},
     dma::DataDirection,
@@ -171,7 +184,8 @@ impl hwrng::Operations for Rng {
                     out.get_mut(..n)
                         .ok_or(EIO)?
                         .copy_from_slice(src.get(..n).ok_or(EIO)?);
-                    inner.idx += n;
+                    // `n <= avail - idx`: never saturates.
+                    inner.idx = inner.idx.saturating_add(n);
                     return Ok(n);
                 }
             }

@@ -173,9 +173,13 @@ impl PciTransport {
                     caps.device,
                 ];
                 for r in regions.iter().flatten() {
-                    let b = usize::from(r.bar);
-                    if !used[b] {
-                        used[b] = true;
+                    // A capability's BAR is below 6 (checked when parsed);
+                    // one that is not claims nothing.
+                    let Some(seen) = used.get_mut(usize::from(r.bar)) else {
+                        return Err(ENODEV);
+                    };
+                    if !*seen {
+                        *seen = true;
                         claims.push(BarClaim::new(pdev, r.bar, name)?, GFP_KERNEL)?;
                     }
                 }
@@ -467,14 +471,13 @@ impl TransportSetup for &PciTransport {
             } => {
                 c.write16(common::QUEUE_SELECT, index).map_err(io_err)?;
                 c.write16(common::QUEUE_SIZE, cfg.size).map_err(io_err)?;
-                for (off, v) in [
-                    (common::QUEUE_DESC, cfg.desc),
-                    (common::QUEUE_DRIVER, cfg.driver),
-                    (common::QUEUE_DEVICE, cfg.device),
-                ] {
+                for ((lo, hi), v) in common::QUEUE_ADDR_HALVES
+                    .into_iter()
+                    .zip([cfg.desc, cfg.driver, cfg.device])
+                {
                     // CAST: the low and high halves of the address.
-                    c.write32(off, v as u32).map_err(io_err)?;
-                    c.write32(off + 4, (v >> 32) as u32).map_err(io_err)?;
+                    c.write32(lo, v as u32).map_err(io_err)?;
+                    c.write32(hi, (v >> 32) as u32).map_err(io_err)?;
                 }
                 let qoff = c.read16(common::QUEUE_NOTIFY_OFF).map_err(io_err)?;
                 // Room for a 32-bit write covers notification data too.

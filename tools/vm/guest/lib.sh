@@ -182,3 +182,50 @@ nonblock_read_prompt() {
 qmp() {
 	echo "RVIRTIO-QMP: $1"
 }
+
+# net_ifaces DRIVER: print the network interfaces whose device is bound to
+# DRIVER, in PCI address order.
+net_ifaces() {
+	for _n in /sys/class/net/*; do
+		[ -e "$_n/device/driver" ] || continue
+		_dev=$(readlink -f "$_n/device")
+		# A virtio-net interface hangs off the virtio device; the C
+		# driver's parent is the virtio bus device, rvirtio's the PCI one.
+		_drv=$(basename "$(readlink "$_n/device/driver")")
+		[ "$_drv" = "$1" ] || [ "$(driver_of "${_dev%/*}")" = "$1" ] || continue
+		echo "${_dev##*/} ${_n##*/}"
+	done | sort | cut -d' ' -f2
+}
+
+# net_pair IFACE_A IFACE_B [MTU]: put each interface in a network namespace
+# of its own, nsa with 10.0.0.1/24 and nsb with 10.0.0.2/24, both up, so
+# traffic between them crosses the devices. Run commands there with
+# `ip netns exec nsa ...`.
+net_pair() {
+	for _ns in nsa nsb; do
+		ip netns del $_ns 2>/dev/null
+		ip netns add $_ns || fail "ip netns add $_ns"
+		ip -n $_ns link set lo up
+	done
+	ip link set "$1" netns nsa || fail "moving $1 to nsa"
+	ip link set "$2" netns nsb || fail "moving $2 to nsb"
+	[ -z "${3:-}" ] || { ip -n nsa link set "$1" mtu "$3" && ip -n nsb link set "$2" mtu "$3"; } ||
+		fail "setting MTU $3"
+	ip -n nsa addr add 10.0.0.1/24 dev "$1"
+	ip -n nsb addr add 10.0.0.2/24 dev "$2"
+	ip -n nsa link set "$1" up
+	ip -n nsb link set "$2" up
+	echo "ok: $1 in nsa (10.0.0.1), $2 in nsb (10.0.0.2)"
+}
+
+# net_ping_sizes NS ADDR MAX: ping ADDR from namespace NS with payloads of
+# many sizes up to MAX bytes (the MTU minus 28); fails on any loss.
+net_ping_sizes() {
+	for _s in 0 1 56 100 500 1000 1400 "$3"; do
+		[ "$_s" -le "$3" ] || continue
+		ip netns exec "$1" ping -q -c 2 -W 5 -s "$_s" "$2" >/tmp/ping.out 2>&1 ||
+			fail "ping -s $_s $2 from $1: $(cat /tmp/ping.out)"
+	done
+	echo "ok: ping from $1 to $2, payloads 0 to $3 bytes"
+}
+
