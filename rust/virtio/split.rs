@@ -950,9 +950,9 @@ impl<P: Platform, T> SplitQueue<P, T> {
 
     /// Checks the driver bookkeeping for consistency (O(size)): the free
     /// list holds exactly the free descriptors, every in-flight chain has
-    /// the recorded number of member descriptors, and free plus used
-    /// descriptors add up to the queue size. For tests, fuzzing and
-    /// debug assertions.
+    /// the recorded number of member descriptors, free plus used
+    /// descriptors add up to the queue size, and a stopped queue knows no
+    /// used entries. For tests, fuzzing and debug assertions.
     pub fn check_invariants(&self) -> bool {
         let size = usize::from(self.layout.size());
         let mut free = 0usize;
@@ -1009,11 +1009,13 @@ impl<P: Platform, T> SplitQueue<P, T> {
                 _ => return false,
             };
         }
-        // The remembered `used.idx` covers only buffers in flight (outside
-        // teardown, which moves `last_used` on its own).
+        // A stopped queue knows no used entries (`get_used()` takes those
+        // without checking `stop`).
         if self.stop != 0 && self.used_seen != self.last_used {
             return false;
         }
+        // The remembered `used.idx` covers only buffers in flight (outside
+        // teardown, which moves `last_used` on its own).
         self.stop & STOP_DETACHED != 0
             || self.used_seen.wrapping_sub(self.last_used) <= self.in_flight()
     }
