@@ -54,11 +54,15 @@
 //!    `enable_cb_delayed` have their own, point 4). Linux's
 //!    `virtqueue_get_buf_ctx_split()` moves the event after every buffer
 //!    and issues the barrier right after the store (`virtio_store_mb()`);
-//!    the core moves it once, just before the load that decides whether
-//!    more entries are pending, so a store and a barrier cost once per
-//!    `used.idx` read rather than once per buffer. Until then the device
-//!    sees an older event, which only means no notification for entries the
-//!    driver is going to read anyway.
+//!    the core moves it to `last_used` just before the load and, if the
+//!    load shows new entries, to the index it read right after (no barrier:
+//!    the next such load has one), so a store and a barrier cost once per
+//!    `used.idx` read rather than once per buffer. The device is then asked
+//!    for a notification at the first entry the driver does not know of,
+//!    which is never later than the entry Linux's per-buffer event asks
+//!    for, and the same once the driver has taken every known entry
+//!    (`poll` and an `enable_cb_delayed` that finds buffers pending move
+//!    it after their load too).
 
 use super::{
     layout::{
@@ -309,9 +313,9 @@ pub struct SplitQueue<P: Platform, T> {
     /// Shadow of `avail.flags`; `VIRTQ_AVAIL_F_NO_INTERRUPT` also records
     /// "callbacks disabled" with `VIRTIO_F_EVENT_IDX`.
     avail_flags: u16,
-    /// `used_event` follows `last_used` (moved before each `used.idx`
-    /// load of `get_used()` and `more_used()`): `VIRTIO_F_EVENT_IDX` with
-    /// callbacks enabled.
+    /// `used_event` is moved around each `used.idx` load of `get_used()`
+    /// and `more_used()` (to `last_used` before, to the index read after):
+    /// `VIRTIO_F_EVENT_IDX` with callbacks enabled.
     rearm: bool,
     /// [`STOP_BROKEN`] and [`STOP_DETACHED`]; 0 while usable.
     stop: u8,
@@ -574,21 +578,38 @@ impl<P: Platform, T> SplitQueue<P, T> {
     }
 
     /// [`Self::read_used_idx`] for `get_used()` and `more_used()`, after
-    /// the usability check; moves `used_event` first while it follows
-    /// `last_used`.
+    /// the usability check; moves `used_event` while notifications are on.
     #[inline(always)]
     fn fetch_used_idx(&mut self) -> Result<u16, RingError> {
         self.check_usable()?;
-        if self.rearm {
-            // Ask for a notification when the entry at `last_used` is used
-            // (it may be already: the load below tells).
-            self.write16(self.off.used_event(), self.last_used);
-            // ORDERING (5): the new event must be visible to the device
-            // before this load; otherwise the device can miss the event
-            // and the driver the new entry.
-            self.platform.virt_mb();
+        if !self.rearm {
+            return self.read_used_idx();
         }
-        self.read_used_idx()
+        // Ask for a notification when the entry at `last_used` is used (it
+        // may be already: the load below tells).
+        self.write16(self.off.used_event(), self.last_used);
+        // ORDERING (5): the new event must be visible to the device before
+        // this load; otherwise the device can miss the event and the
+        // driver the new entry.
+        self.platform.virt_mb();
+        let used_idx = self.read_used_idx()?;
+        self.event_after_known(used_idx);
+        Ok(used_idx)
+    }
+
+    /// After a `used.idx` load that showed entries up to `used_idx`, while
+    /// `used_event` follows the driver: asks for a notification at the
+    /// first entry after them. `get_used()` takes known entries without
+    /// moving the event, so this is what makes a driver that takes them
+    /// all and stops (no `get_used()` that finds nothing after) hear of the
+    /// next one, as Linux's per-buffer event does. No barrier: the next
+    /// `used.idx` load of `get_used()` or `more_used()` has one (ORDERING
+    /// (5)).
+    #[inline(always)]
+    fn event_after_known(&mut self, used_idx: u16) {
+        if self.rearm && used_idx != self.last_used {
+            self.write16(self.off.used_event(), used_idx);
+        }
     }
 
     /// The used element at index `idx` (`id`, `len`), in CPU order.
@@ -1182,6 +1203,7 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
         // and is not seen here either.
         self.platform.virt_mb();
         let used_idx = self.read_used_idx()?;
+        self.event_after_known(used_idx);
         // CAST: the opaque value is a `u16` index widened by
         // `enable_cb_prepare()`.
         Ok(used_idx != opaque as u16)
@@ -1205,7 +1227,13 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
         // ORDERING (4): as in `poll()`.
         self.platform.virt_mb();
         let used_idx = self.read_used_idx()?;
-        Ok(used_idx.wrapping_sub(self.last_used) <= bufs)
+        let idle = used_idx.wrapping_sub(self.last_used) <= bufs;
+        if !idle {
+            // The driver takes the entries now; the delayed event would
+            // be behind them (a quiet wait keeps it).
+            self.event_after_known(used_idx);
+        }
+        Ok(idle)
     }
 
     fn detach_unused(&mut self) -> Option<T> {
