@@ -39,20 +39,30 @@
 //!    pass the store, the device can go idle in between, and a needed
 //!    notification is lost (spec §2.7.13.4.1).
 //! 3. `virt_rmb()` after reading `used.idx` and before reading the used
-//!    element it covers ([`SplitQueue::get_used`]). `get_used` reads
-//!    `used.idx` only once the entries its last value covered are consumed,
-//!    and issues the barrier before every element load.
+//!    elements it covers ([`SplitQueue::get_used`]). Every `used.idx` load
+//!    is followed by the barrier, which orders it before every later load,
+//!    so the elements it covers can be read by later calls without another
+//!    one. `get_used` reads `used.idx` only once the entries its last value
+//!    covered are consumed.
 //! 4. `virt_mb()` between re-enabling notifications (`avail.flags` or
 //!    `used_event` store) and re-reading `used.idx` ([`SplitQueue::poll`],
 //!    [`SplitQueue::enable_cb_delayed`]) (spec §2.7.14).
-//! 5. `virt_mb()` between moving `used_event` forward in
-//!    [`SplitQueue::get_used`] while notifications are enabled with
-//!    `VIRTIO_F_EVENT_IDX` and the next `used.idx` load of `get_used` or
-//!    [`SplitQueue::more_used`] (`poll` and `enable_cb_delayed` have their
-//!    own, point 4). Linux's `virtqueue_get_buf_ctx_split()` issues it
-//!    right after the store (`virtio_store_mb()`); what it orders is the
-//!    same store-load pair, so it is issued just before the load, once per
-//!    `used.idx` read rather than once per buffer.
+//! 5. `virt_mb()` between moving `used_event` to `last_used` while
+//!    notifications are enabled with `VIRTIO_F_EVENT_IDX` and the
+//!    `used.idx` load of [`SplitQueue::get_used`] or
+//!    [`SplitQueue::more_used`] that follows (`poll` and
+//!    `enable_cb_delayed` have their own, point 4). Linux's
+//!    `virtqueue_get_buf_ctx_split()` moves the event after every buffer
+//!    and issues the barrier right after the store (`virtio_store_mb()`);
+//!    the core moves it to `last_used` just before the load and, if the
+//!    load shows new entries, to the index it read right after (no barrier:
+//!    the next such load has one), so a store and a barrier cost once per
+//!    `used.idx` read rather than once per buffer. The device is then asked
+//!    for a notification at the first entry the driver does not know of,
+//!    which is never later than the entry Linux's per-buffer event asks
+//!    for, and the same once the driver has taken every known entry
+//!    (`poll` and an `enable_cb_delayed` that finds buffers pending move
+//!    it after their load too).
 
 use super::{
     layout::{
@@ -297,12 +307,15 @@ pub struct SplitQueue<P: Platform, T> {
     num_added: u64,
     /// The last `used.idx` read and validated: entries from `last_used`
     /// up to it are known to be used, without reading `used.idx` again.
+    /// Equal to `last_used` whenever `stop` is set, so `get_used()` can
+    /// take such an entry without checking `stop`.
     used_seen: u16,
     /// Shadow of `avail.flags`; `VIRTQ_AVAIL_F_NO_INTERRUPT` also records
     /// "callbacks disabled" with `VIRTIO_F_EVENT_IDX`.
     avail_flags: u16,
-    /// `get_used()` moves `used_event` along: `VIRTIO_F_EVENT_IDX` with
-    /// callbacks enabled.
+    /// `used_event` is moved around each `used.idx` load of `get_used()`
+    /// and `more_used()` (to `last_used` before, to the index read after):
+    /// `VIRTIO_F_EVENT_IDX` with callbacks enabled.
     rearm: bool,
     /// [`STOP_BROKEN`] and [`STOP_DETACHED`]; 0 while usable.
     stop: u8,
@@ -512,10 +525,19 @@ impl<P: Platform, T> SplitQueue<P, T> {
         }
     }
 
+    /// Sets a [`SplitQueue::stop`] bit. Also forgets the used entries
+    /// known from the last `used.idx` load: `get_used()` takes those
+    /// without checking `stop`.
+    #[cold]
+    fn stop_with(&mut self, bit: u8) {
+        self.stop |= bit;
+        self.used_seen = self.last_used;
+    }
+
     /// Marks the queue broken and returns `e`.
     #[cold]
     fn violation(&mut self, e: RingError) -> RingError {
-        self.stop |= STOP_BROKEN;
+        self.stop_with(STOP_BROKEN);
         e
     }
 
@@ -523,7 +545,7 @@ impl<P: Platform, T> SplitQueue<P, T> {
     /// `token` back.
     #[cold]
     fn internal_add(&mut self, token: T) -> AddError<T> {
-        self.stop |= STOP_BROKEN;
+        self.stop_with(STOP_BROKEN);
         AddError {
             error: RingError::Internal,
             token,
@@ -548,21 +570,73 @@ impl<P: Platform, T> SplitQueue<P, T> {
         if used_idx.wrapping_sub(self.last_used) > self.in_flight() {
             return Err(self.idx_jump(used_idx));
         }
+        // ORDERING (3): the used elements this index covers, read by this
+        // or a later `get_used()`, must not be read before it.
+        self.platform.virt_rmb();
         self.used_seen = used_idx;
         Ok(used_idx)
     }
 
-    /// [`Self::read_used_idx`] for `get_used()` and `more_used()`.
+    /// [`Self::read_used_idx`] for `get_used()` and `more_used()`, after
+    /// the usability check; moves `used_event` while notifications are on.
     #[inline(always)]
     fn fetch_used_idx(&mut self) -> Result<u16, RingError> {
-        if self.rearm {
-            // ORDERING (5): `used_event`, moved by `get_used()` since the
-            // last `used.idx` load, must be visible to the device before
-            // this load; otherwise the device can miss the new event and
-            // the driver the new entry.
-            self.platform.virt_mb();
+        self.check_usable()?;
+        if !self.rearm {
+            return self.read_used_idx();
         }
-        self.read_used_idx()
+        // Ask for a notification when the entry at `last_used` is used (it
+        // may be already: the load below tells).
+        self.write16(self.off.used_event(), self.last_used);
+        // ORDERING (5): the new event must be visible to the device before
+        // this load; otherwise the device can miss the event and the
+        // driver the new entry.
+        self.platform.virt_mb();
+        let used_idx = self.read_used_idx()?;
+        self.event_after_known(used_idx);
+        Ok(used_idx)
+    }
+
+    /// After a `used.idx` load that showed entries up to `used_idx`, while
+    /// `used_event` follows the driver: asks for a notification at the
+    /// first entry after them. `get_used()` takes known entries without
+    /// moving the event, so this is what makes a driver that takes them
+    /// all and stops (no `get_used()` that finds nothing after) hear of the
+    /// next one, as Linux's per-buffer event does. No barrier: the next
+    /// `used.idx` load of `get_used()` or `more_used()` has one (ORDERING
+    /// (5)).
+    #[inline(always)]
+    fn event_after_known(&mut self, used_idx: u16) {
+        if self.rearm && used_idx != self.last_used {
+            self.write16(self.off.used_event(), used_idx);
+        }
+    }
+
+    /// The used element at index `idx` (`id`, `len`), in CPU order.
+    #[inline(always)]
+    fn read_used_elem(&self, idx: u16) -> (u32, u32) {
+        let (id, len) = self
+            .ring
+            .read_used_elem(self.off.used_elem(idx & self.mask));
+        (self.swap.u32(id), self.swap.u32(len))
+    }
+
+    /// [`Virtqueue::get_used`] for everything but a valid completion of a
+    /// one-descriptor direct buffer among the entries known used: reads
+    /// `used.idx` once those are consumed, then completes the next entry
+    /// with every check (reading its element again if the inline path gave
+    /// up on it).
+    #[cold]
+    #[inline(never)]
+    fn get_used_slow(&mut self) -> Result<Option<Used<T>>, RingError> {
+        let last_used = self.last_used;
+        if self.used_seen == last_used && self.fetch_used_idx()? == last_used {
+            return Ok(None);
+        }
+        let (id, len) = self.read_used_elem(last_used);
+        let (token, len) = self.complete(id, len)?;
+        self.last_used = last_used.wrapping_add(1);
+        Ok(Some(Used { token, len }))
     }
 
     #[cold]
@@ -739,6 +813,27 @@ impl<P: Platform, T> SplitQueue<P, T> {
         Ok(())
     }
 
+    /// The inline part of [`Self::complete`] for [`Virtqueue::get_used`]:
+    /// the valid completion of a one-descriptor direct buffer, or `None`
+    /// (nothing changed) for anything else.
+    #[inline(always)]
+    fn complete_one(&mut self, id: u32, len: u32) -> Option<T> {
+        let free_head = self.free_head;
+        // CAST: lossless, `usize` has at least 32 bits on every CPU Linux
+        // supports (a wider `id` fails the range check of `get_mut`).
+        let d = self.descs.get_mut(id as usize)?;
+        if d.state != 1 || len > d.writable {
+            return None;
+        }
+        let token = d.token.take()?;
+        d.state = FREE;
+        d.next = free_head;
+        // CAST: `id < descs.len() <= 32768`.
+        self.free_head = id as u16;
+        self.num_free = self.num_free.wrapping_add(1);
+        Some(token)
+    }
+
     /// Validates a used element and takes back its buffer: the token and
     /// the length to report.
     ///
@@ -876,9 +971,9 @@ impl<P: Platform, T> SplitQueue<P, T> {
 
     /// Checks the driver bookkeeping for consistency (O(size)): the free
     /// list holds exactly the free descriptors, every in-flight chain has
-    /// the recorded number of member descriptors, and free plus used
-    /// descriptors add up to the queue size. For tests, fuzzing and
-    /// debug assertions.
+    /// the recorded number of member descriptors, free plus used
+    /// descriptors add up to the queue size, and a stopped queue knows no
+    /// used entries. For tests, fuzzing and debug assertions.
     pub fn check_invariants(&self) -> bool {
         let size = usize::from(self.layout.size());
         let mut free = 0usize;
@@ -934,6 +1029,11 @@ impl<P: Platform, T> SplitQueue<P, T> {
                 Some(d) if d.state == FREE => d.next,
                 _ => return false,
             };
+        }
+        // A stopped queue knows no used entries (`get_used()` takes those
+        // without checking `stop`).
+        if self.stop != 0 && self.used_seen != self.last_used {
+            return false;
         }
         // The remembered `used.idx` covers only buffers in flight (outside
         // teardown, which moves `last_used` on its own).
@@ -1052,34 +1152,24 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
     }
 
     fn more_used(&mut self) -> Result<bool, RingError> {
-        self.check_usable()?;
+        // Entries known used imply a usable queue (see `used_seen`).
         Ok(self.used_seen != self.last_used || self.fetch_used_idx()? != self.last_used)
     }
 
     #[inline]
     fn get_used(&mut self) -> Result<Option<Used<T>>, RingError> {
-        self.check_usable()?;
         let last_used = self.last_used;
-        // Read `used.idx` only once the entries its last value covered are
-        // consumed: those are known used already.
-        if self.used_seen == last_used && self.fetch_used_idx()? == last_used {
-            return Ok(None);
+        // Entries before `used_seen` are known used, and the queue usable
+        // (see `used_seen`); the barrier after the `used.idx` load that
+        // showed them orders the element load (ORDERING (3)).
+        if self.used_seen != last_used {
+            let (id, len) = self.read_used_elem(last_used);
+            if let Some(token) = self.complete_one(id, len) {
+                self.last_used = last_used.wrapping_add(1);
+                return Ok(Some(Used { token, len }));
+            }
         }
-        // ORDERING (3): the used element must not be read before the index
-        // that covers it.
-        self.platform.virt_rmb();
-        let (id, len) = self
-            .ring
-            .read_used_elem(self.off.used_elem(last_used & self.mask));
-        let (token, len) = self.complete(self.swap.u32(id), self.swap.u32(len))?;
-        let last_used = self.last_used.wrapping_add(1);
-        self.last_used = last_used;
-        if self.rearm {
-            // Ask for a notification for the next entry (ORDERING (5) in
-            // `fetch_used_idx()`).
-            self.write16(self.off.used_event(), last_used);
-        }
-        Ok(Some(Used { token, len }))
+        self.get_used_slow()
     }
 
     fn disable_cb(&mut self) {
@@ -1113,6 +1203,7 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
         // and is not seen here either.
         self.platform.virt_mb();
         let used_idx = self.read_used_idx()?;
+        self.event_after_known(used_idx);
         // CAST: the opaque value is a `u16` index widened by
         // `enable_cb_prepare()`.
         Ok(used_idx != opaque as u16)
@@ -1136,11 +1227,17 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
         // ORDERING (4): as in `poll()`.
         self.platform.virt_mb();
         let used_idx = self.read_used_idx()?;
-        Ok(used_idx.wrapping_sub(self.last_used) <= bufs)
+        let idle = used_idx.wrapping_sub(self.last_used) <= bufs;
+        if !idle {
+            // The driver takes the entries now; the delayed event would
+            // be behind them (a quiet wait keeps it).
+            self.event_after_known(used_idx);
+        }
+        Ok(idle)
     }
 
     fn detach_unused(&mut self) -> Option<T> {
-        self.stop |= STOP_DETACHED;
+        self.stop_with(STOP_DETACHED);
         while self.detach_cursor < self.layout.size() {
             let i = self.detach_cursor;
             if self
@@ -1151,6 +1248,7 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
                 if let Ok(token) = self.release(i) {
                     // The buffer is no longer in flight.
                     self.last_used = self.last_used.wrapping_add(1);
+                    self.used_seen = self.last_used;
                     return Some(token);
                 }
             }
@@ -1190,7 +1288,7 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
     }
 
     fn mark_broken(&mut self) {
-        self.stop |= STOP_BROKEN;
+        self.stop_with(STOP_BROKEN);
     }
 
     fn config(&self) -> QueueConfig {

@@ -278,3 +278,54 @@ fn mark_broken_from_outside() {
     q.mark_broken();
     assert_broken_then_recovers(&mut q, vec![0, 1, 2]);
 }
+
+/// `get_used` takes entries a `used.idx` read already showed without
+/// checking for a broken queue (stopping forgets them): once broken, with
+/// entries known used, it must still fail, and so must `more_used`.
+#[test]
+fn broken_with_entries_known_used() {
+    let (mut q, mut dev) = populated(LenPolicy::Reject);
+    dev.raw_used(4, 50, 1);
+    dev.raw_used(0, 0, 1);
+    dev.raw_used(1, 200, 1);
+    // Reads used.idx (3) and completes the first; two more are known used.
+    assert_eq!(q.get_used().unwrap().unwrap().token, 2);
+    q.mark_broken();
+    assert!(q.check_invariants());
+    assert_broken_then_recovers(&mut q, vec![0, 1]);
+}
+
+/// A violation in the middle of entries known used (the second of three
+/// has a bad id) also stops the inline path.
+#[test]
+fn violation_with_entries_known_used() {
+    let (mut q, mut dev) = populated(LenPolicy::Reject);
+    dev.raw_used(4, 50, 1);
+    dev.raw_used(9, 0, 1);
+    dev.raw_used(0, 0, 1);
+    assert_eq!(q.get_used().unwrap().unwrap().token, 2);
+    assert_eq!(q.get_used(), Err(RingError::BadId { id: 9 }));
+    // Entry 3 (a valid completion of token 0) is never handed out.
+    assert_broken_then_recovers(&mut q, vec![0, 1]);
+}
+
+/// Teardown in the middle of entries known used: `get_used` must refuse
+/// (the queue is detached) instead of completing from stale knowledge.
+#[test]
+fn detach_with_entries_known_used() {
+    let (mut q, mut dev) = populated(LenPolicy::Reject);
+    dev.raw_used(4, 50, 1);
+    dev.raw_used(0, 0, 1);
+    assert_eq!(q.get_used().unwrap().unwrap().token, 2);
+    let first = q.detach_unused();
+    assert!(first.is_some());
+    assert_eq!(q.get_used(), Err(RingError::Detached));
+    assert!(q.check_invariants());
+    let mut back = vec![first.unwrap()];
+    while let Some(t) = q.detach_unused() {
+        back.push(t);
+    }
+    back.sort();
+    assert_eq!(back, vec![0, 1]);
+    q.reinit().unwrap();
+}

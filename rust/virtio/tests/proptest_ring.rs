@@ -85,6 +85,10 @@ struct Model {
     /// The driver re-armed callbacks while idle.
     driver_waiting: bool,
     driver_disabled: bool,
+    /// Callbacks re-enabled with `enable_cb_delayed()` that said to wait:
+    /// the notification may come later than the next buffer, until a
+    /// `get_used()` finds nothing (which moves the event back).
+    driver_delayed: bool,
 }
 
 fn run(
@@ -112,6 +116,7 @@ fn run(
         device_waiting: false,
         driver_waiting: false,
         driver_disabled: false,
+        driver_delayed: false,
     };
     let mut addr = DATA_ADDR;
     for s in steps {
@@ -195,6 +200,7 @@ fn run(
             }
             Step::Reap(k) => {
                 let mut consumed = 0;
+                let mut drained = false;
                 for _ in 0..k {
                     match q.get_used().unwrap() {
                         Some(u) => {
@@ -206,15 +212,21 @@ fn run(
                         }
                         None => {
                             prop_assert!(m.used.is_empty());
-                            // Draining with callbacks enabled re-arms them
-                            // for the next buffer (used_event follows
-                            // get_used).
-                            if consumed > 0 && !m.driver_disabled {
-                                m.driver_waiting = true;
-                            }
+                            drained = true;
                             break;
                         }
                     }
+                }
+                // Taking every used buffer with callbacks enabled re-arms
+                // them for the next one, whether or not a get_used found
+                // nothing after (Linux's event index follows every
+                // virtqueue_get_buf()); a delayed wait only once a
+                // get_used found nothing.
+                if drained {
+                    m.driver_delayed = false;
+                }
+                if consumed > 0 && m.used.is_empty() && !m.driver_disabled && !m.driver_delayed {
+                    m.driver_waiting = true;
                 }
             }
             Step::Kick => {
@@ -240,11 +252,13 @@ fn run(
                 prop_assert_eq!(idle, m.used.is_empty());
                 m.driver_waiting = idle;
                 m.driver_disabled = false;
+                m.driver_delayed = false;
             }
             Step::DisableCb => {
                 q.disable_cb();
                 m.driver_waiting = false;
                 m.driver_disabled = true;
+                m.driver_delayed = false;
             }
             Step::EnableCbDelayed => {
                 let ok = q.enable_cb_delayed().unwrap();
@@ -253,6 +267,7 @@ fn run(
                 }
                 m.driver_disabled = false;
                 m.driver_waiting = false;
+                m.driver_delayed = ok;
             }
         }
         prop_assert!(q.check_invariants());

@@ -179,10 +179,10 @@ pub extern "C" fn alloc_ring() {
     };
     // Start with used buffer notifications off: ringtest's poll mode never
     // asks for them and its sleep mode disables them first thing. Once
-    // enable_call() enables them (loop.c does after every round), every
-    // get_used() moves used_event along, and a full barrier precedes its
-    // next used.idx load (as Linux's virtqueue_get_buf() does), which the C
-    // reference ring does not implement.
+    // enable_call() enables them (loop.c does after every round), used_event
+    // follows the driver's reads (moved around every used.idx load, with a
+    // full barrier before it; Linux's virtqueue_get_buf() moves it after
+    // every buffer), which the C reference ring does not implement.
     q.disable_cb();
     // SAFETY: no thread runs yet.
     unsafe { (*QUEUE.0.get()).write(q) };
