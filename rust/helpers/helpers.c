@@ -218,6 +218,12 @@ size_t rvirtio_dma_max_mapping_size(struct device *dev)
 	return dma_max_mapping_size(dev);
 }
 
+unsigned int rvirtio_dma_get_max_seg_size(struct device *dev);
+unsigned int rvirtio_dma_get_max_seg_size(struct device *dev)
+{
+	return dma_get_max_seg_size(dev);
+}
+
 /*
  * The largest segment the DMA API may make for dev, also when an IOMMU
  * merges entries of a scatterlist. Only with dma_parms (PCI and platform

@@ -51,6 +51,13 @@ pub fn max_mapping_size(dev: &Device) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
 }
 
+/// The largest segment the DMA API may make for `dev`
+/// (`dma_get_max_seg_size()`; 64 KiB for a device without DMA parameters).
+pub fn max_segment_size(dev: &Device) -> u32 {
+    // SAFETY: `dev` is a live device.
+    unsafe { ffi::rvirtio_dma_get_max_seg_size(raw(dev)) }
+}
+
 /// Sets the largest segment the DMA API may make for `dev`
 /// (`dma_set_max_seg_size()`), also where an IOMMU merges the entries of
 /// a scatterlist. `EINVAL` for a device without DMA parameters.

@@ -38,6 +38,9 @@ unsafe extern "C" {
         dir: kernel::ffi::c_uint,
     );
     pub(crate) fn rvirtio_dma_max_mapping_size(dev: *mut kernel::bindings::device) -> usize;
+    pub(crate) fn rvirtio_dma_get_max_seg_size(
+        dev: *mut kernel::bindings::device,
+    ) -> kernel::ffi::c_uint;
     pub(crate) fn rvirtio_dma_set_max_seg_size(
         dev: *mut kernel::bindings::device,
         size: kernel::ffi::c_uint,

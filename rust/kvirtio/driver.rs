@@ -587,8 +587,8 @@ fn live<D: Driver>(
         addressing.name()
     );
     // Diagnostics only: a device without its debugfs directory still works.
-    let debugfs =
-        DeviceDebugfs::new(dev, transport.clone(), offered, features, infos).unwrap_or(None);
+    let debugfs = DeviceDebugfs::new(dev, transport.clone(), offered, features, addressing, infos)
+        .unwrap_or(None);
     Ok((shared, irqs, interrupts, debugfs))
 }
 

@@ -49,6 +49,10 @@ for a in 07 08; do
 	check "0000:00:$a.0 uses the DMA API" dmesg_has "0000:00:$a.0: modern interface.*, DMA API$"
 done
 expect_eq "vda is the device without iommu_platform" "$(disk_of 0000:00:05.0)" vda
+expect_eq "debugfs: 0000:00:05.0's addressing" \
+	"$(sed -n 's/^addressing: //p' /sys/kernel/debug/rvirtio_blk/0000:00:05.0/device)" "physical addresses"
+expect_eq "debugfs: 0000:00:07.0's addressing" \
+	"$(sed -n 's/^addressing: //p' /sys/kernel/debug/rvirtio_blk/0000:00:07.0/device)" "DMA API"
 expect_eq "vdb is the device with iommu_platform=on" "$(disk_of 0000:00:07.0)" vdb
 
 step "both hwrngs deliver"

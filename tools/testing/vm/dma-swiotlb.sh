@@ -3,7 +3,8 @@
 # command line and a virtio-blk device with iommu_platform=on, so the
 # driver maps through the DMA API and every mapping bounces. swiotlb maps
 # at most 256 KiB at once (dma_max_mapping_size()), so the driver must
-# bound the block layer's segments by it: max_segment_size is 256 KiB.
+# bound the block layer's segments by it: max_segment_size is 256 KiB, and
+# so is the device's DMA segment size (dma_set_max_seg_size; debugfs).
 # ext4 with files written in 4 MiB blocks (its page cache uses folios of up
 # to 1 MiB, so writeback builds segments larger than 256 KiB), read back
 # after dropping caches and checked by e2fsck, and fio with crc32c
@@ -21,6 +22,8 @@ check "modprobe rvirtio_blk" modprobe rvirtio_blk
 wait_for /sys/block/vda 30
 check "the device uses the DMA API" dmesg_has "0000:00:05.0: modern interface.*, DMA API$"
 expect_eq "segments are bounded by swiotlb's largest mapping" "$(cat /sys/block/vda/queue/max_segment_size)" 262144
+expect_eq "the DMA API merges no segment beyond it either (debugfs)" \
+	"$(sed -n 's/^dma max segment: //p' /sys/kernel/debug/rvirtio_blk/0000:00:05.0/device)" 262144
 
 step "ext4, files written in 4 MiB blocks"
 check "mkfs.ext4" timeout 120 mkfs.ext4 -q -F /dev/vda
