@@ -72,21 +72,19 @@ pub fn set_max_segment_size(dev: &Device<Bound>, size: u32) -> Result {
 
 /// Device-shared memory (rings, indirect tables): zeroed, page-aligned,
 /// with one device address for its first byte, for as long as it lives.
-///
+pub struct SharedMem(Mem);
+
 /// # Invariants
 ///
 /// `Pages`: `ptr` is a live `rvirtio_alloc_pages_exact(len)` allocation,
-/// physically contiguous, at physical address `phys`.
-pub enum SharedMem {
+/// physically contiguous, at physical address `phys`, owned by the value.
+enum Mem {
     /// A coherent DMA allocation (with the DMA API).
     Coherent(Coherent<[u8]>),
     /// Pages from the page allocator, addressed physically (without).
     Pages {
-        /// The first byte.
         ptr: NonNull<u8>,
-        /// Length in bytes.
         len: usize,
-        /// Physical address of the first byte.
         phys: u64,
     },
 }
@@ -105,32 +103,32 @@ impl SharedMem {
             return Err(EINVAL);
         }
         if dma_api {
-            return Ok(Self::Coherent(Coherent::<u8>::zeroed_slice(
+            return Ok(Self(Mem::Coherent(Coherent::<u8>::zeroed_slice(
                 dev, len, GFP_KERNEL,
-            )?));
+            )?)));
         }
         // SAFETY: allocates; no preconditions.
         let ptr = NonNull::new(unsafe { ffi::rvirtio_alloc_pages_exact(len) }.cast::<u8>())
             .ok_or(ENOMEM)?;
         // SAFETY: `ptr` is page-allocator memory in the linear map.
         let phys = unsafe { ffi::rvirtio_virt_to_phys(ptr.as_ptr().cast()) };
-        // INVARIANT: just allocated, at `phys`.
-        Ok(Self::Pages { ptr, len, phys })
+        // INVARIANT: just allocated, at `phys`, and owned from here.
+        Ok(Self(Mem::Pages { ptr, len, phys }))
     }
 
     /// The CPU address of the first byte.
     pub fn cpu_ptr(&self) -> *mut u8 {
-        match self {
-            Self::Coherent(c) => c.as_mut_ptr().cast::<u8>(),
-            Self::Pages { ptr, .. } => ptr.as_ptr(),
+        match &self.0 {
+            Mem::Coherent(c) => c.as_mut_ptr().cast::<u8>(),
+            Mem::Pages { ptr, .. } => ptr.as_ptr(),
         }
     }
 
     /// Length in bytes.
     pub fn len(&self) -> usize {
-        match self {
-            Self::Coherent(c) => c.len(),
-            Self::Pages { len, .. } => *len,
+        match &self.0 {
+            Mem::Coherent(c) => c.len(),
+            Mem::Pages { len, .. } => *len,
         }
     }
 
@@ -141,18 +139,18 @@ impl SharedMem {
 
     /// The device address of the first byte.
     pub fn dma_addr(&self) -> u64 {
-        match self {
-            Self::Coherent(c) => c.dma_handle(),
-            Self::Pages { phys, .. } => *phys,
+        match &self.0 {
+            Mem::Coherent(c) => c.dma_handle(),
+            Mem::Pages { phys, .. } => *phys,
         }
     }
 }
 
 impl Drop for SharedMem {
     fn drop(&mut self) {
-        if let Self::Pages { ptr, len, .. } = self {
+        if let Mem::Pages { ptr, len, .. } = &self.0 {
             // SAFETY: by the type invariant, a live allocation of `len`
-            // bytes, freed only here.
+            // bytes owned by `self`, freed only here.
             unsafe { ffi::rvirtio_free_pages_exact(ptr.as_ptr().cast(), *len) };
         }
     }

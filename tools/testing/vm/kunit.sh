@@ -2,7 +2,7 @@
 # Every KUnit suite of the project, from its test modules: the core's
 # (rvirtio_core_test: the split ring and the PCI capability parser against
 # in-kernel fake devices, the virtio-mmio transport against a fake register
-# window) and every driver's or sample's *_kunit module.
+# window, DMA addressing) and every driver's or sample's *_kunit module.
 # Each is loaded and unloaded; its suites run at load, and make check
 # collects their KTAP from the console (a suite named below that does not
 # run, fails or does not finish fails this test). With a virtio-blk and a
