@@ -5,7 +5,9 @@
 //! One hardware queue per virtqueue (`VIRTIO_BLK_F_MQ`, capped by the CPUs
 //! and the `queues` parameter); the queue depth follows the ring size. A
 //! request becomes a descriptor chain of the 16-byte header, the data
-//! segments (mapped with the DMA API, honouring `seg_max` and `size_max`)
+//! segments (mapped as the negotiated features say: with the DMA API when
+//! `VIRTIO_F_ACCESS_PLATFORM` is negotiated, else by physical address;
+//! honouring `seg_max`, `size_max` and the DMA layer's largest mapping)
 //! and the status byte last; it completes from the interrupt, and the
 //! device status maps to a block status (`VIRTIO_BLK_S_IOERR` to
 //! `BLK_STS_IOERR`, `VIRTIO_BLK_S_UNSUPP` to `BLK_STS_NOTSUPP`, anything
@@ -79,7 +81,10 @@ use blk::{
     Status,
     Timeout, //
 };
-use kext::ida::Ida;
+use kext::{
+    dma::DmaDevice,
+    ida::Ida, //
+};
 use kvirtio::{
     config::DeviceConfig,
     driver::{
@@ -455,6 +460,8 @@ pub struct BlkData {
     depth: u32,
     /// Interrupt vector of queue 0, for mapping CPUs to queues.
     irq_offset: Option<u32>,
+    /// The device as its requests are mapped for it.
+    dma: DmaDevice,
 }
 
 fn read_config(setup: &mut Setup<'_>) -> Result<Config> {
@@ -527,6 +534,15 @@ impl Driver for RvirtioBlk {
             pr_err!("invalid configuration: {:?}\n", e);
             EINVAL
         })?;
+        // Segments no larger than the DMA layer maps (swiotlb), and no
+        // IOMMU merge beyond the largest segment (`size_max`).
+        limits
+            .bound_segments(setup.max_dma_segment())
+            .map_err(|e| {
+                pr_err!("cannot map the block layer's segments: {:?}\n", e);
+                EINVAL
+            })?;
+        setup.set_max_dma_segment(limits.max_segment_size)?;
         let read_only = setup.has_feature(f::RO);
         let cap = match *module_parameters::queues.value() {
             0 => kext::nr_cpu_ids(),
@@ -587,13 +603,14 @@ impl Driver for RvirtioBlk {
             nqueues,
             depth,
             irq_offset,
+            dma: setup.dma(),
         })
     }
 
     fn ready(data: &BlkData, dev: &Device<Bound>) -> Result {
         let timeout = *module_parameters::timeout_ms.value();
         let mut disk = Disk::new(
-            dev,
+            &data.dma,
             data.nqueues,
             data.depth,
             timeout.max(100),

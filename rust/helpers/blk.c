@@ -21,7 +21,7 @@
 #include <linux/slab.h>
 
 /* Bump on any change of the functions or structures below (kext::blk::SHIM_ABI). */
-#define RVIRTIO_BLK_SHIM_ABI 2
+#define RVIRTIO_BLK_SHIM_ABI 3
 
 unsigned int rvirtio_blk_abi(void);
 unsigned int rvirtio_blk_abi(void)
@@ -135,6 +135,11 @@ struct rvirtio_blk {
 	u32 pdu_offset;
 	/* MSI-X vector of hardware queue 0 (managed affinity), or -1. */
 	int irq_offset;
+	/*
+	 * Map requests with the DMA API (VIRTIO_F_ACCESS_PLATFORM), or give
+	 * the device physical addresses (rust/virtio/dma.rs decides).
+	 */
+	bool dma_api;
 };
 
 /* The shim's part of a request's per-request data, after the wire area. */
@@ -426,6 +431,13 @@ out_free:
 	return err;
 }
 
+/* How requests are mapped (see struct rvirtio_blk); before the disk is added. */
+void rvirtio_blk_set_dma_api(struct rvirtio_blk *b, bool dma_api);
+void rvirtio_blk_set_dma_api(struct rvirtio_blk *b, bool dma_api)
+{
+	b->dma_api = dma_api;
+}
+
 void rvirtio_blk_set_capacity(struct rvirtio_blk *b, u64 sectors);
 void rvirtio_blk_set_capacity(struct rvirtio_blk *b, u64 sectors)
 {
@@ -537,7 +549,10 @@ void rvirtio_rq_end(struct request *rq, u8 status)
  * (one mapping), the data (the first payload_len bytes of the wire area's
  * payload if that is not zero, else the request's data segments), and
  * writes (address, length) pairs: the header, then the data, then the
- * status. *n_out is the number of leading device-readable elements.
+ * status. The addresses are the DMA API's or physical ones, as b->dma_api
+ * says (rvirtio_map_single/rvirtio_map_sg of helpers.c); a DMA segment
+ * never exceeds the queue's max_segment_size, which the driver also set
+ * as the device's dma_set_max_seg_size() so an IOMMU merges no further. *n_out is the number of leading device-readable elements.
  * Returns the number of elements or a negative errno; on failure nothing
  * stays mapped. The driver wrote the header before.
  */
@@ -563,9 +578,8 @@ int rvirtio_rq_map(struct rvirtio_blk *b, struct request *rq, u32 payload_len, u
 	if (payload_len) {
 		if (payload_len > b->wire.payload_max || max < 3)
 			return -EINVAL;
-		p->payload_dma = dma_map_single(dev, wire + b->wire.payload_offset, payload_len,
-						DMA_TO_DEVICE);
-		if (dma_mapping_error(dev, p->payload_dma))
+		if (rvirtio_map_single(dev, b->dma_api, wire + b->wire.payload_offset, payload_len,
+				       DMA_TO_DEVICE, &p->payload_dma))
 			return -ENOMEM;
 		p->payload_len = payload_len;
 	} else if (blk_rq_nr_phys_segments(rq)) {
@@ -582,12 +596,11 @@ int rvirtio_rq_map(struct rvirtio_blk *b, struct request *rq, u32 payload_len, u
 		goto err_payload_inval;
 
 	/* The device reads the header and writes the status byte after it. */
-	p->hdr_dma = dma_map_single(dev, wire, hdr_map_len, DMA_BIDIRECTIONAL);
-	if (dma_mapping_error(dev, p->hdr_dma))
+	if (rvirtio_map_single(dev, b->dma_api, wire, hdr_map_len, DMA_BIDIRECTIONAL, &p->hdr_dma))
 		goto err_payload;
 	p->hdr_mapped = 1;
 	if (nents) {
-		int mapped = dma_map_sg(dev, p->sg, nents, dir);
+		int mapped = rvirtio_map_sg(dev, b->dma_api, p->sg, nents, dir);
 
 		if (!mapped)
 			goto err;
@@ -620,16 +633,18 @@ int rvirtio_rq_map(struct rvirtio_blk *b, struct request *rq, u32 payload_len, u
 	lens[n++] = 1;
 	return n;
 err:
-	dma_unmap_single(dev, p->hdr_dma, hdr_map_len, DMA_BIDIRECTIONAL);
+	rvirtio_unmap_single(dev, b->dma_api, p->hdr_dma, hdr_map_len, DMA_BIDIRECTIONAL);
 	p->hdr_mapped = 0;
 err_payload:
 	if (p->payload_len)
-		dma_unmap_single(dev, p->payload_dma, p->payload_len, DMA_TO_DEVICE);
+		rvirtio_unmap_single(dev, b->dma_api, p->payload_dma, p->payload_len,
+				     DMA_TO_DEVICE);
 	p->payload_len = 0;
 	return -ENOMEM;
 err_payload_inval:
 	if (p->payload_len)
-		dma_unmap_single(dev, p->payload_dma, p->payload_len, DMA_TO_DEVICE);
+		rvirtio_unmap_single(dev, b->dma_api, p->payload_dma, p->payload_len,
+				     DMA_TO_DEVICE);
 	p->payload_len = 0;
 	return -EINVAL;
 }
@@ -648,15 +663,17 @@ void rvirtio_rq_unmap(struct rvirtio_blk *b, struct request *rq, u32 *used_len, 
 	*used_len = p->used_len;
 	*in_len = p->in_len;
 	if (p->nents) {
-		dma_unmap_sg(dev, p->sg, p->nents, p->data_dir);
+		rvirtio_unmap_sg(dev, b->dma_api, p->sg, p->nents, p->data_dir);
 		p->nents = 0;
 	}
 	if (p->hdr_mapped) {
-		dma_unmap_single(dev, p->hdr_dma, b->wire.status_offset + 1, DMA_BIDIRECTIONAL);
+		rvirtio_unmap_single(dev, b->dma_api, p->hdr_dma, b->wire.status_offset + 1,
+				     DMA_BIDIRECTIONAL);
 		p->hdr_mapped = 0;
 	}
 	if (p->payload_len) {
-		dma_unmap_single(dev, p->payload_dma, p->payload_len, DMA_TO_DEVICE);
+		rvirtio_unmap_single(dev, b->dma_api, p->payload_dma, p->payload_len,
+				     DMA_TO_DEVICE);
 		p->payload_len = 0;
 	}
 }

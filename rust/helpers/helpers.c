@@ -8,16 +8,21 @@
  * The Rust declarations are in rust/kext/ffi.rs; keep the two in step and
  * bump RVIRTIO_HELPERS_ABI on any change.
  */
+#include <linux/cc_platform.h>
 #include <linux/compiler.h>
 #include <linux/dma-mapping.h>
+#include <linux/gfp.h>
+#include <linux/io.h>
+#include <linux/scatterlist.h>
 #include <linux/spinlock.h>
 #include <linux/stddef.h>
+#include <linux/virtio_anchor.h>
 #include <asm/barrier.h>
 #include <uapi/linux/virtio_ring.h>
 
 #include "ida.c"
 
-#define RVIRTIO_HELPERS_ABI 4
+#define RVIRTIO_HELPERS_ABI 5
 
 unsigned int rvirtio_helpers_abi(void);
 unsigned int rvirtio_helpers_abi(void)
@@ -98,28 +103,139 @@ long rvirtio_c_layout(unsigned int id)
 	return -1;
 }
 
-/* DMA: the parts of the DMA API that are static inlines or macros. */
+/*
+ * DMA addressing (rust/virtio/dma.rs decides it from the negotiated
+ * features; rust/kext/dma.rs is the Rust side). With dma_api the device
+ * gets what the DMA API maps (an IOVA, a bounce buffer); without it (no
+ * VIRTIO_F_ACCESS_PLATFORM) the guest physical address, bypassing the DMA
+ * API, as the C core's vring_map_one_sg() and vring_alloc_queue() do.
+ */
 
-int rvirtio_dma_mapping_error(struct device *dev, dma_addr_t addr);
-int rvirtio_dma_mapping_error(struct device *dev, dma_addr_t addr)
+/*
+ * Whether the guest restricts the host's access to its memory (a
+ * confidential guest), as the C core's virtio_features_ok() asks through
+ * virtio_check_mem_acc_cb: the architectures set it to
+ * virtio_require_restricted_mem_acc for AMD SEV / Intel TDX guests and s390
+ * protected virtualization. Xen's own callback needs a struct
+ * virtio_device and is not consulted. Without CONFIG_VIRTIO_ANCHOR, the
+ * confidential-computing attribute the x86 callback stands for.
+ */
+bool rvirtio_restricted_mem_access(void);
+bool rvirtio_restricted_mem_access(void)
 {
-	return dma_mapping_error(dev, addr);
+#ifdef CONFIG_VIRTIO_ANCHOR
+	if (virtio_check_mem_acc_cb == virtio_require_restricted_mem_acc)
+		return true;
+#endif
+	return cc_platform_has(CC_ATTR_GUEST_MEM_ENCRYPT);
 }
 
-dma_addr_t rvirtio_dma_map_single(struct device *dev, void *ptr, size_t size,
-				  enum dma_data_direction dir);
-dma_addr_t rvirtio_dma_map_single(struct device *dev, void *ptr, size_t size,
-				  enum dma_data_direction dir)
+/* The physical address of linear-map memory (kmalloc, page allocator). */
+u64 rvirtio_virt_to_phys(void *ptr);
+u64 rvirtio_virt_to_phys(void *ptr)
 {
-	return dma_map_single(dev, ptr, size, dir);
+	return virt_to_phys(ptr);
 }
 
-void rvirtio_dma_unmap_single(struct device *dev, dma_addr_t addr, size_t size,
-			      enum dma_data_direction dir);
-void rvirtio_dma_unmap_single(struct device *dev, dma_addr_t addr, size_t size,
-			      enum dma_data_direction dir)
+/*
+ * Zeroed pages for device-shared memory addressed physically (rings
+ * without the DMA API): PAGE_ALIGN(size) bytes, physically contiguous.
+ */
+void *rvirtio_alloc_pages_exact(size_t size);
+void *rvirtio_alloc_pages_exact(size_t size)
 {
-	dma_unmap_single(dev, addr, size, dir);
+	return alloc_pages_exact(PAGE_ALIGN(size), GFP_KERNEL | __GFP_ZERO);
+}
+
+void rvirtio_free_pages_exact(void *ptr, size_t size);
+void rvirtio_free_pages_exact(void *ptr, size_t size)
+{
+	free_pages_exact(ptr, PAGE_ALIGN(size));
+}
+
+/*
+ * The device address of size bytes of linear-map memory at ptr, in *addr.
+ * Returns 0, or -ENOMEM when the DMA API cannot map it.
+ */
+int rvirtio_map_single(struct device *dev, bool dma_api, void *ptr, size_t size,
+		       enum dma_data_direction dir, dma_addr_t *addr);
+int rvirtio_map_single(struct device *dev, bool dma_api, void *ptr, size_t size,
+		       enum dma_data_direction dir, dma_addr_t *addr)
+{
+	if (!dma_api) {
+		*addr = virt_to_phys(ptr);
+		return 0;
+	}
+	*addr = dma_map_single(dev, ptr, size, dir);
+	return dma_mapping_error(dev, *addr) ? -ENOMEM : 0;
+}
+
+void rvirtio_unmap_single(struct device *dev, bool dma_api, dma_addr_t addr, size_t size,
+			  enum dma_data_direction dir);
+void rvirtio_unmap_single(struct device *dev, bool dma_api, dma_addr_t addr, size_t size,
+			  enum dma_data_direction dir)
+{
+	if (dma_api)
+		dma_unmap_single(dev, addr, size, dir);
+}
+
+/*
+ * Gives the nents entries of sg their device addresses (sg_dma_address,
+ * sg_dma_len). Returns the number of device segments (fewer than nents
+ * when an IOMMU merged some, never longer than the device's
+ * dma_get_max_seg_size()), or 0 when the DMA API cannot map them.
+ */
+int rvirtio_map_sg(struct device *dev, bool dma_api, struct scatterlist *sg, int nents,
+		   enum dma_data_direction dir);
+int rvirtio_map_sg(struct device *dev, bool dma_api, struct scatterlist *sg, int nents,
+		   enum dma_data_direction dir)
+{
+	struct scatterlist *s;
+	int i;
+
+	if (dma_api)
+		return dma_map_sg(dev, sg, nents, dir);
+	for_each_sg(sg, s, nents, i) {
+		sg_dma_address(s) = sg_phys(s);
+		sg_dma_len(s) = s->length;
+	}
+	return nents;
+}
+
+void rvirtio_unmap_sg(struct device *dev, bool dma_api, struct scatterlist *sg, int nents,
+		      enum dma_data_direction dir);
+void rvirtio_unmap_sg(struct device *dev, bool dma_api, struct scatterlist *sg, int nents,
+		      enum dma_data_direction dir)
+{
+	if (dma_api)
+		dma_unmap_sg(dev, sg, nents, dir);
+}
+
+/* The DMA layer's largest mapping for dev (swiotlb: 256 KiB). */
+size_t rvirtio_dma_max_mapping_size(struct device *dev);
+size_t rvirtio_dma_max_mapping_size(struct device *dev)
+{
+	return dma_max_mapping_size(dev);
+}
+
+unsigned int rvirtio_dma_get_max_seg_size(struct device *dev);
+unsigned int rvirtio_dma_get_max_seg_size(struct device *dev)
+{
+	return dma_get_max_seg_size(dev);
+}
+
+/*
+ * The largest segment the DMA API may make for dev, also when an IOMMU
+ * merges entries of a scatterlist. Only with dma_parms (PCI and platform
+ * devices have them).
+ */
+int rvirtio_dma_set_max_seg_size(struct device *dev, unsigned int size);
+int rvirtio_dma_set_max_seg_size(struct device *dev, unsigned int size)
+{
+	if (!dev->dma_parms)
+		return -EINVAL;
+	dma_set_max_seg_size(dev, size);
+	return 0;
 }
 
 /*

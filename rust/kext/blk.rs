@@ -30,6 +30,7 @@
     clippy::unreachable
 )]
 
+use crate::kext::dma::DmaDevice;
 use crate::virtio::{
     blk::{
         wire::RequestWire,
@@ -160,6 +161,7 @@ unsafe extern "C" {
         drv: *mut kernel::ffi::c_void,
         irq_offset: kernel::ffi::c_int,
     ) -> *mut RawDisk;
+    fn rvirtio_blk_set_dma_api(b: *mut RawDisk, dma_api: bool);
     fn rvirtio_blk_add(
         b: *mut RawDisk,
         parent: *mut bindings::device,
@@ -589,15 +591,16 @@ impl<T: Operations> Disk<T> {
     };
 
     /// Creates a disk (not yet visible) with `nr_queues` hardware queues of
-    /// `depth` tags, DMA through `dma_dev`.
+    /// `depth` tags, whose requests [`DiskRef::map`] maps for `dma` as its
+    /// addressing says (the DMA API, or physical addresses).
     ///
     /// `irq_offset`: with `Some(v)`, hardware queue `i` completes on
-    /// interrupt vector `v + i` of `dma_dev` (a PCI device whose vectors
+    /// interrupt vector `v + i` of `dma`'s device (a PCI device whose vectors
     /// have managed affinity), and each CPU submits to the queue whose
     /// vector is affine to it, as the C driver maps them; with `None` the
     /// CPUs are spread over the queues.
     pub fn new(
-        dma_dev: &Device,
+        dma: &DmaDevice,
         nr_queues: u32,
         depth: u32,
         timeout_ms: u32,
@@ -609,13 +612,13 @@ impl<T: Operations> Disk<T> {
         let wire = RawWire::new()?;
         let irq_offset = irq_offset.map_or(-1, |v| i32::try_from(v).unwrap_or(-1));
         let drv = Arc::as_ptr(&ops).cast_mut().cast();
-        // SAFETY: `dma_dev` is a live device; `limits`, `wire` and the
+        // SAFETY: `dma`'s device is a live device; `limits`, `wire` and the
         // static callbacks outlive the call (the callbacks forever); `drv`
         // stays valid while `ops` lives, which is until the disk is
         // destroyed.
         let raw = unsafe {
             rvirtio_blk_create(
-                crate::kext::device::raw(dma_dev),
+                crate::kext::device::raw(dma.device()),
                 nr_queues,
                 depth,
                 timeout_ms,
@@ -627,6 +630,8 @@ impl<T: Operations> Disk<T> {
             )
         };
         let raw = NonNull::new(kernel::error::from_err_ptr(raw)?).ok_or(ENOMEM)?;
+        // SAFETY: a disk just created, not yet added: no request is mapped.
+        unsafe { rvirtio_blk_set_dma_api(raw.as_ptr(), dma.uses_dma_api()) };
         Ok(Self {
             raw,
             ops,
@@ -879,7 +884,7 @@ impl<T: Operations> Drop for Disk<T> {
 
 /// The version of the shim's ABI these declarations were written for; it
 /// must equal `RVIRTIO_BLK_SHIM_ABI` in `rust/helpers/blk.c`.
-pub const SHIM_ABI: u32 = 2;
+pub const SHIM_ABI: u32 = 3;
 
 /// A structure (its size), field (its offset) or constant (its value) of
 /// the shim that this file mirrors, as `rvirtio_blk_c_layout` measures it

@@ -18,22 +18,33 @@ unsafe extern "C" {
     reason = "bindgen's struct device has zero-sized padding members; only pointers cross"
 )]
 unsafe extern "C" {
-    pub(crate) fn rvirtio_dma_mapping_error(
+    pub(crate) fn rvirtio_restricted_mem_access() -> bool;
+    pub(crate) fn rvirtio_virt_to_phys(ptr: *mut kernel::ffi::c_void) -> u64;
+    pub(crate) fn rvirtio_alloc_pages_exact(size: usize) -> *mut kernel::ffi::c_void;
+    pub(crate) fn rvirtio_free_pages_exact(ptr: *mut kernel::ffi::c_void, size: usize);
+    pub(crate) fn rvirtio_map_single(
         dev: *mut kernel::bindings::device,
-        addr: kernel::bindings::dma_addr_t,
-    ) -> kernel::ffi::c_int;
-    pub(crate) fn rvirtio_dma_map_single(
-        dev: *mut kernel::bindings::device,
+        dma_api: bool,
         ptr: *mut kernel::ffi::c_void,
         size: usize,
         dir: kernel::ffi::c_uint,
-    ) -> kernel::bindings::dma_addr_t;
-    pub(crate) fn rvirtio_dma_unmap_single(
+        addr: *mut kernel::bindings::dma_addr_t,
+    ) -> kernel::ffi::c_int;
+    pub(crate) fn rvirtio_unmap_single(
         dev: *mut kernel::bindings::device,
+        dma_api: bool,
         addr: kernel::bindings::dma_addr_t,
         size: usize,
         dir: kernel::ffi::c_uint,
     );
+    pub(crate) fn rvirtio_dma_max_mapping_size(dev: *mut kernel::bindings::device) -> usize;
+    pub(crate) fn rvirtio_dma_get_max_seg_size(
+        dev: *mut kernel::bindings::device,
+    ) -> kernel::ffi::c_uint;
+    pub(crate) fn rvirtio_dma_set_max_seg_size(
+        dev: *mut kernel::bindings::device,
+        size: kernel::ffi::c_uint,
+    ) -> kernel::ffi::c_int;
     pub(crate) fn rvirtio_dma_coerce_mask(
         dev: *mut kernel::bindings::device,
         bits: kernel::ffi::c_uint,

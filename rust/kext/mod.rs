@@ -44,7 +44,7 @@ pub mod workqueue;
 ///
 /// It must equal `RVIRTIO_HELPERS_ABI` in `rust/helpers/helpers.c`;
 /// [`helpers_abi_matches`] checks that at run time.
-pub const HELPERS_ABI: u32 = 4;
+pub const HELPERS_ABI: u32 = 5;
 
 /// Whether the linked C helpers implement the ABI these declarations expect.
 pub fn helpers_abi_matches() -> bool {

@@ -6,7 +6,8 @@
 //!
 //! ```text
 //! /sys/kernel/debug/<module>/<device>/device   device id, transport, status,
-//!                                              offered and negotiated features
+//!                                              offered and negotiated features,
+//!                                              DMA addressing, DMA segment size
 //! /sys/kernel/debug/<module>/<device>/queues   per queue: size, ring, counters
 //! ```
 //!
@@ -18,7 +19,10 @@
 //! nothing is created.
 
 use super::{queue::QueueInfo, transport::DeviceTransport};
-use crate::virtio::{features::Features, spec::DeviceId, transport::Transport};
+use crate::{
+    kext::dma,
+    virtio::{dma::Addressing, features::Features, spec::DeviceId, transport::Transport},
+};
 use core::{
     fmt,
     sync::atomic::{AtomicBool, Ordering},
@@ -27,7 +31,7 @@ use kernel::{
     debugfs::{Dir, File},
     device::{Bound, Device},
     prelude::*,
-    sync::Arc, //
+    sync::{aref::ARef, Arc}, //
 };
 
 kernel::sync::global_lock! {
@@ -75,6 +79,8 @@ struct DeviceState {
     transport: Arc<DeviceTransport>,
     offered: Features,
     negotiated: Features,
+    addressing: Addressing,
+    dev: ARef<Device>,
 }
 
 impl fmt::Debug for DeviceState {
@@ -88,7 +94,9 @@ impl fmt::Debug for DeviceState {
             Err(_) => writeln!(f, "status: unavailable")?,
         }
         writeln!(f, "offered: {:?}", self.offered)?;
-        writeln!(f, "negotiated: {:?}", self.negotiated)
+        writeln!(f, "negotiated: {:?}", self.negotiated)?;
+        writeln!(f, "addressing: {}", self.addressing.name())?;
+        writeln!(f, "dma max segment: {}", dma::max_segment_size(&self.dev))
     }
 }
 
@@ -135,6 +143,7 @@ impl DeviceDebugfs {
         transport: Arc<DeviceTransport>,
         offered: Features,
         negotiated: Features,
+        addressing: Addressing,
         queues: KVec<Arc<dyn QueueInfo>>,
     ) -> Result<Option<Self>> {
         let Some(dir) = device_dir(dev.name()) else {
@@ -147,6 +156,8 @@ impl DeviceDebugfs {
                     transport,
                     offered,
                     negotiated,
+                    addressing,
+                    dev: dev.into(),
                 }),
             ),
             GFP_KERNEL,

@@ -12,7 +12,10 @@
 //!    and sets the DMA masks, then calls [`probe`] with the
 //!    [`DeviceTransport`] and its [`Interrupts`];
 //! 2. reset, ACKNOWLEDGE, DRIVER, feature negotiation, FEATURES_OK (read
-//!    back) through the core's `DeviceInit`;
+//!    back) through the core's `DeviceInit`, which also decides how the
+//!    device addresses memory (`virtio::dma`: physical addresses, or the
+//!    DMA API with `ACCESS_PLATFORM`), and refuses a device without
+//!    `ACCESS_PLATFORM` in a guest that restricts memory access;
 //! 3. [`Driver::probe`] reads the configuration and calls
 //!    [`Setup::find_queues`], which routes the interrupts as the bus can
 //!    (a vector per queue, one for all queues, or one line), creates the
@@ -37,11 +40,15 @@ use super::{
     transport::DeviceTransport,
 };
 use crate::{
-    kext::irq::IrqRegistration,
+    kext::{
+        dma::{self, DmaDevice},
+        irq::IrqRegistration,
+    },
     virtio::{
         config::{read_consistent, ConfigReader, DEFAULT_CONFIG_RETRIES},
+        dma::{Addressing, AddressingError},
         features::{DriverFeatures, Feature, Features},
-        init::{reset_device, DeviceInit, InitOptions},
+        init::{reset_device, DeviceInit, InitError, InitOptions},
         layout::SplitLayout,
         queue::{QueueOptions, Virtqueue},
         spec::DeviceId,
@@ -108,6 +115,7 @@ pub struct Setup<'a> {
     transport: Arc<DeviceTransport>,
     interrupts: KBox<dyn Interrupts>,
     features: Features,
+    addressing: Addressing,
     routing: Option<Routing>,
     nqueues: u16,
     callbacks: KVec<u16>,
@@ -128,6 +136,35 @@ impl<'a> Setup<'a> {
     /// Whether `f` was negotiated.
     pub fn has_feature(&self, f: Feature) -> bool {
         self.features.contains(f)
+    }
+
+    /// How the device addresses memory (the core's decision from the
+    /// negotiated features): the queues' rings follow it, and so must
+    /// every buffer the driver maps ([`Setup::dma`]).
+    pub fn addressing(&self) -> Addressing {
+        self.addressing
+    }
+
+    /// The device with its addressing, to map buffers for it.
+    pub fn dma(&self) -> DmaDevice {
+        DmaDevice::new(self.dev, self.addressing.uses_dma_api())
+    }
+
+    /// The largest buffer segment the driver may hand the device: the DMA
+    /// layer's largest mapping when the DMA API is used (256 KiB under
+    /// swiotlb), no bound with physical addresses (as the C core's
+    /// `virtio_max_dma_size()`).
+    pub fn max_dma_segment(&self) -> u32 {
+        self.addressing.max_segment(dma::max_mapping_size(self.dev))
+    }
+
+    /// Sets the largest segment the DMA API may make for the device, also
+    /// where an IOMMU merges the entries of a scatterlist
+    /// (`dma_set_max_seg_size()`): a driver whose device limits segments
+    /// (virtio-blk's `size_max`) sets it to that limit. The bus adapter's
+    /// default is no limit (`u32::MAX`).
+    pub fn set_max_dma_segment(&self, size: u32) -> Result {
+        dma::set_max_segment_size(self.dev, size)
     }
 
     /// Whether the device speaks a legacy interface (no VERSION_1).
@@ -253,6 +290,7 @@ impl<'a> Setup<'a> {
     ) -> Result<KVec<Arc<Queue<T>>>> {
         let kind = self.transport.kind();
         let features = self.features;
+        let addressing = self.addressing;
         let dev = self.dev;
         let mut queues = KVec::with_capacity(specs.len(), GFP_KERNEL)?;
         let mut infos = KVec::with_capacity(specs.len(), GFP_KERNEL)?;
@@ -276,10 +314,10 @@ impl<'a> Setup<'a> {
                 None => SplitLayout::modern(size),
             }
             .map_err(|_| EINVAL)?;
-            let ring = Ring::new(dev, layout.total_size())?;
+            let ring = Ring::new(dev, addressing, layout.total_size())?;
             let indirect = features.contains(Feature::INDIRECT_DESC) && spec.max_indirect > 1;
             let platform = if indirect {
-                KernelPlatform::with_indirect(dev, size, spec.max_indirect)?
+                KernelPlatform::with_indirect(dev, addressing, size, spec.max_indirect)?
             } else {
                 KernelPlatform::new()
             };
@@ -429,15 +467,23 @@ fn setup_device<'a, D: Driver>(
 ) -> Result<Parts<'a, D>> {
     let mut init = init;
     let features = init.negotiate(&D::FEATURES).map_err(|e| {
-        dev_err!(dev, "feature negotiation failed: {:?}\n", e);
+        match e {
+            InitError::Addressing(AddressingError::NeedsAccessPlatform) => dev_err!(
+                dev,
+                "the guest restricts memory access (confidential computing): the device must offer VIRTIO_F_VERSION_1 and VIRTIO_F_ACCESS_PLATFORM\n"
+            ),
+            _ => dev_err!(dev, "feature negotiation failed: {:?}\n", e),
+        }
         errno::init(e)
     })?;
+    let addressing = init.addressing().ok_or(EINVAL)?;
     let mut setup = Setup {
         dev,
         init,
         transport: transport.clone(),
         interrupts,
         features,
+        addressing,
         routing: None,
         nqueues: 0,
         callbacks: KVec::new(),
@@ -479,8 +525,13 @@ fn live<D: Driver>(
     interrupts: KBox<dyn Interrupts>,
 ) -> Result<Live<D>> {
     let mut handle: &DeviceTransport = transport;
-    let init = DeviceInit::begin(&mut handle, InitOptions::default()).map_err(errno::init)?;
+    let opts = InitOptions {
+        restricted_memory_access: dma::restricted_memory_access(),
+        ..InitOptions::default()
+    };
+    let init = DeviceInit::begin(&mut handle, opts).map_err(errno::init)?;
     let parts = setup_device::<D>(dev, init, transport, interrupts)?;
+    let addressing = parts.init.addressing().ok_or(EINVAL)?;
     let (init, interrupts) = (parts.init, parts.interrupts);
     let offered = init.offered();
     let mut infos = KVec::with_capacity(parts.queues.len(), GFP_KERNEL)?;
@@ -528,15 +579,16 @@ fn live<D: Driver>(
     let features = init.driver_ok().map_err(errno::init)?;
     dev_info!(
         dev,
-        "{}, {} queue(s), {} interrupts, features {:?}\n",
+        "{}, {} queue(s), {} interrupts, features {:?}, {}\n",
         interface_name(transport.kind()),
         parts.nqueues,
         parts.routing.map_or("no", routing_name),
-        features
+        features,
+        addressing.name()
     );
     // Diagnostics only: a device without its debugfs directory still works.
-    let debugfs =
-        DeviceDebugfs::new(dev, transport.clone(), offered, features, infos).unwrap_or(None);
+    let debugfs = DeviceDebugfs::new(dev, transport.clone(), offered, features, addressing, infos)
+        .unwrap_or(None);
     Ok((shared, irqs, interrupts, debugfs))
 }
 

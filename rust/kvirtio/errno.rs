@@ -51,7 +51,9 @@ pub fn init(e: InitError) -> Error {
     match e {
         InitError::Transport(t) => transport(t),
         InitError::ResetTimeout => ETIMEDOUT,
-        InitError::Negotiation(_) | InitError::FeaturesRejected => ENODEV,
+        InitError::Negotiation(_) | InitError::FeaturesRejected | InitError::Addressing(_) => {
+            ENODEV
+        }
         InitError::ConfigUnstable => EAGAIN,
         _ => EIO,
     }

@@ -4,8 +4,8 @@
 //!
 //! | Core need | Kernel implementation |
 //! |---|---|
-//! | ring memory | [`Ring`]: one `dma::Coherent<[u8]>` allocation |
-//! | indirect tables | [`IndirectTable`]: slots of one coherent arena per queue, so adding a buffer never allocates |
+//! | ring memory | [`Ring`]: one [`SharedMem`] allocation |
+//! | indirect tables | [`IndirectTable`]: slots of one [`SharedMem`] arena per queue, so adding a buffer never allocates |
 //! | bookkeeping | `KVec<T>`, allocated once at queue creation |
 //! | barriers | `virt_wmb()`, `virt_rmb()`, `virt_mb()` through `kext::barrier` |
 //!
@@ -13,10 +13,16 @@
 //! access width (the kernel's `READ_ONCE()`/`WRITE_ONCE()`), bounds- and
 //! alignment-checked: an out-of-range access reads 0 or is dropped, never
 //! touches memory outside the allocation.
+//!
+//! The memory is allocated as the device addresses it ([`Addressing`],
+//! the core's decision from the negotiated features): coherent DMA memory
+//! at its DMA handle with `ACCESS_PLATFORM`, pages at their physical
+//! address without it.
 
 use crate::kext::io::access_ok;
 use crate::{
-    kext::barrier,
+    kext::{barrier, dma::SharedMem},
+    virtio::dma::Addressing,
     virtio::platform::{
         AllocError,
         Barriers,
@@ -27,7 +33,6 @@ use crate::{
 use core::ptr::NonNull;
 use kernel::{
     device::{Bound, Device},
-    dma::Coherent,
     prelude::*, //
 };
 
@@ -38,8 +43,9 @@ const DESC_SIZE: usize = 16;
 ///
 /// # Invariants
 ///
-/// `base..base + len` is a live, CPU-mapped allocation of coherent DMA
-/// memory for as long as the value exists, and `base` is 16-byte aligned.
+/// `base..base + len` is a live, CPU-mapped allocation of device-shared
+/// memory ([`SharedMem`]) for as long as the value exists, and `base` is
+/// 16-byte aligned.
 #[derive(Clone, Copy)]
 struct Window {
     base: NonNull<u8>,
@@ -148,30 +154,29 @@ macro_rules! impl_dma_region {
     };
 }
 
-/// The memory of one virtqueue's rings: a coherent DMA allocation.
+/// The memory of one virtqueue's rings: one device-shared allocation.
 pub struct Ring {
-    mem: Coherent<[u8]>,
+    mem: SharedMem,
 }
 
 impl Ring {
-    /// Allocates `len` zeroed bytes of coherent memory for `dev`.
-    pub fn new(dev: &Device<Bound>, len: usize) -> Result<Self> {
-        if len == 0 {
-            return Err(EINVAL);
-        }
-        let mem = Coherent::<u8>::zeroed_slice(dev, len, GFP_KERNEL)?;
-        Ok(Self { mem })
+    /// Allocates `len` zeroed bytes that `dev` reaches as `addressing`
+    /// says.
+    pub fn new(dev: &Device<Bound>, addressing: Addressing, len: usize) -> Result<Self> {
+        Ok(Self {
+            mem: SharedMem::new(dev, addressing.uses_dma_api(), len)?,
+        })
     }
 
     fn window(&self) -> Window {
-        match NonNull::new(self.mem.as_mut_ptr().cast::<u8>()) {
-            // INVARIANT: `mem` is a live coherent allocation of `len()`
-            // bytes, page-aligned by `dma_alloc_coherent()`, for as long as
-            // `self`.
+        match NonNull::new(self.mem.cpu_ptr()) {
+            // INVARIANT: `mem` is a live allocation of `len()` bytes,
+            // page-aligned (`dma_alloc_coherent()`, `alloc_pages_exact()`),
+            // for as long as `self`.
             Some(base) => Window {
                 base,
                 len: self.mem.len(),
-                dma: self.mem.dma_handle(),
+                dma: self.mem.dma_addr(),
             },
             // A successful allocation is never at address 0; an empty
             // window refuses every access.
@@ -209,9 +214,9 @@ impl_dma_region!(IndirectTable);
 // moves between contexts as a whole, under the queue's lock.
 unsafe impl Send for IndirectTable {}
 
-/// Slots of indirect tables in one coherent allocation.
+/// Slots of indirect tables in one device-shared allocation.
 struct Arena {
-    mem: Coherent<[u8]>,
+    mem: SharedMem,
     /// Bytes per slot.
     slot_bytes: usize,
     /// Free slot numbers (a stack).
@@ -231,8 +236,14 @@ impl KernelPlatform {
 
     /// A platform with `tables` indirect tables of up to `max_descs`
     /// descriptors each (use the queue size for `tables`: a queue never
-    /// has more chains in flight than entries).
-    pub fn with_indirect(dev: &Device<Bound>, tables: u16, max_descs: u16) -> Result<Self> {
+    /// has more chains in flight than entries), in memory `dev` reaches as
+    /// `addressing` says.
+    pub fn with_indirect(
+        dev: &Device<Bound>,
+        addressing: Addressing,
+        tables: u16,
+        max_descs: u16,
+    ) -> Result<Self> {
         if tables == 0 || max_descs == 0 {
             return Ok(Self::new());
         }
@@ -240,7 +251,7 @@ impl KernelPlatform {
             .checked_mul(DESC_SIZE)
             .ok_or(EINVAL)?;
         let bytes = slot_bytes.checked_mul(usize::from(tables)).ok_or(EINVAL)?;
-        let mem = Coherent::<u8>::zeroed_slice(dev, bytes, GFP_KERNEL)?;
+        let mem = SharedMem::new(dev, addressing.uses_dma_api(), bytes)?;
         let mut free = KVec::with_capacity(usize::from(tables), GFP_KERNEL)?;
         for slot in (0..tables).rev() {
             free.push(slot, GFP_KERNEL)?;
@@ -304,7 +315,7 @@ impl Platform for KernelPlatform {
         }
         let slot = arena.free.pop()?;
         let off = usize::from(slot).checked_mul(arena.slot_bytes)?;
-        let base = arena.mem.as_mut_ptr().cast::<u8>();
+        let base = arena.mem.cpu_ptr();
         if base.is_null() || off.checked_add(arena.slot_bytes)? > arena.mem.len() {
             // Cannot happen (slots are below `tables`); keep the slot out.
             return None;
@@ -318,7 +329,7 @@ impl Platform for KernelPlatform {
             base: NonNull::new(unsafe { base.add(off) })?,
             len: want,
             // CAST: `off` is below the arena size, which fits `u64`.
-            dma: arena.mem.dma_handle().checked_add(off as u64)?,
+            dma: arena.mem.dma_addr().checked_add(off as u64)?,
         };
         Some(IndirectTable { window, slot })
     }
@@ -419,12 +430,12 @@ impl KernelPlatform {
     /// moved: the arena does not move).
     pub unsafe fn indirect_view(&self) -> Option<DeviceView> {
         let arena = self.arena.as_ref()?;
-        let base = NonNull::new(arena.mem.as_mut_ptr().cast::<u8>())?;
+        let base = NonNull::new(arena.mem.cpu_ptr())?;
         // INVARIANT: the whole live arena allocation, page-aligned.
         Some(DeviceView(Window {
             base,
             len: arena.mem.len(),
-            dma: arena.mem.dma_handle(),
+            dma: arena.mem.dma_addr(),
         }))
     }
 }

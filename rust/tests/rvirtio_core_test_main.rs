@@ -31,6 +31,9 @@ mod pci_caps_kunit;
 #[path = "mmio_kunit.rs"]
 mod mmio_kunit;
 
+#[path = "dma_kunit.rs"]
+mod dma_kunit;
+
 module! {
     type: RvirtioCoreTest,
     name: "rvirtio_core_test",
@@ -55,6 +58,7 @@ mod tests {
     use crate::fakedev::FakeDevice;
     use crate::kext::dma::TestDmaDevice;
     use crate::kvirtio::platform::{DeviceView, KernelPlatform, Ring};
+    use crate::virtio::dma::Addressing;
     use crate::virtio::{
         layout::{SplitLayout, USED_ALIGN},
         queue::{Buf, LenPolicy, QueueOptions, RingError, Virtqueue},
@@ -93,10 +97,10 @@ mod tests {
     /// A queue of `size` entries on a faux device, its fake device, and a
     /// 64 KiB pool of DMA buffer memory. Field order is drop order: the
     /// device views are dropped before the memory they describe.
-    struct Rig {
-        dev: FakeDevice,
-        pool_view: DeviceView,
-        q: Queue,
+    pub(crate) struct Rig {
+        pub(crate) dev: FakeDevice,
+        pub(crate) pool_view: DeviceView,
+        pub(crate) q: Queue,
         _pool: Ring,
         _dma: TestDmaDevice,
     }
@@ -104,16 +108,27 @@ mod tests {
     const POOL: usize = 64 * 1024;
 
     fn rig(size: u16, event_idx: bool, indirect: bool) -> Result<Rig> {
+        rig_with(size, event_idx, indirect, Addressing::Platform)
+    }
+
+    /// [`rig`] with the ring, the indirect arena and the buffer pool in
+    /// memory addressed as `addressing` says.
+    pub(crate) fn rig_with(
+        size: u16,
+        event_idx: bool,
+        indirect: bool,
+        addressing: Addressing,
+    ) -> Result<Rig> {
         let dma = TestDmaDevice::new(c"rvirtio-kunit")?;
         let d = dma.device();
         let layout = t!(SplitLayout::new(size, USED_ALIGN));
-        let ring = Ring::new(d, layout.total_size())?;
+        let ring = Ring::new(d, addressing, layout.total_size())?;
         let platform = if indirect {
-            KernelPlatform::with_indirect(d, size, 8)?
+            KernelPlatform::with_indirect(d, addressing, size, 8)?
         } else {
             KernelPlatform::new()
         };
-        let pool = Ring::new(d, POOL)?;
+        let pool = Ring::new(d, addressing, POOL)?;
         // SAFETY: the views are used only by `Rig`, whose field order drops
         // them (in `dev` and `pool_view`) before the queue and the pool.
         let (ring_view, arena_view, pool_view) = unsafe {
@@ -148,7 +163,7 @@ mod tests {
         })
     }
 
-    fn buf(r: &Rig, off: u64, len: u32) -> Buf {
+    pub(crate) fn buf(r: &Rig, off: u64, len: u32) -> Buf {
         Buf::new(r.pool_view.dma_addr() + off, len)
     }
 

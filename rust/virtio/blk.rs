@@ -287,6 +287,10 @@ pub enum LimitsError {
     /// that small (`BLK_MIN_SEGMENT_SIZE`; it warns and refuses the
     /// limits), so the device cannot be driven.
     SizeMax(u32),
+    /// The DMA layer's largest mapping (see [`Limits::bound_segments`]) is
+    /// below [`MIN_SEGMENT_SIZE`]: no segment the block layer can build
+    /// could be mapped.
+    DmaSegment(u32),
 }
 
 /// The smallest segment the block layer can build (`BLK_MIN_SEGMENT_SIZE`,
@@ -362,6 +366,25 @@ pub fn limits(c: &Config, caps: Caps) -> Result<Limits, LimitsError> {
         write_cache: false,
         fua: false,
     })
+}
+
+impl Limits {
+    /// Bounds every data segment by `max` bytes: the largest segment the
+    /// DMA layer can map for the device
+    /// ([`Addressing::max_segment`](crate::dma::Addressing::max_segment):
+    /// 256 KiB under swiotlb, no bound with physical addressing), as the C
+    /// driver bounds `max_segment_size` by `virtio_max_dma_size()`. A
+    /// request is mapped segment by segment, so the request size
+    /// (`max_hw_sectors`) needs no bound of its own. Without the bound a
+    /// larger segment can never be mapped and its request would be
+    /// retried for ever.
+    pub fn bound_segments(&mut self, max: u32) -> Result<(), LimitsError> {
+        if max < MIN_SEGMENT_SIZE {
+            return Err(LimitsError::DmaSegment(max));
+        }
+        self.max_segment_size = self.max_segment_size.min(max);
+        Ok(())
+    }
 }
 
 fn nonzero_or_max(v: u32) -> u32 {

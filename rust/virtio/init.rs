@@ -7,9 +7,11 @@
 //! 1. reset, waiting (bounded) for the status to read back 0;
 //! 2. set `ACKNOWLEDGE`;
 //! 3. set `DRIVER`;
-//! 4. read the device features ([`DeviceInit::begin`]), negotiate and write
-//!    the driver features ([`DeviceInit::negotiate`]); the configuration
-//!    may be read but not written;
+//! 4. read the device features ([`DeviceInit::begin`]), negotiate, decide
+//!    how the device addresses memory ([`crate::dma::addressing`]; a device
+//!    a confidential guest cannot share memory with is refused here) and
+//!    write the driver features ([`DeviceInit::negotiate`]); the
+//!    configuration may be read but not written;
 //! 5. set `FEATURES_OK` (modern interfaces only);
 //! 6. re-read the status and fail unless `FEATURES_OK` is still set;
 //! 7. device-specific setup: queues, configuration writes
@@ -35,6 +37,11 @@ use super::{
         ConfigError,
         ConfigReader,
         DEFAULT_CONFIG_RETRIES, //
+    },
+    dma::{
+        self,
+        Addressing,
+        AddressingError, //
     },
     features::{
         negotiate,
@@ -70,6 +77,9 @@ pub enum InitError {
     ConfigUnstable,
     /// A step was called out of order, or after a failure.
     WrongPhase,
+    /// The device cannot address memory as this guest requires
+    /// ([`dma::addressing`]); nothing was written to the device.
+    Addressing(AddressingError),
 }
 
 impl From<TransportError> for InitError {
@@ -103,6 +113,10 @@ pub struct InitOptions {
     /// Device-independent features the driver opts into (further limited
     /// by the core and the transport).
     pub independent: Features,
+    /// The guest restricts the host's access to its memory (a
+    /// confidential guest): a device without `ACCESS_PLATFORM` is refused
+    /// ([`dma::addressing`]).
+    pub restricted_memory_access: bool,
 }
 
 impl Default for InitOptions {
@@ -111,6 +125,7 @@ impl Default for InitOptions {
             reset_poll_limit: 1000,
             config_retries: DEFAULT_CONFIG_RETRIES,
             independent: Features::CORE_DEFAULT,
+            restricted_memory_access: false,
         }
     }
 }
@@ -137,6 +152,7 @@ pub struct DeviceInit<'t, T: TransportSetup + ?Sized> {
     phase: Phase,
     offered: Features,
     accepted: Features,
+    addressing: Addressing,
 }
 
 /// Sets `FAILED`: the driver gave up on the device (spec §2.1.2). Best
@@ -180,6 +196,7 @@ impl<'t, T: TransportSetup + ?Sized> DeviceInit<'t, T> {
             phase: Phase::Failed,
             offered: Features::EMPTY,
             accepted: Features::EMPTY,
+            addressing: Addressing::Physical,
         };
         match this.begin_steps() {
             Ok(()) => {
@@ -241,6 +258,12 @@ impl<'t, T: TransportSetup + ?Sized> DeviceInit<'t, T> {
         }
     }
 
+    /// How the device addresses memory, once negotiated (from the
+    /// accepted features: [`dma::addressing`]).
+    pub fn addressing(&self) -> Option<Addressing> {
+        self.negotiated().map(|_| self.addressing)
+    }
+
     /// Reads the configuration consistently (allowed in every phase but
     /// `Failed`). A failure here does not fail the initialization: the
     /// driver decides.
@@ -259,7 +282,9 @@ impl<'t, T: TransportSetup + ?Sized> DeviceInit<'t, T> {
         )?)
     }
 
-    /// Steps 4b to 6: negotiates with `driver`, writes the driver features
+    /// Steps 4b to 6: negotiates with `driver`, decides the addressing
+    /// ([`dma::addressing`]: a device the guest cannot share memory with is
+    /// refused before anything is written), writes the driver features
     /// and, on modern interfaces, sets `FEATURES_OK` and checks that the
     /// device kept it. Returns the accepted features.
     pub fn negotiate(&mut self, driver: &DriverFeatures<'_>) -> Result<Features, InitError> {
@@ -282,6 +307,8 @@ impl<'t, T: TransportSetup + ?Sized> DeviceInit<'t, T> {
             .independent
             .intersection(self.transport.supported_features());
         let accepted = negotiate(self.offered, driver, independent, self.legacy)?;
+        self.addressing = dma::addressing(accepted, self.opts.restricted_memory_access)
+            .map_err(InitError::Addressing)?;
         let words = self.transport.kind().feature_words();
         for w in 0..words {
             // CAST: `w < Features::WORDS`.

@@ -17,6 +17,7 @@
 //! - [`mmio`]: virtio-mmio registers, header checks, the transport over
 //!   an abstract register window, the command-line device syntax.
 //! - [`config`]: generation-consistent configuration reads.
+//! - [`dma`]: how the device addresses memory (`ACCESS_PLATFORM`).
 //! - [`init`]: the initialization sequence.
 //! - [`layout`]: split and packed ring layouts.
 //! - [`platform`]: DMA memory, barriers, storage.
@@ -43,6 +44,7 @@ pub mod blk;
 pub mod ccw;
 pub mod config;
 pub mod console;
+pub mod dma;
 pub mod features;
 pub mod init;
 pub mod layout;

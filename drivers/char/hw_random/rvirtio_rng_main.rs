@@ -39,7 +39,7 @@ use kernel::{
     prelude::*,
     str::CString,
     sync::atomic::{Atomic, Relaxed},
-    sync::{aref::ARef, Arc, CondVar, CondVarTimeoutResult, Mutex},
+    sync::{Arc, CondVar, CondVarTimeoutResult, Mutex},
     time::msecs_to_jiffies,
 };
 
@@ -55,7 +55,10 @@ pub mod kvirtio;
 #[path = "../../../rust/kext/hwrng.rs"]
 pub mod hwrng;
 
-use kext::{dma::MappedBuffer, sync::SpinLockIrq};
+use kext::{
+    dma::{DmaDevice, MappedBuffer},
+    sync::SpinLockIrq,
+};
 use kvirtio::{
     driver::{Driver, Setup},
     queue::{Queue, QueueSpec},
@@ -110,7 +113,8 @@ struct Inner {
 #[pin_data]
 pub struct Rng {
     queue: Arc<Queue<MappedBuffer>>,
-    dev: ARef<Device>,
+    /// The device, addressed as the negotiated features say.
+    dma: DmaDevice,
     #[pin]
     inner: SpinLockIrq<Inner>,
     #[pin]
@@ -124,7 +128,7 @@ impl Rng {
             // Already with the device.
             return Ok(());
         };
-        let mapped = match MappedBuffer::map(&self.dev, buf, DataDirection::FromDevice) {
+        let mapped = match MappedBuffer::map(&self.dma, buf, DataDirection::FromDevice) {
             Ok(m) => m,
             Err((e, buf)) => {
                 inner.buf = Some(buf);
@@ -226,7 +230,7 @@ impl Driver for RvirtioRng {
         let rng = Arc::pin_init(
             pin_init!(Rng {
                 queue,
-                dev: setup.device().into(),
+                dma: setup.dma(),
                 inner <- crate::new_spinlock_irq!(Inner {
                     buf: Some(buf),
                     avail: 0,

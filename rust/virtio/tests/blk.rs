@@ -470,6 +470,54 @@ fn limits_size_max_exact_or_refused() {
     );
 }
 
+/// Segments are bounded by the DMA layer's largest mapping with the DMA API
+/// (256 KiB under swiotlb) and by `size_max`, whichever is smaller; physical
+/// addressing adds no bound. Before, a segment larger than swiotlb's
+/// largest mapping was built, failed to map and was retried for ever.
+#[test]
+fn limits_segments_bounded_by_dma_mapping() {
+    use rvirtio_core::dma::Addressing;
+    let swiotlb = 256 * 1024;
+    let mut l = limits(&base(), Caps::default()).unwrap();
+    assert_eq!(l.max_segment_size, u32::MAX);
+    l.bound_segments(Addressing::Platform.max_segment(swiotlb))
+        .unwrap();
+    assert_eq!(l.max_segment_size, 256 * 1024);
+    let mut l = limits(
+        &Config {
+            size_max: 65536,
+            ..base()
+        },
+        Caps::default(),
+    )
+    .unwrap();
+    l.bound_segments(Addressing::Platform.max_segment(swiotlb))
+        .unwrap();
+    assert_eq!(
+        l.max_segment_size, 65536,
+        "size_max stays the bound below the DMA one"
+    );
+    let mut l = limits(&base(), Caps::default()).unwrap();
+    l.bound_segments(Addressing::Physical.max_segment(swiotlb))
+        .unwrap();
+    assert_eq!(
+        l.max_segment_size,
+        u32::MAX,
+        "physical addressing maps nothing"
+    );
+    l.bound_segments(Addressing::Platform.max_segment(u64::MAX))
+        .unwrap();
+    assert_eq!(l.max_segment_size, u32::MAX);
+    for small in [0, 1, 4095] {
+        assert_eq!(l.bound_segments(small), Err(LimitsError::DmaSegment(small)));
+    }
+    assert_eq!(
+        l.max_segment_size,
+        u32::MAX,
+        "a refused bound changes nothing"
+    );
+}
+
 /// Values in range whose physical block size overflows 32 bits: before the
 /// check, 64 KiB blocks with exponent 16 gave a physical block size of 0.
 #[test]

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Per-device state in debugfs, on PCI and on virtio-mmio: each bound
 # rvirtio device has /sys/kernel/debug/<module>/<device>/device (device id,
-# transport, status with DRIVER_OK, offered and negotiated features) and
+# transport, status with DRIVER_OK, offered and negotiated features, DMA
+# addressing and segment size) and
 # .../queues (per queue: size, ring, and the counters: added, kicks,
 # interrupts, spurious, used, violations). Reading the disk makes the
 # disk's counters (summed over its queues) move (buffers added and used, kicks, interrupts), with no
@@ -35,6 +36,8 @@ check "transport $transport" grep -qx "transport: $transport" "$d/device"
 check "status has DRIVER_OK and FEATURES_OK (0x0f)" grep -qx "status: 0x0f" "$d/device"
 check "offered features" grep -q "^offered: Features(0x" "$d/device"
 check "negotiated features include VERSION_1 (bit 32)" grep -q "^negotiated: Features(0x[0-9a-f]*_[0-9a-f]*_0000000[13579bdf]_" "$d/device"
+check "physical addressing (no ACCESS_PLATFORM)" grep -qx "addressing: physical addresses" "$d/device"
+check "the DMA segment size" grep -qx "dma max segment: [0-9]*" "$d/device"
 
 step "queues"
 check "queue 0 is a split ring" grep -q "^queue 0: size [0-9]* free [0-9]* ring split" "$d/queues"

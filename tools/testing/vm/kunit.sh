@@ -2,12 +2,12 @@
 # Every KUnit suite of the project, from its test modules: the core's
 # (rvirtio_core_test: the split ring and the PCI capability parser against
 # in-kernel fake devices, the virtio-mmio transport against a fake register
-# window) and every driver's or sample's *_kunit module.
+# window, DMA addressing) and every driver's or sample's *_kunit module.
 # Each is loaded and unloaded; its suites run at load, and make check
 # collects their KTAP from the console (a suite named below that does not
 # run, fails or does not finish fails this test). With a virtio-blk and a
 # virtio-rng device present, the test modules bind neither.
-# rvirtio-test: timeout=300 disks=16M kunit=rvirtio_split_ring,rvirtio_pci_caps,rvirtio_mmio,rvirtio_blk,rvirtio_sample
+# rvirtio-test: timeout=300 disks=16M kunit=rvirtio_split_ring,rvirtio_pci_caps,rvirtio_mmio,rvirtio_dma,rvirtio_blk,rvirtio_sample
 # rvirtio-qemu: -drive if=none,id=d0,file=@DISK0@,format=raw
 # rvirtio-qemu: -device virtio-blk-pci,drive=d0,disable-legacy=on,addr=0x5
 # rvirtio-qemu: -device virtio-rng-pci,disable-legacy=on,addr=0x6
