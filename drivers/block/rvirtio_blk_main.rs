@@ -385,7 +385,9 @@ impl Blk {
     /// area, mapped for the device into `el`, started. Returns the
     /// device-readable and device-writable elements, or the status to end
     /// it with (not started: [`Status::Resource`] when the DMA layer is out
-    /// of mappings for now, which blk-mq retries).
+    /// of mappings for now, which blk-mq retries). Inlined into both
+    /// `queue_rq` and `queue_rqs`.
+    #[inline(always)]
     fn prepare<'e>(
         &self,
         disk: DiskRef<'_>,

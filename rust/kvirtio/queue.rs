@@ -161,20 +161,11 @@ impl<T: Send> Queue<T> {
         token: T,
         kick: bool,
     ) -> Result<(), (Error, T)> {
-        let notify = {
-            let mut vq = self.vq.lock();
-            if let Err(e) = vq.add(out, inb, token) {
-                drop(vq);
-                return Err((self.violation(e.error), e.token));
-            }
-            self.stats.added();
-            if kick {
-                self.prepare_kick(&mut vq).unwrap_or(None)
-            } else {
-                None
-            }
-        };
-        let _ = self.notify(notify);
+        // A batch of one: the ring's add has one caller in the module
+        // (`Batch::add`), so the compiler can inline it there.
+        let mut batch = self.batch();
+        batch.add(out, inb, token)?;
+        batch.notify &= kick;
         Ok(())
     }
 
@@ -187,7 +178,7 @@ impl<T: Send> Queue<T> {
         Batch {
             q: self,
             vq: Some(self.vq.lock()),
-            added: false,
+            notify: false,
         }
     }
 
@@ -343,7 +334,9 @@ pub struct Batch<'a, T: Send> {
     q: &'a Queue<T>,
     /// `Some` until the batch ends.
     vq: Option<SpinLockIrqGuard<'a, SplitQueue<KernelPlatform, T>>>,
-    added: bool,
+    /// Whether to decide a notification at the end: something was added
+    /// (and, for [`Queue::add_kick`], the caller asked for it).
+    notify: bool,
 }
 
 impl<T: Send> Batch<'_, T> {
@@ -357,7 +350,7 @@ impl<T: Send> Batch<'_, T> {
         match vq.add(out, inb, token) {
             Ok(()) => {
                 self.q.stats.added();
-                self.added = true;
+                self.notify = true;
                 Ok(())
             }
             // A ring error that is a violation fails the device (under the
@@ -374,7 +367,7 @@ impl<T: Send> Drop for Batch<'_, T> {
         let Some(mut vq) = self.vq.take() else {
             return;
         };
-        let kick = if self.added {
+        let kick = if self.notify {
             self.q.prepare_kick(&mut vq).unwrap_or(None)
         } else {
             None

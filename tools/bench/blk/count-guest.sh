@@ -39,13 +39,16 @@ read-128k-seq) args="--rw=read --bs=128k --iodepth=16" ;;
 write-128k-seq) args="--rw=write --bs=128k --iodepth=16" ;;
 # io_uring, one request per submission, and eight (one io_uring_enter
 # for 8 requests: blk-mq hands them to the driver as one list, queue_rqs).
+# fio submits a batch only once 8 requests wait, so it also reaps 8 at a
+# time: with the default of 1, each completion is replaced at once and
+# every submission carries one request.
 randread-4k-qd32-uring)
 	engine=io_uring
 	args="--rw=randread --bs=4k --iodepth=32"
 	;;
 randread-4k-qd32-uring-b8)
 	engine=io_uring
-	args="--rw=randread --bs=4k --iodepth=32 --iodepth_batch_submit=8 --iodepth_batch_complete_min=1"
+	args="--rw=randread --bs=4k --iodepth=32 --iodepth_batch_submit=8 --iodepth_batch_complete_min=8"
 	;;
 *) fail "unknown workload $wl" ;;
 esac

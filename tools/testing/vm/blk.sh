@@ -61,7 +61,7 @@ done
 # one list (queue_rqs), added under one hold of the queue's lock.
 check "fio: io_uring, 8 requests per submission (queue_rqs)" fio --name=b --filename=/dev/vda \
 	--rw=randrw --bs=4k --size=16M --offset_increment=16M --numjobs=2 --iodepth=32 \
-	--iodepth_batch_submit=8 --iodepth_batch_complete_min=1 --ioengine=io_uring \
+	--iodepth_batch_submit=8 --iodepth_batch_complete_min=8 --ioengine=io_uring \
 	--direct=1 --verify=crc32c --verify_fatal=1 --group_reporting --eta=never --output=/tmp/fio.out
 check "large sequential I/O with verification" fio --name=s --filename=/dev/vda --rw=write --bs=1M \
 	--size=64M --iodepth=8 --ioengine=libaio --direct=1 --verify=crc32c --verify_fatal=1 --eta=never --output=/tmp/fio.out
