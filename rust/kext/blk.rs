@@ -531,7 +531,9 @@ impl<'d> DiskRef<'d> {
     ///
     /// With `payload_len` not zero, the data is the first `payload_len`
     /// bytes of the wire area's ranges (device-readable) instead of the
-    /// request's pages.
+    /// request's pages. Inlined into each caller (a driver's `queue_rq` and
+    /// `queue_rqs`): as a call it costs about 80 instructions per request.
+    #[inline(always)]
     pub fn map<'a, const N: usize>(
         &self,
         rq: &mut Request,

@@ -126,8 +126,9 @@ impl<T: Send> Queue<T> {
     }
 
     /// Whether the device wants a notification, and its value; under the
-    /// lock.
-    #[inline]
+    /// lock. Inlined into its three callers (`kick`, `add_kick`, the end of
+    /// a `Batch`).
+    #[inline(always)]
     fn prepare_kick(&self, vq: &mut SplitQueue<KernelPlatform, T>) -> Result<Option<NotifyData>> {
         let need = vq.prepare_kick().map_err(|e| self.violation(e))?;
         if need {
@@ -161,11 +162,20 @@ impl<T: Send> Queue<T> {
         token: T,
         kick: bool,
     ) -> Result<(), (Error, T)> {
-        // A batch of one: the ring's add has one caller in the module
-        // (`Batch::add`), so the compiler can inline it there.
-        let mut batch = self.batch();
-        batch.add(out, inb, token)?;
-        batch.notify &= kick;
+        let notify = {
+            let mut vq = self.vq.lock();
+            if let Err(e) = vq.add(out, inb, token) {
+                drop(vq);
+                return Err((self.violation(e.error), e.token));
+            }
+            self.stats.added();
+            if kick {
+                self.prepare_kick(&mut vq).unwrap_or(None)
+            } else {
+                None
+            }
+        };
+        let _ = self.notify(notify);
         Ok(())
     }
 
@@ -334,17 +344,16 @@ pub struct Batch<'a, T: Send> {
     q: &'a Queue<T>,
     /// `Some` until the batch ends.
     vq: Option<SpinLockIrqGuard<'a, SplitQueue<KernelPlatform, T>>>,
-    /// Whether to decide a notification at the end: something was added
-    /// (and, for [`Queue::add_kick`], the caller asked for it).
+    /// Whether something was added (a notification is decided at the
+    /// end).
     notify: bool,
 }
 
 impl<T: Send> Batch<'_, T> {
     /// Exposes a buffer (device-readable `out`, then device-writable
     /// `inb`) without notifying the device yet. On failure the token comes
-    /// back with the error (`ENOSPC`: the ring is full). Inlined into its
-    /// callers ([`Queue::add_kick`] and a driver's batch loop), with the
-    /// ring's add inside, so neither pays for a call per buffer.
+    /// back with the error (`ENOSPC`: the ring is full). Inlined, with the
+    /// ring's add inside, so a batch loop pays no call per buffer.
     #[inline(always)]
     pub fn add(&mut self, out: &[Buf], inb: &[Buf], token: T) -> Result<(), (Error, T)> {
         let Some(vq) = self.vq.as_mut() else {
