@@ -76,7 +76,7 @@ def plot_gnuplot(rows, title, path, out):
             lo = r["ci_low"] if r["ci_low"] is not None else r["ratio_mean"]
             hi = r["ci_high"] if r["ci_high"] is not None else r["ratio_mean"]
             f.write(f'{i} "{r["workload"]}" {r["ratio_mean"]} {lo} {hi}\n')
-    script = f"""set terminal png size 700,400 noenhanced
+    script = f"""set terminal png size 820,420 noenhanced
 set output '{path}'
 set title "{title}" font ",9"
 set ylabel "Rust/C IOPS (mean, 95% t-interval)"
