@@ -228,22 +228,10 @@ impl blk::Operations for Blk {
         let Some(q) = self.queue(hctx) else {
             return Err((Status::IoError, rq));
         };
-        let op = rq.op();
-        let Some((ty, sector)) = request_type(op, rq.pos(), self.caps) else {
-            return Err((Status::NotSupported, rq));
-        };
-        let payload = match self.payload(op, &mut rq) {
-            Ok(n) => n,
-            Err(_) => return Err((Status::IoError, rq)),
-        };
-        rq.wire_mut().prepare(ty, sector);
-        rq.start();
-        let mut el = Elements::<{ MAX_SEGMENTS as usize + EXTRA }>::new();
-        let (out, inb) = match disk.map(&mut rq, payload, &mut el) {
+        let mut el = Elements::new();
+        let (out, inb) = match self.prepare(disk, &mut rq, &mut el) {
             Ok(v) => v,
-            // Out of DMA mappings for now: blk-mq retries.
-            Err(e) if e == ENOMEM => return Err((Status::Resource, rq)),
-            Err(_) => return Err((Status::IoError, rq)),
+            Err(status) => return Err((status, rq)),
         };
         if let Err((e, mut rq)) = q.add_kick(out, inb, rq, last) {
             disk.unmap(&mut rq);
@@ -257,6 +245,45 @@ impl blk::Operations for Blk {
             return Err((Status::IoError, rq));
         }
         Ok(())
+    }
+
+    /// As the C driver's `virtio_queue_rqs`: every request of the batch is
+    /// prepared and added in one hold of the queue's lock, and the device
+    /// is notified once at the end. The per-request element arrays live on
+    /// the stack, one at a time, so each request is mapped just before it
+    /// is added, inside the hold (the C driver maps the whole batch first
+    /// into per-request scatterlists). A request that cannot be prepared
+    /// goes back to blk-mq unstarted, and `queue_rq` ends or retries it
+    /// with its status; one the full ring refuses is unmapped and
+    /// requeued, and the rest of the batch goes back unprepared.
+    fn queue_rqs(&self, disk: DiskRef<'_>, hctx: u32, rqs: &mut blk::RequestList<'_>) {
+        if self.dead.load(Relaxed) != 0 {
+            // All go back: `queue_rq` fails them.
+            return;
+        }
+        let Some(q) = self.queue(hctx) else {
+            return;
+        };
+        let mut el = Elements::new();
+        let mut batch = q.batch();
+        while let Some(mut rq) = rqs.pop() {
+            let (out, inb) = match self.prepare(disk, &mut rq, &mut el) {
+                Ok(v) => v,
+                Err(_) => {
+                    rqs.give_back(rq);
+                    continue;
+                }
+            };
+            if let Err((e, mut rq)) = batch.add(out, inb, rq) {
+                disk.unmap(&mut rq);
+                rqs.give_back(rq);
+                if e == ENOSPC {
+                    break;
+                }
+            }
+        }
+        // Ending the batch notifies the device, once.
+        drop(batch);
     }
 
     fn commit_rqs(&self, hctx: u32) {
@@ -370,6 +397,37 @@ impl Blk {
             return Err(ENXIO);
         }
         f(&self.config)
+    }
+
+    /// Makes `rq` ready for the ring: its header and payload in its wire
+    /// area, mapped for the device into `el`, started. Returns the
+    /// device-readable and device-writable elements, or the status to end
+    /// it with (not started: [`Status::Resource`] when the DMA layer is out
+    /// of mappings for now, which blk-mq retries). Inlined into both
+    /// `queue_rq` and `queue_rqs`.
+    #[inline(always)]
+    fn prepare<'e>(
+        &self,
+        disk: DiskRef<'_>,
+        rq: &mut Request,
+        el: &'e mut Elements<{ MAX_SEGMENTS as usize + EXTRA }>,
+    ) -> Result<(&'e [virtio::queue::Buf], &'e [virtio::queue::Buf]), Status> {
+        let op = rq.op();
+        let Some((ty, sector)) = request_type(op, rq.pos(), self.caps) else {
+            return Err(Status::NotSupported);
+        };
+        let payload = self.payload(op, rq).map_err(|_| Status::IoError)?;
+        rq.wire_mut().prepare(ty, sector);
+        let (out, inb) = match disk.map(rq, payload, el) {
+            Ok(v) => v,
+            // Out of DMA mappings for now: blk-mq retries.
+            Err(e) if e == ENOMEM => return Err(Status::Resource),
+            Err(_) => return Err(Status::IoError),
+        };
+        // Started once mapped, as the C driver does: a request that goes
+        // back to blk-mq unmapped was never started.
+        rq.start();
+        Ok((out, inb))
     }
 
     /// Builds the payload of a discard or write-zeroes request (its ranges,

@@ -21,7 +21,7 @@
 #include <linux/slab.h>
 
 /* Bump on any change of the functions or structures below (kext::blk::SHIM_ABI). */
-#define RVIRTIO_BLK_SHIM_ABI 3
+#define RVIRTIO_BLK_SHIM_ABI 4
 
 unsigned int rvirtio_blk_abi(void);
 unsigned int rvirtio_blk_abi(void)
@@ -70,6 +70,13 @@ struct rvirtio_blk_cb {
 	bool (*write_cache_switchable)(void *drv);
 	/* HDIO_GETGEO: fills *geo for a disk of capacity sectors, or -errno. */
 	int (*geometry)(void *drv, u64 capacity, struct rvirtio_blk_geo *geo);
+	/*
+	 * Queues the requests of rqs, all of hardware queue hctx (blk-mq's
+	 * queue_rqs); puts those it does not queue on back (through
+	 * rvirtio_rq_give_back). What it leaves on rqs goes back too.
+	 */
+	void (*queue_rqs)(void *drv, struct rvirtio_blk *b, unsigned int hctx,
+			  struct rq_list *rqs, struct rq_list *back);
 };
 
 /*
@@ -163,6 +170,46 @@ static void rvirtio_blk_commit_rqs(struct blk_mq_hw_ctx *hctx)
 	b->cb->commit_rqs(b->drv, hctx->queue_num);
 }
 
+/*
+ * One run of requests of one hardware queue, for the driver's queue_rqs;
+ * what it does not take joins back.
+ */
+static void rvirtio_blk_queue_batch(struct blk_mq_hw_ctx *hctx, struct rq_list *batch,
+				    struct rq_list *back)
+{
+	struct rvirtio_blk *b = hctx->queue->queuedata;
+	struct request *rq;
+
+	b->cb->queue_rqs(b->drv, b, hctx->queue_num, batch, back);
+	while ((rq = rq_list_pop(batch)))
+		rq_list_add_tail(back, rq);
+}
+
+/*
+ * blk-mq's queue_rqs (a plugged list, e.g. an io_uring submission of
+ * several requests): as the C driver's virtio_queue_rqs, each run of
+ * requests of one hardware queue goes to the driver at once, which adds
+ * them under one hold of the queue's lock and notifies the device once.
+ * The requests it gives back stay on *rqlist, and blk-mq issues them one by
+ * one through queue_rq.
+ */
+static void rvirtio_blk_queue_rqs(struct rq_list *rqlist)
+{
+	struct rq_list batch = {}, back = {};
+	struct blk_mq_hw_ctx *hctx = NULL;
+	struct request *rq;
+
+	while ((rq = rq_list_pop(rqlist))) {
+		if (hctx && hctx != rq->mq_hctx)
+			rvirtio_blk_queue_batch(hctx, &batch, &back);
+		hctx = rq->mq_hctx;
+		rq_list_add_tail(&batch, rq);
+	}
+	if (hctx)
+		rvirtio_blk_queue_batch(hctx, &batch, &back);
+	*rqlist = back;
+}
+
 static void rvirtio_blk_complete_rq(struct request *rq)
 {
 	struct rvirtio_blk *b = rq->q->queuedata;
@@ -195,6 +242,7 @@ static void rvirtio_blk_map_queues(struct blk_mq_tag_set *set)
 
 static const struct blk_mq_ops rvirtio_blk_mq_ops = {
 	.queue_rq = rvirtio_blk_queue_rq,
+	.queue_rqs = rvirtio_blk_queue_rqs,
 	.commit_rqs = rvirtio_blk_commit_rqs,
 	.map_queues = rvirtio_blk_map_queues,
 	.complete = rvirtio_blk_complete_rq,
@@ -524,6 +572,28 @@ void rvirtio_rq_start(struct request *rq)
 	blk_mq_start_request(rq);
 }
 
+/* The next request of a queue_rqs batch, or NULL. */
+struct request *rvirtio_rq_list_pop(struct rq_list *rqs);
+struct request *rvirtio_rq_list_pop(struct rq_list *rqs)
+{
+	return rq_list_pop(rqs);
+}
+
+/*
+ * Gives a request of a queue_rqs batch back to blk-mq: one not started
+ * joins back, which blk-mq issues through queue_rq; a started one (mapped
+ * and unmapped again, the ring was full) is requeued, as the C driver's
+ * virtblk_add_req_batch does (issuing it again would start it twice).
+ */
+void rvirtio_rq_give_back(struct rq_list *back, struct request *rq);
+void rvirtio_rq_give_back(struct rq_list *back, struct request *rq)
+{
+	if (blk_mq_request_started(rq))
+		blk_mq_requeue_request(rq, true);
+	else
+		rq_list_add_tail(back, rq);
+}
+
 /*
  * Completes from the interrupt; ->complete runs later (softirq or IPI), or
  * now. used_len is what the device reported writing.
@@ -662,6 +732,20 @@ void rvirtio_rq_unmap(struct rvirtio_blk *b, struct request *rq, u32 *used_len, 
 
 	*used_len = p->used_len;
 	*in_len = p->in_len;
+	/*
+	 * Nothing to unmap: physical addresses (no ACCESS_PLATFORM), or the
+	 * DMA layer says unmapping does nothing for this device (direct
+	 * mapping, coherent, no bounce buffer used since it was set up; asked
+	 * after this request's mappings, as dma_need_unmap() wants). Never
+	 * the latter with CONFIG_DMA_API_DEBUG, which checks every unmap, nor
+	 * behind an IOMMU.
+	 */
+	if (!b->dma_api || !dma_need_unmap(dev)) {
+		p->nents = 0;
+		p->hdr_mapped = 0;
+		p->payload_len = 0;
+		return;
+	}
 	if (p->nents) {
 		rvirtio_unmap_sg(dev, b->dma_api, p->sg, p->nents, p->data_dir);
 		p->nents = 0;
@@ -711,6 +795,7 @@ enum rvirtio_blk_c_field {
 	RVIRTIO_BLK_CB_SET_WRITE_CACHE,
 	RVIRTIO_BLK_CB_WRITE_CACHE_SWITCHABLE,
 	RVIRTIO_BLK_CB_GEOMETRY,
+	RVIRTIO_BLK_CB_QUEUE_RQS,
 	RVIRTIO_BLK_GEO,
 	RVIRTIO_BLK_GEO_CYLINDERS,
 	RVIRTIO_BLK_GEO_HEADS,
@@ -768,6 +853,7 @@ long rvirtio_blk_c_layout(unsigned int id)
 	RVIRTIO_OFF(cb, CB, set_write_cache, SET_WRITE_CACHE);
 	RVIRTIO_OFF(cb, CB, write_cache_switchable, WRITE_CACHE_SWITCHABLE);
 	RVIRTIO_OFF(cb, CB, geometry, GEOMETRY);
+	RVIRTIO_OFF(cb, CB, queue_rqs, QUEUE_RQS);
 	case RVIRTIO_BLK_GEO: return sizeof(struct rvirtio_blk_geo);
 	RVIRTIO_OFF(geo, GEO, cylinders, CYLINDERS);
 	RVIRTIO_OFF(geo, GEO, heads, HEADS);

@@ -1053,7 +1053,10 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
         self.num_free
     }
 
-    #[inline]
+    // Always inlined: a driver that adds from two paths (rvirtio_blk's
+    // queue_rq through `Queue::add_kick`, and queue_rqs through
+    // `Batch::add`) would otherwise get it as a call.
+    #[inline(always)]
     fn add(&mut self, out: &[Buf], inb: &[Buf], token: T) -> Result<(), AddError<T>> {
         if let Err(error) = self.check_usable() {
             return Err(AddError { error, token });

@@ -13,6 +13,9 @@ pkgs=(
 	qemu-system-x86 qemu-utils busybox-static
 	# guest workloads copied into the initramfs
 	fio e2fsprogs iproute2 ethtool iperf3 rng-tools5 coreutils util-linux kmod
+	# the plot of tools/bench/blk/run (gnuplot-nox: 4 packages, where
+	# python3-matplotlib would pull in about 55)
+	gnuplot-nox
 )
 if [ "$RVIRTIO_ARCH" = s390x ]; then
 	pkgs+=(gcc-s390x-linux-gnu qemu-system-misc)

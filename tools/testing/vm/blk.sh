@@ -3,7 +3,8 @@
 # (pc) and over virtio-mmio version 1 and 2 (microvm): ext4 made,
 # written, read back after dropping caches with matching checksums, and
 # clean under e2fsck; fio random read/write with crc32c verification on
-# the raw disk (several jobs and queue depths); a mounted disk pins the
+# the raw disk (several jobs and queue depths, and io_uring submitting 8
+# requests at once, which reach the driver's queue_rqs); a mounted disk pins the
 # module; the disk's parent is the PCI device, or the LNRO0005 platform
 # device bound as mmio v1 or v2; on PCI both queues carry I/O on MSI-X
 # vectors spread over the CPUs; blkdiscard with and without -z reads back
@@ -56,6 +57,12 @@ for cfg in "1 1 psync" "2 16 libaio" "4 32 io_uring"; do
 		--size=16M --offset_increment=16M --numjobs="$1" --iodepth="$2" --ioengine="$3" \
 		--direct=1 --verify=crc32c --verify_fatal=1 --group_reporting --eta=never --output=/tmp/fio.out
 done
+# Eight requests per io_uring_enter: blk-mq hands them to the driver as
+# one list (queue_rqs), added under one hold of the queue's lock.
+check "fio: io_uring, 8 requests per submission (queue_rqs)" fio --name=b --filename=/dev/vda \
+	--rw=randrw --bs=4k --size=16M --offset_increment=16M --numjobs=2 --iodepth=32 \
+	--iodepth_batch_submit=8 --iodepth_batch_complete_min=8 --ioengine=io_uring \
+	--direct=1 --verify=crc32c --verify_fatal=1 --group_reporting --eta=never --output=/tmp/fio.out
 check "large sequential I/O with verification" fio --name=s --filename=/dev/vda --rw=write --bs=1M \
 	--size=64M --iodepth=8 --ioengine=libaio --direct=1 --verify=crc32c --verify_fatal=1 --eta=never --output=/tmp/fio.out
 
