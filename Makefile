@@ -11,6 +11,8 @@
 #   make kernel-image    print the path of the kernel image
 #   make modules-root DIR=d   install the modules (with depmod) into d/lib/modules/<release>
 #   make initramfs       the guest initramfs the tests boot (build/vm/initramfs.cpio)
+#   make ... KVARIANT=kasan   the same against the KASAN kernel variant: its kernel,
+#                        modules (build/kasan/obj) and initramfs (build/kasan/)
 #   make clean           remove build products from the clone (the cache stays)
 #
 # The kernel source, toolchain pieces and kernel builds live in the cache,
@@ -22,6 +24,21 @@ RUSTC := /usr/bin/rustc
 BUILD := $(TOP)/build
 INITRAMFS := $(BUILD)/vm/initramfs.cpio
 MODROOT := $(BUILD)/modroot
+
+# A kernel variant (tools/lib.sh: kasan) has its own kernel build in the
+# cache, and its own module objects (kbuild's MO=), modules tree and
+# initramfs under build/<variant>/, so both can be built side by side.
+KVARIANT ?=
+export RVIRTIO_KVARIANT := $(KVARIANT)
+VARIANT_FLAGS :=
+ifneq ($(KVARIANT),)
+INITRAMFS := $(BUILD)/$(KVARIANT)/initramfs.cpio
+MODROOT := $(BUILD)/$(KVARIANT)/modroot
+VARIANT_FLAGS := MO=$(BUILD)/$(KVARIANT)/obj
+ifeq ($(KVARIANT),kasan)
+VARIANT_FLAGS += LLVM=-22
+endif
+endif
 
 # Every Rust warning and C warning is an error: the modules build clean.
 MODULE_FLAGS := RUSTC=$(RUSTC) HOSTRUSTC=$(RUSTC) KRUSTFLAGS=-Dwarnings KCFLAGS=-Werror
@@ -40,17 +57,19 @@ setup:
 	@$(SETUP) >/dev/null
 
 modules:
-	@kdir=$$($(SETUP)) && $(MAKE) -C "$$kdir" M=$(TOP) $(MODULE_FLAGS) modules
+	@$(if $(KVARIANT),mkdir -p $(BUILD)/$(KVARIANT)/obj && )kdir=$$($(SETUP)) && \
+	  $(MAKE) -C "$$kdir" M=$(TOP) $(MODULE_FLAGS) $(VARIANT_FLAGS) modules
 
 kernel-image:
 	@kdir=$$($(SETUP)) && . tools/lib.sh && echo "$$kdir/$$RVIRTIO_KIMAGE"
 
 modules-root: modules
 	@[ -n "$(DIR)" ] || { echo "usage: make modules-root DIR=path" >&2; exit 2; }
-	@tools/setup/modules-root.sh "$(DIR)"
+	@RVIRTIO_MODULE_FLAGS="$(VARIANT_FLAGS)" tools/setup/modules-root.sh "$(DIR)"
 
 initramfs: modules
-	@tools/setup/modules-root.sh --with-kernel-modules $(MODROOT).tmp && \
+	@RVIRTIO_MODULE_FLAGS="$(VARIANT_FLAGS)" \
+	  tools/setup/modules-root.sh --with-kernel-modules $(MODROOT).tmp && \
 	  rm -rf $(MODROOT) && mv $(MODROOT).tmp $(MODROOT) && \
 	  tools/vm/mkinitramfs $(INITRAMFS) $(MODROOT)
 
@@ -69,4 +88,4 @@ clean:
 	rm -rf $(BUILD)
 
 help:
-	@sed -n '3,19p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,21p' Makefile | sed 's/^# \{0,1\}//'
