@@ -99,4 +99,4 @@ clean:
 	rm -rf $(BUILD)
 
 help:
-	@sed -n '3,21p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,19p' Makefile | sed 's/^# \{0,1\}//'
