@@ -72,7 +72,7 @@ done <"$frag"
 [ $bad = 0 ] || die "the configuration does not match the fragment (see above)"
 
 if [ -n "$RVIRTIO_KVARIANT" ]; then
-	note "building the $RVIRTIO_KVARIANT kernel (clang; about 20 minutes on 2 cores); log: $out/build.log"
+	note "building the $RVIRTIO_KVARIANT kernel (clang; about 30 minutes on 2 cores); log: $out/build.log"
 else
 	note "building the kernel (about 7 minutes on 2 cores); log: $out/build.log"
 fi
