@@ -7,7 +7,10 @@
 # structure at removal while the open disk still pointed at it). Runs on the
 # KASAN kernel variant: any KASAN report fails the test (the guest panics on
 # it, panic_on_warn=1, and check.py looks for reports on the console).
-# rvirtio-test: timeout=600 disks=64M kernel=kasan
+# no5lvl: QEMU's -cpu max offers 5-level paging, and on it this KASAN kernel
+# reported a wild access in an interrupt during early boot (identify_cpu)
+# in 1 of 3 boots, before any test code ran; with 4-level paging it boots.
+# rvirtio-test: timeout=600 disks=64M kernel=kasan append=no5lvl
 # rvirtio-qemu: -drive if=none,id=d0,file=@DISK0@,format=raw
 # rvirtio-qemu: -device virtio-blk-pci,drive=d0,disable-legacy=on,addr=0x5,id=blk0,serial=rvlife0
 . "$RVIRTIO_LIB"
