@@ -11,6 +11,8 @@
 #   make kernel-image    print the path of the kernel image
 #   make modules-root DIR=d   install the modules (with depmod) into d/lib/modules/<release>
 #   make initramfs       the guest initramfs the tests boot (build/vm/initramfs.cpio)
+#   make ... KVARIANT=kasan   the same against the KASAN kernel variant: its kernel,
+#                        modules (built in a copy, build/kasan/src) and initramfs
 #   make clean           remove build products from the clone (the cache stays)
 #
 # The kernel source, toolchain pieces and kernel builds live in the cache,
@@ -22,6 +24,30 @@ RUSTC := /usr/bin/rustc
 BUILD := $(TOP)/build
 INITRAMFS := $(BUILD)/vm/initramfs.cpio
 MODROOT := $(BUILD)/modroot
+
+# A kernel variant (tools/lib.sh: kasan) has its own kernel build in the
+# cache, and its own module build, modules tree and initramfs under
+# build/<variant>/, so both can be built side by side. The modules are
+# built in a copy of the sources (build/<variant>/src): kbuild refuses an
+# output directory (MO=) for a source tree that holds an in-place build.
+KVARIANT ?=
+export RVIRTIO_KVARIANT := $(KVARIANT)
+MODSRC := $(TOP)
+VARIANT_FLAGS :=
+ifneq ($(KVARIANT),)
+INITRAMFS := $(BUILD)/$(KVARIANT)/initramfs.cpio
+MODROOT := $(BUILD)/$(KVARIANT)/modroot
+MODSRC := $(BUILD)/$(KVARIANT)/src
+ifeq ($(KVARIANT),kasan)
+VARIANT_FLAGS += LLVM=-22
+endif
+endif
+# What the module build reads; a variant copies it (tar keeps the times, so
+# its build stays incremental).
+MODULE_SOURCES := Kbuild drivers rust samples
+COPY_EXCLUDES := --exclude=target --exclude='*.o' --exclude='*.ko' --exclude='*.mod' \
+	--exclude='*.mod.c' --exclude='.*.cmd' --exclude='.*.d' --exclude=modules.order \
+	--exclude=Module.symvers --exclude='*.rmeta'
 
 # Every Rust warning and C warning is an error: the modules build clean.
 MODULE_FLAGS := RUSTC=$(RUSTC) HOSTRUSTC=$(RUSTC) KRUSTFLAGS=-Dwarnings KCFLAGS=-Werror
@@ -40,17 +66,21 @@ setup:
 	@$(SETUP) >/dev/null
 
 modules:
-	@kdir=$$($(SETUP)) && $(MAKE) -C "$$kdir" M=$(TOP) $(MODULE_FLAGS) modules
+	@$(if $(KVARIANT),mkdir -p $(MODSRC) && tar -C $(TOP) -c $(COPY_EXCLUDES) $(MODULE_SOURCES) | \
+	  tar -C $(MODSRC) -x && )kdir=$$($(SETUP)) && \
+	  $(MAKE) -C "$$kdir" M=$(MODSRC) $(MODULE_FLAGS) $(VARIANT_FLAGS) modules
 
 kernel-image:
 	@kdir=$$($(SETUP)) && . tools/lib.sh && echo "$$kdir/$$RVIRTIO_KIMAGE"
 
 modules-root: modules
 	@[ -n "$(DIR)" ] || { echo "usage: make modules-root DIR=path" >&2; exit 2; }
-	@tools/setup/modules-root.sh "$(DIR)"
+	@RVIRTIO_MODULE_SRC=$(MODSRC) RVIRTIO_MODULE_FLAGS="$(VARIANT_FLAGS)" \
+	  tools/setup/modules-root.sh "$(DIR)"
 
 initramfs: modules
-	@tools/setup/modules-root.sh --with-kernel-modules $(MODROOT).tmp && \
+	@RVIRTIO_MODULE_SRC=$(MODSRC) RVIRTIO_MODULE_FLAGS="$(VARIANT_FLAGS)" \
+	  tools/setup/modules-root.sh --with-kernel-modules $(MODROOT).tmp && \
 	  rm -rf $(MODROOT) && mv $(MODROOT).tmp $(MODROOT) && \
 	  tools/vm/mkinitramfs $(INITRAMFS) $(MODROOT)
 

@@ -43,6 +43,24 @@ esac
 
 RVIRTIO_KSRC=$RVIRTIO_CACHE/src/linux-$RVIRTIO_KVER
 
+# A kernel variant for the tests that need one (a test header's `kernel=`):
+# empty for the project kernel, `kasan` for the same kernel with the
+# generic KASAN (tools/kernel/kasan.config). KASAN with Rust needs a clang
+# build of the whole kernel (init/Kconfig: RUST depends on !KASAN ||
+# CC_IS_CLANG), so the variant is built with LLVM=$RVIRTIO_KLLVM, the clang
+# whose LLVM is rustc's. Each variant has its own cached kernel build
+# (tools/kernel/kdir.sh), modules and initramfs (build/<variant>/).
+RVIRTIO_KVARIANT=${RVIRTIO_KVARIANT:-}
+RVIRTIO_KLLVM=
+case $RVIRTIO_KVARIANT in
+"") ;;
+kasan) RVIRTIO_KLLVM=-22 ;;
+*)
+	echo "rvirtio: unknown kernel variant '$RVIRTIO_KVARIANT' (kasan)" >&2
+	return 1 2>/dev/null || exit 1
+	;;
+esac
+
 die() {
 	echo "rvirtio: error: $*" >&2
 	exit 1
@@ -56,6 +74,7 @@ note() {
 rvirtio_kmake_vars() {
 	local out=$1
 	echo ARCH="$RVIRTIO_KARCH" ${RVIRTIO_CROSS:+CROSS_COMPILE=$RVIRTIO_CROSS} O="$out" \
+		${RVIRTIO_KLLVM:+LLVM=$RVIRTIO_KLLVM} \
 		RUSTC="$RVIRTIO_RUSTC" HOSTRUSTC="$RVIRTIO_RUSTC" RUSTDOC=/usr/bin/rustdoc \
 		BINDGEN="$RVIRTIO_BINDGEN" RUST_LIB_SRC=/usr/lib/rustlib/src/rust/library
 }

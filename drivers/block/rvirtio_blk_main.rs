@@ -15,11 +15,16 @@
 //! `BLK_STS_RESOURCE`, and blk-mq runs the queue again.
 //!
 //! A request that times out (the `timeout_ms` parameter) makes the driver
-//! look at the device: if it is failed, asked for a reset, or lost
-//! DRIVER_OK, the driver resets it (so it stops all DMA), fails every
-//! outstanding request with an I/O error and fails all new ones, instead of
-//! hanging. Removal (including surprise removal) does the same before the
-//! disk goes away.
+//! look at its own state and the device's: if the driver failed the device
+//! (protocol violations, a broken ring), or the device is failed, asked for
+//! a reset, or lost DRIVER_OK, or the request has timed out
+//! `timeout_rearms + 1` times on a device that looks live, the driver
+//! stops the device (reset, else its DMA cut off), fails every outstanding
+//! request with an I/O error and fails all new ones, instead of hanging.
+//! Removal (including surprise removal) does the same before the disk goes
+//! away. A device that neither resets nor can have its DMA stopped keeps
+//! its requests and their memory: they are never ended, and removal leaks
+//! the disk (see [`Blk::fail_all`]).
 //!
 //! C version of this driver: `drivers/block/virtio_blk.c`.
 
@@ -101,6 +106,7 @@ use virtio::{
     blk::{
         encode_ranges,
         limits,
+        on_timeout,
         ranges_bytes,
         request_type,
         serial_from_id,
@@ -113,6 +119,8 @@ use virtio::{
         },
         Caps,
         Config,
+        TimeoutState,
+        TimeoutVerdict,
         MAX_SEGMENTS, //
     },
     config::ConfigReader,
@@ -121,6 +129,7 @@ use virtio::{
         Feature,
         Features, //
     },
+    init::Stopped,
     spec::DeviceId,
 };
 
@@ -150,7 +159,11 @@ crate::module_virtio_driver! {
         },
         timeout_ms: u32 {
             default: 30000,
-            description: "Request timeout in milliseconds, after which an unresponsive device is failed",
+            description: "Request timeout in milliseconds, after which the device is checked",
+        },
+        timeout_rearms: u32 {
+            default: 9,
+            description: "Times a request's timeout is re-armed on a live device before the request is failed and the device reset (default 9: 5 minutes with the default timeout_ms)",
         },
         force_legacy: u32 {
             default: 0,
@@ -190,6 +203,10 @@ pub struct Blk {
     violations: Violations,
     /// The device was failed or removed: every request fails.
     dead: Atomic<i32>,
+    /// The device did not stop and still holds requests whose memory it
+    /// may use ([`Blk::fail_all`]): they are not ended, and removal leaks
+    /// the disk.
+    leaked: Atomic<i32>,
 }
 
 impl Blk {
@@ -197,20 +214,44 @@ impl Blk {
         self.queues.get(hctx as usize)
     }
 
-    /// Stops the device and fails everything it holds.
-    fn fail_all(&self, disk: DiskRef<'_>) {
+    /// Stops the device and fails everything it holds; returns whether it
+    /// could.
+    ///
+    /// The requests are ended only once the device is stopped: reset, or
+    /// when it does not come out of reset, its DMA cut off by the transport
+    /// (PCI: bus mastering off). Otherwise (virtio-mmio has no such switch)
+    /// the device may still read and write their memory: the PDU with the
+    /// header and status byte, which blk-mq reuses for the next request of
+    /// the tag, and the data pages, which belong to the bio's owner (a page
+    /// cache page, a user buffer of direct I/O). Ending them would hand
+    /// that memory back while the device can still write into it, so they
+    /// are deliberately left with the device: never ended, their waiters
+    /// never woken, and the disk is leaked at removal (its deletion would
+    /// wait for them forever). The rule: a request's memory is handed back
+    /// only after the device is known not to use it.
+    fn fail_all(&self, disk: DiskRef<'_>) -> bool {
         self.dead.store(1, Relaxed);
         self.status.fail();
-        // After the reset the device no longer touches the buffers.
-        if self.status.reset().is_err() {
-            pr_err!("the device does not reset\n");
+        let stopped = self.status.stop();
+        if !stopped.may_reclaim() {
+            if self.leaked.xchg(1, Relaxed) == 0 {
+                pr_err!(
+                    "the device does not reset and its DMA cannot be stopped: the requests it holds are not ended and their memory stays with it (leaked)\n"
+                );
+            }
+            return false;
         }
+        if stopped == Stopped::DmaOff {
+            pr_err!("the device does not reset: its DMA is stopped, failing its requests\n");
+        }
+        self.leaked.store(0, Relaxed);
         for q in self.queues.iter() {
             while let Some(mut rq) = q.detach_unused() {
                 disk.unmap(&mut rq);
                 rq.end(Status::IoError);
             }
         }
+        true
     }
 }
 
@@ -297,17 +338,46 @@ impl blk::Operations for Blk {
         if violation {
             self.violation();
         }
+        // Once the driver has failed the device, no answer counts: a
+        // request that completes while it is being stopped (QEMU finishes
+        // its requests when reset) fails like the others.
+        let status = if self.dead.load(Relaxed) != 0 {
+            Status::IoError
+        } else {
+            status
+        };
         rq.end(status);
     }
 
-    fn timeout(&self, disk: DiskRef<'_>, _rq: &Request) -> Timeout {
-        if self.status.is_broken() || !self.status.is_live() {
-            pr_err!("request timed out and the device is not live: failing it\n");
-            // The timed-out request is among those failed here.
-            self.fail_all(disk);
-            return Timeout::Done;
+    /// The driver's own state first (a device that ignores the FAILED
+    /// write keeps DRIVER_OK), then the device's, then the bound on
+    /// re-arming for a device that looks live but does not answer
+    /// ([`on_timeout`]).
+    fn timeout(&self, disk: DiskRef<'_>, rq: &Request) -> Timeout {
+        let state = TimeoutState {
+            driver_failed: self.dead.load(Relaxed) != 0,
+            device_broken: self.status.is_broken(),
+            device_live: self.status.is_live(),
+            timeouts: rq.timeouts(),
+        };
+        let rearms = *module_parameters::timeout_rearms.value();
+        match on_timeout(state, rearms) {
+            TimeoutVerdict::Wait => return Timeout::ResetTimer,
+            TimeoutVerdict::DriverFailed => {
+                pr_err!("request timed out on a device the driver failed: failing it\n")
+            }
+            TimeoutVerdict::DeviceBroken | TimeoutVerdict::NotLive => {
+                pr_err!("request timed out and the device is not live: failing it\n")
+            }
+            TimeoutVerdict::NoAnswer => pr_err!(
+                "request unanswered after {} timeouts on a live device: resetting it and failing its requests\n",
+                state.timeouts
+            ),
         }
-        Timeout::ResetTimer
+        // The timed-out request is among those failed here (unless the
+        // device cannot be stopped: then blk-mq leaves it with the driver).
+        self.fail_all(disk);
+        Timeout::Done
     }
 
     /// GET_ID through the queue. A device that does not support it (or
@@ -646,6 +716,7 @@ impl Driver for RvirtioBlk {
                 check_len,
                 violations: Violations::new(),
                 dead: Atomic::new(0),
+                leaked: Atomic::new(0),
             }),
             GFP_KERNEL,
         )?;
@@ -723,7 +794,15 @@ impl Driver for RvirtioBlk {
         d.disk.mark_dead();
         // Stop the device and fail what it still holds, so removing the
         // disk does not wait for a device that is gone.
-        data.blk.fail_all(d.disk.handle());
+        if !data.blk.fail_all(d.disk.handle()) {
+            // Requests are still with a device that may use their memory:
+            // they never end, so the disk cannot be deleted.
+            pr_err!("the device holds requests and did not stop: leaking its disk, the module stays loaded\n");
+            let NamedDisk { disk, _name: name } = d;
+            core::mem::forget(name);
+            disk.leak();
+            return;
+        }
         // The disk is deleted, then its name freed for the next disk.
         drop(d);
     }

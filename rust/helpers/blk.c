@@ -17,11 +17,12 @@
 #include <linux/hdreg.h>
 #include <linux/moduleparam.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 
 /* Bump on any change of the functions or structures below (kext::blk::SHIM_ABI). */
-#define RVIRTIO_BLK_SHIM_ABI 4
+#define RVIRTIO_BLK_SHIM_ABI 5
 
 unsigned int rvirtio_blk_abi(void);
 unsigned int rvirtio_blk_abi(void)
@@ -127,14 +128,32 @@ struct rvirtio_blk_pdu {
 	/* Device-writable bytes mapped, and what the device said it wrote. */
 	u32 in_len;
 	u32 used_len;
+	/* Timeouts since the request was started (rvirtio_rq_timeouts). */
+	u32 timeouts;
 	struct scatterlist sg[];
 };
 
+/*
+ * Lifetime: this structure is the disk's private_data and lives until the
+ * gendisk's last reference goes (.free_disk), since an open block device
+ * can still call ->getgeo after the disk was deleted. The driver's data
+ * (drv) does not: it goes when rvirtio_blk_destroy() returns. The blk-mq
+ * callbacks end with del_gendisk() (it waits for every request and stops
+ * the timeout work, and the queue stays frozen); sysfs callbacks end with
+ * it too (device_del() drains them); the block_device_operations do not.
+ * So every callback from user space reaches drv only through
+ * rvirtio_blk_enter(), under lock, and destroy clears drv under lock:
+ * after it the callbacks fail with -ENXIO (ioctl) or -ENODEV (sysfs), as
+ * the C driver's vdev_mutex makes them.
+ */
 struct rvirtio_blk {
 	struct blk_mq_tag_set tag_set;
 	struct gendisk *disk;
 	struct device *dma_dev;
 	const struct rvirtio_blk_cb *cb;
+	/* Serialises drv for the callbacks from user space with destroy. */
+	struct mutex lock;
+	/* The driver's data; NULL once destroy cleared it (under lock). */
 	void *drv;
 	u32 max_segments;
 	struct rvirtio_blk_wire wire;
@@ -148,6 +167,25 @@ struct rvirtio_blk {
 	 */
 	bool dma_api;
 };
+
+/*
+ * The driver's data for a callback from user space, with b->lock held
+ * until rvirtio_blk_exit(); NULL (and not locked) once the driver is gone.
+ */
+static void *rvirtio_blk_enter(struct rvirtio_blk *b)
+{
+	mutex_lock(&b->lock);
+	if (!b->drv) {
+		mutex_unlock(&b->lock);
+		return NULL;
+	}
+	return b->drv;
+}
+
+static void rvirtio_blk_exit(struct rvirtio_blk *b)
+{
+	mutex_unlock(&b->lock);
+}
 
 /* The shim's part of a request's per-request data, after the wire area. */
 static struct rvirtio_blk_pdu *rvirtio_blk_pdu(struct rvirtio_blk *b, struct request *rq)
@@ -220,7 +258,11 @@ static void rvirtio_blk_complete_rq(struct request *rq)
 static enum blk_eh_timer_return rvirtio_blk_timeout(struct request *rq)
 {
 	struct rvirtio_blk *b = rq->q->queuedata;
+	struct rvirtio_blk_pdu *p = rvirtio_blk_pdu(b, rq);
 
+	/* Counted for the driver's bound on re-arming (saturating). */
+	if (p->timeouts != U32_MAX)
+		p->timeouts++;
 	return b->cb->timeout(b->drv, b, rq);
 }
 
@@ -249,13 +291,19 @@ static const struct blk_mq_ops rvirtio_blk_mq_ops = {
 	.timeout = rvirtio_blk_timeout,
 };
 
+/* Reachable through an open block device after the disk was deleted. */
 static int rvirtio_blk_getgeo(struct gendisk *disk, struct hd_geometry *geo)
 {
 	struct rvirtio_blk *b = disk->private_data;
 	struct rvirtio_blk_geo g = {};
+	void *drv;
 	int err;
 
-	err = b->cb->geometry(b->drv, get_capacity(disk), &g);
+	drv = rvirtio_blk_enter(b);
+	if (!drv)
+		return -ENXIO;
+	err = b->cb->geometry(drv, get_capacity(disk), &g);
+	rvirtio_blk_exit(b);
 	if (err)
 		return err;
 	geo->heads = g.heads;
@@ -264,10 +312,20 @@ static int rvirtio_blk_getgeo(struct gendisk *disk, struct hd_geometry *geo)
 	return 0;
 }
 
+/* The last reference to the disk is gone: so is every caller. */
+static void rvirtio_blk_free_disk(struct gendisk *disk)
+{
+	struct rvirtio_blk *b = disk->private_data;
+
+	mutex_destroy(&b->lock);
+	kfree(b);
+}
+
 /* .owner pins this module while the disk is open. */
 static const struct block_device_operations rvirtio_blk_fops = {
 	.owner = THIS_MODULE,
 	.getgeo = rvirtio_blk_getgeo,
+	.free_disk = rvirtio_blk_free_disk,
 };
 
 struct rvirtio_blk *rvirtio_blk_create(struct device *dma_dev, unsigned int nr_queues,
@@ -318,6 +376,7 @@ struct rvirtio_blk *rvirtio_blk_create(struct device *dma_dev, unsigned int nr_q
 		return ERR_PTR(-ENOMEM);
 	b->dma_dev = dma_dev;
 	b->cb = cb;
+	mutex_init(&b->lock);
 	b->drv = drv;
 	b->max_segments = l->max_segments;
 	b->wire = *w;
@@ -349,6 +408,7 @@ struct rvirtio_blk *rvirtio_blk_create(struct device *dma_dev, unsigned int nr_q
 out_tags:
 	blk_mq_free_tag_set(&b->tag_set);
 out_free:
+	mutex_destroy(&b->lock);
 	kfree(b);
 	return ERR_PTR(err);
 }
@@ -362,10 +422,14 @@ static struct rvirtio_blk *rvirtio_blk_of_dev(struct device *dev)
 static ssize_t serial_show(struct device *dev, struct device_attribute *attr, char *buf)
 {
 	struct rvirtio_blk *b = rvirtio_blk_of_dev(dev);
+	void *drv = rvirtio_blk_enter(b);
 	int n;
 
+	if (!drv)
+		return -ENODEV;
 	/* Room for the string and the newline within the sysfs page. */
-	n = b->cb->serial(b->drv, b, buf, PAGE_SIZE - 1);
+	n = b->cb->serial(drv, b, buf, PAGE_SIZE - 1);
+	rvirtio_blk_exit(b);
 	if (n < 0)
 		return n;
 	if (n > PAGE_SIZE - 2)
@@ -382,8 +446,13 @@ static const char *const rvirtio_blk_cache_types[] = {
 static ssize_t cache_type_show(struct device *dev, struct device_attribute *attr, char *buf)
 {
 	struct rvirtio_blk *b = rvirtio_blk_of_dev(dev);
-	int mode = b->cb->write_cache(b->drv);
+	void *drv = rvirtio_blk_enter(b);
+	int mode;
 
+	if (!drv)
+		return -ENODEV;
+	mode = b->cb->write_cache(drv);
+	rvirtio_blk_exit(b);
 	if (mode < 0)
 		return mode;
 	return sysfs_emit(buf, "%s\n", rvirtio_blk_cache_types[mode ? 1 : 0]);
@@ -395,19 +464,26 @@ static ssize_t cache_type_store(struct device *dev, struct device_attribute *att
 	struct rvirtio_blk *b = rvirtio_blk_of_dev(dev);
 	struct queue_limits lim;
 	int i, mode, err;
+	void *drv;
 
 	i = sysfs_match_string(rvirtio_blk_cache_types, buf);
 	if (i < 0)
 		return i;
-	mode = b->cb->set_write_cache(b->drv, i == 1);
-	if (mode < 0)
+	drv = rvirtio_blk_enter(b);
+	if (!drv)
+		return -ENODEV;
+	mode = b->cb->set_write_cache(drv, i == 1);
+	if (mode < 0) {
+		rvirtio_blk_exit(b);
 		return mode;
+	}
 	lim = queue_limits_start_update(b->disk->queue);
 	if (mode)
 		lim.features |= BLK_FEAT_WRITE_CACHE;
 	else
 		lim.features &= ~BLK_FEAT_WRITE_CACHE;
 	err = queue_limits_commit_update_frozen(b->disk->queue, &lim);
+	rvirtio_blk_exit(b);
 	return err ? err : count;
 }
 static DEVICE_ATTR_RW(cache_type);
@@ -421,10 +497,18 @@ static struct attribute *rvirtio_blk_attrs[] = {
 static umode_t rvirtio_blk_attr_visible(struct kobject *kobj, struct attribute *a, int n)
 {
 	struct rvirtio_blk *b = rvirtio_blk_of_dev(kobj_to_dev(kobj));
+	umode_t mode = a->mode;
+	void *drv;
 
-	if (a == &dev_attr_cache_type.attr && !b->cb->write_cache_switchable(b->drv))
-		return 0444;
-	return a->mode;
+	if (a != &dev_attr_cache_type.attr)
+		return mode;
+	drv = rvirtio_blk_enter(b);
+	if (!drv)
+		return 0;
+	if (!b->cb->write_cache_switchable(drv))
+		mode = 0444;
+	rvirtio_blk_exit(b);
+	return mode;
 }
 
 static const struct attribute_group rvirtio_blk_attr_group = {
@@ -499,14 +583,44 @@ void rvirtio_blk_mark_dead(struct rvirtio_blk *b)
 	blk_mark_disk_dead(b->disk);
 }
 
+/*
+ * Deletes the disk and lets go of the driver's data: when this returns, no
+ * callback runs with drv or will (see struct rvirtio_blk), so the driver
+ * may free it. The structure itself lives on while the disk is referenced
+ * (an open block device) and is freed by rvirtio_blk_free_disk().
+ */
 void rvirtio_blk_destroy(struct rvirtio_blk *b, bool added);
 void rvirtio_blk_destroy(struct rvirtio_blk *b, bool added)
 {
-	if (added)
-		del_gendisk(b->disk);
-	put_disk(b->disk);
+	if (!added) {
+		/* Never added: no caller can hold it, and no .free_disk runs. */
+		put_disk(b->disk);
+		blk_mq_free_tag_set(&b->tag_set);
+		mutex_destroy(&b->lock);
+		kfree(b);
+		return;
+	}
+	del_gendisk(b->disk);
+	mutex_lock(&b->lock);
+	b->drv = NULL;
+	mutex_unlock(&b->lock);
+	/* As the C driver: the queue is dead, the tags go before the disk. */
 	blk_mq_free_tag_set(&b->tag_set);
-	kfree(b);
+	put_disk(b->disk);
+}
+
+/*
+ * Gives up on deleting the disk: requests are still with a device that may
+ * use their memory (it did not reset and its DMA could not be stopped), so
+ * they can never end and del_gendisk() would wait for them forever. The
+ * disk (dead: new I/O fails), its tag set and the driver's data stay, and
+ * so does this module, whose code they call: its reference is taken here
+ * and never dropped.
+ */
+void rvirtio_blk_leak(struct rvirtio_blk *b);
+void rvirtio_blk_leak(struct rvirtio_blk *b)
+{
+	__module_get(THIS_MODULE);
 }
 
 /* The request's operation (REQ_OP_*), position and size. */
@@ -569,6 +683,7 @@ bool rvirtio_rq_fua(struct request *rq)
 void rvirtio_rq_start(struct request *rq);
 void rvirtio_rq_start(struct request *rq)
 {
+	rvirtio_blk_pdu(rq->q->queuedata, rq)->timeouts = 0;
 	blk_mq_start_request(rq);
 }
 
@@ -592,6 +707,13 @@ void rvirtio_rq_give_back(struct rq_list *back, struct request *rq)
 		blk_mq_requeue_request(rq, true);
 	else
 		rq_list_add_tail(back, rq);
+}
+
+/* How often the request timed out since it was started (1 in the first ->timeout). */
+u32 rvirtio_rq_timeouts(struct request *rq);
+u32 rvirtio_rq_timeouts(struct request *rq)
+{
+	return rvirtio_blk_pdu(rq->q->queuedata, rq)->timeouts;
 }
 
 /*

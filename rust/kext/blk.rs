@@ -186,6 +186,7 @@ unsafe extern "C" {
     fn rvirtio_blk_set_capacity(b: *mut RawDisk, sectors: u64);
     fn rvirtio_blk_mark_dead(b: *mut RawDisk);
     fn rvirtio_blk_destroy(b: *mut RawDisk, added: bool);
+    fn rvirtio_blk_leak(b: *mut RawDisk);
     fn rvirtio_rq_op(rq: *mut bindings::request) -> u32;
     fn rvirtio_rq_pos(rq: *mut bindings::request) -> u64;
     fn rvirtio_rq_bytes(rq: *mut bindings::request) -> u32;
@@ -202,6 +203,7 @@ unsafe extern "C" {
     fn rvirtio_rq_start(rq: *mut bindings::request);
     fn rvirtio_rq_list_pop(rqs: *mut RawRqList) -> *mut bindings::request;
     fn rvirtio_rq_give_back(back: *mut RawRqList, rq: *mut bindings::request);
+    fn rvirtio_rq_timeouts(rq: *mut bindings::request) -> u32;
     fn rvirtio_rq_complete(rq: *mut bindings::request, used_len: u32);
     fn rvirtio_rq_end(rq: *mut bindings::request, status: u8);
     fn rvirtio_rq_map(
@@ -351,6 +353,13 @@ impl Request {
     pub fn start(&self) {
         // SAFETY: a live request.
         unsafe { rvirtio_rq_start(self.raw()) };
+    }
+
+    /// How often the request timed out since it was last started: 1 in
+    /// its first [`Operations::timeout`], 2 after one re-arm, and so on.
+    pub fn timeouts(&self) -> u32 {
+        // SAFETY: a live request of our disk.
+        unsafe { rvirtio_rq_timeouts(self.raw()) }
     }
 
     /// Completes from an interrupt, with the length the device said it
@@ -626,10 +635,20 @@ impl<'d> DiskRef<'d> {
 
 /// A blk-mq disk; removed and freed when dropped.
 ///
+/// Lifetime of the driver's data: the callbacks get the inner pointer of
+/// `ops`, which the disk keeps alive until `rvirtio_blk_destroy` (in
+/// `drop`) has returned, and no callback runs with it after that: blk-mq's
+/// and sysfs's end with `del_gendisk`, and those that an open block device
+/// can still make after it (`getgeo`) reach the driver only under the
+/// shim's lock while it has not let go of the data (they fail with `ENXIO`
+/// then). The shim's own structure lives until the gendisk's last
+/// reference goes (`.free_disk`). So no callback reaches `T` after it is
+/// dropped, whatever the driver does: it never sees the raw pointers.
+///
 /// # Invariants
 ///
 /// `raw` is a disk from `rvirtio_blk_create` whose callbacks get the inner
-/// pointer of `ops`, which it keeps alive.
+/// pointer of `ops`, which it keeps alive until the disk is destroyed.
 pub struct Disk<T: Operations> {
     raw: NonNull<RawDisk>,
     ops: Arc<T>,
@@ -971,17 +990,36 @@ impl<T: Operations> Disk<T> {
     }
 }
 
+impl<T: Operations> Disk<T> {
+    /// Gives up on deleting the disk, for when requests are still with a
+    /// device that may use their memory (it did not reset and its DMA could
+    /// not be stopped): they must never end, and deleting the disk would
+    /// wait for them forever. The disk (dead: [`Disk::mark_dead`] first),
+    /// its tags, the operations and the module (pinned from here on) stay
+    /// for good; the requests' memory is never handed back.
+    pub fn leak(self) {
+        self.mark_dead();
+        // SAFETY: our live disk; the shim only pins the module.
+        unsafe { rvirtio_blk_leak(self.raw.as_ptr()) };
+        // Not destroyed: the disk and `ops` (which its callbacks use) are
+        // never freed, and the module that holds their code stays.
+        core::mem::forget(self);
+    }
+}
+
 impl<T: Operations> Drop for Disk<T> {
     fn drop(&mut self) {
         // SAFETY: our disk (type invariant); removing it waits for I/O and
-        // callbacks to finish, after which it is freed.
+        // the blk-mq and sysfs callbacks to finish, and cuts later ones off
+        // from `ops`, which is dropped after this (see the type's
+        // documentation).
         unsafe { rvirtio_blk_destroy(self.raw.as_ptr(), self.added) };
     }
 }
 
 /// The version of the shim's ABI these declarations were written for; it
 /// must equal `RVIRTIO_BLK_SHIM_ABI` in `rust/helpers/blk.c`.
-pub const SHIM_ABI: u32 = 4;
+pub const SHIM_ABI: u32 = 5;
 
 /// A structure (its size), field (its offset) or constant (its value) of
 /// the shim that this file mirrors, as `rvirtio_blk_c_layout` measures it

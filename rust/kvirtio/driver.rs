@@ -48,7 +48,7 @@ use crate::{
         config::{read_consistent, ConfigReader, DEFAULT_CONFIG_RETRIES},
         dma::{Addressing, AddressingError},
         features::{DriverFeatures, Feature, Features},
-        init::{reset_device, DeviceInit, InitError, InitOptions},
+        init::{reset_device, stop_device, DeviceInit, InitError, InitOptions},
         layout::SplitLayout,
         queue::{QueueOptions, Virtqueue},
         spec::DeviceId,
@@ -401,10 +401,14 @@ impl<D: Driver> Drop for Probed<D> {
         D::remove(&self.shared.data);
         // Stop the device: no more DMA, no more interrupts. A device that
         // does not come out of reset (surprise removal, a broken device) at
-        // least loses bus mastering where the bus has it.
+        // least loses bus mastering where the bus has it; where it has not
+        // (MMIO), only the driver can keep what the device may still use
+        // (rvirtio_blk leaks its disk then, see its fail_all).
         let t = &*self.transport.0;
-        if reset_device(t, RESET_POLLS).is_err() {
-            t.stop_dma();
+        if !stop_device(t, RESET_POLLS, || t.stop_dma()).may_reclaim() {
+            pr_err!(
+                "the device did not reset and its DMA cannot be stopped: memory it may still use is freed unless the driver keeps it\n"
+            );
         }
         for irq in self.irqs.iter() {
             irq.synchronize();

@@ -10,7 +10,7 @@
 
 use super::{errno, transport::DeviceTransport};
 use crate::virtio::{
-    init::{reset_device, set_failed},
+    init::{reset_device, set_failed, stop_device, Stopped},
     spec::Status,
     transport::Transport,
 };
@@ -40,6 +40,15 @@ impl DeviceStatus {
     /// that stopped answering before completing its requests. May sleep.
     pub fn reset(&self) -> Result {
         reset_device(&*self.transport, RESET_POLLS).map_err(errno::init)
+    }
+
+    /// Stops the device before its buffers are taken back: a bounded
+    /// reset, and if the device does not come out of it, the transport's
+    /// DMA cut-off ([`stop_device`]). Only when the result
+    /// [`may_reclaim`](Stopped::may_reclaim) may the driver take back and
+    /// hand on the buffers the device holds. May sleep.
+    pub fn stop(&self) -> Stopped {
+        stop_device(&*self.transport, RESET_POLLS, || self.transport.stop_dma())
     }
 
     fn status(&self) -> Option<u8> {

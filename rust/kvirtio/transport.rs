@@ -103,12 +103,12 @@ impl DeviceTransport {
     }
 
     /// Stops the device's DMA without its cooperation (PCI: bus mastering
-    /// off), for a device that does not come out of reset.
-    pub fn stop_dma(&self) {
-        let _ = self.with(|b| {
-            on_bus!(b, t => t.stop_dma());
-            Ok(())
-        });
+    /// off), for a device that does not come out of reset. Returns whether
+    /// it could: `false` on a bus without the means (virtio-mmio) and once
+    /// revoked.
+    pub fn stop_dma(&self) -> bool {
+        self.with(|b| Ok(on_bus!(b, t => t.stop_dma())))
+            .unwrap_or(false)
     }
 
     /// Revokes register access (see the [module documentation](self)).

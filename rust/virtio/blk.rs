@@ -123,6 +123,65 @@ pub fn completion(a: Answer, check_len: bool) -> (Outcome, bool) {
 /// Protocol violations after which the driver fails the device.
 pub const MAX_VIOLATIONS: u32 = 8;
 
+/// What a request timeout means for the device (the blk timeout handler's
+/// decision, [`on_timeout`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeoutVerdict {
+    /// Keep waiting: re-arm the request's timer.
+    Wait,
+    /// The driver itself failed the device (protocol violations, a broken
+    /// ring): whatever the device's status says, it gets nothing more.
+    DriverFailed,
+    /// The device is failed, asks for a reset, or is gone (all-ones).
+    DeviceBroken,
+    /// The device lost DRIVER_OK: it no longer processes its queues.
+    NotLive,
+    /// The device looks live but left the request unanswered through
+    /// every allowed re-arm.
+    NoAnswer,
+}
+
+impl TimeoutVerdict {
+    /// Whether the device must be stopped and its requests failed.
+    pub fn fails_device(self) -> bool {
+        self != Self::Wait
+    }
+}
+
+/// What the device's state says when a request times out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeoutState {
+    /// The driver failed the device (it may ignore the FAILED write and
+    /// keep DRIVER_OK: the driver's own state is what counts).
+    pub driver_failed: bool,
+    /// The status has FAILED or DEVICE_NEEDS_RESET, reads all-ones, or
+    /// cannot be read.
+    pub device_broken: bool,
+    /// The status has DRIVER_OK.
+    pub device_live: bool,
+    /// How often this request has timed out, this time included (1 on its
+    /// first timeout).
+    pub timeouts: u32,
+}
+
+/// Decides what a request timeout means: the driver's own failure first,
+/// then the device status, then the bound on waiting for a device that
+/// looks live: after `max_rearms` re-arms of the request's timer (so on its
+/// `max_rearms + 1`th timeout) it is given up as [`TimeoutVerdict::NoAnswer`].
+pub fn on_timeout(s: TimeoutState, max_rearms: u32) -> TimeoutVerdict {
+    if s.driver_failed {
+        TimeoutVerdict::DriverFailed
+    } else if s.device_broken {
+        TimeoutVerdict::DeviceBroken
+    } else if !s.device_live {
+        TimeoutVerdict::NotLive
+    } else if s.timeouts > max_rearms {
+        TimeoutVerdict::NoAnswer
+    } else {
+        TimeoutVerdict::Wait
+    }
+}
+
 /// Why ranges were not encoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RangeError {

@@ -184,6 +184,49 @@ pub fn reset_device<T: Transport + ?Sized>(t: &T, limit: u32) -> Result<(), Init
     Err(InitError::ResetTimeout)
 }
 
+/// How a device was stopped before its buffers are taken back
+/// ([`stop_device`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stopped {
+    /// The device reset: it no longer touches any buffer.
+    Reset,
+    /// It did not reset, but the transport cut off its DMA (PCI: bus
+    /// mastering off).
+    DmaOff,
+    /// It did not reset and its DMA could not be stopped (virtio-mmio has
+    /// no means): it may still read and write every buffer it was given.
+    Running,
+}
+
+impl Stopped {
+    /// Whether the driver may take its buffers back and hand their memory
+    /// to its owners. When it may not, the buffers must stay the device's
+    /// for good: leaked, never completed and reused.
+    pub fn may_reclaim(self) -> bool {
+        self != Self::Running
+    }
+}
+
+/// Stops a device before the driver takes back the buffers it holds: a
+/// bounded reset ([`reset_device`]), and when the device does not come out
+/// of it, `stop_dma`, the transport's way of cutting off its DMA, which
+/// returns whether it could. The one place that decides whether buffers
+/// may be reclaimed from a device that may not have stopped (spec §3.3.1:
+/// the buffers of a live queue must not be reclaimed).
+pub fn stop_device<T: Transport + ?Sized>(
+    t: &T,
+    limit: u32,
+    stop_dma: impl FnOnce() -> bool,
+) -> Stopped {
+    if reset_device(t, limit).is_ok() {
+        Stopped::Reset
+    } else if stop_dma() {
+        Stopped::DmaOff
+    } else {
+        Stopped::Running
+    }
+}
+
 impl<'t, T: TransportSetup + ?Sized> DeviceInit<'t, T> {
     /// Steps 1 to 4a: resets the device, sets `ACKNOWLEDGE` and `DRIVER`
     /// and reads the device features.

@@ -8,7 +8,10 @@ set -euo pipefail
 pkgs=(
 	# kernel build
 	rustc-web rust-web-src rust-web-clippy rustfmt-web libclang-22-dev libclang1-22 gcc make flex bison bc
-	libelf-dev libssl-dev kmod cpio xz-utils dwarves python3
+	libelf-dev libssl-dev kmod cpio xz-utils dwarves python3 libc6-dev
+	# the kasan kernel variant: KASAN with Rust needs a clang build
+	# (tools/lib.sh), with the LLVM of rustc-web
+	clang-22 lld-22 llvm-22
 	# VM
 	qemu-system-x86 qemu-utils busybox-static
 	# guest workloads copied into the initramfs

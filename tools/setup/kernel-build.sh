@@ -35,8 +35,13 @@ rm -rf "$out"
 mkdir -p "$out"
 frag=$out/rvirtio.config
 cat "$RVIRTIO_TOP/tools/kernel/common.config" "$RVIRTIO_TOP/tools/kernel/$RVIRTIO_ARCH.config" >"$frag"
+if [ -n "$RVIRTIO_KVARIANT" ]; then
+	command -v "clang$RVIRTIO_KLLVM" >/dev/null ||
+		die "the $RVIRTIO_KVARIANT kernel needs clang$RVIRTIO_KLLVM (tools/setup/deps.sh installs it)"
+	cat "$RVIRTIO_TOP/tools/kernel/$RVIRTIO_KVARIANT.config" >>"$frag"
+fi
 
-note "configuring $RVIRTIO_KVER for $RVIRTIO_ARCH in $out"
+note "configuring $RVIRTIO_KVER${RVIRTIO_KVARIANT:+ ($RVIRTIO_KVARIANT)} for $RVIRTIO_ARCH in $out"
 kmake -s tinyconfig >"$out/config.log" 2>&1 || die "tinyconfig failed, see $out/config.log"
 "$RVIRTIO_KSRC/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "$frag" >>"$out/config.log" 2>&1 ||
 	die "merge_config failed, see $out/config.log"
@@ -66,7 +71,11 @@ while IFS= read -r line; do
 done <"$frag"
 [ $bad = 0 ] || die "the configuration does not match the fragment (see above)"
 
-note "building the kernel (about 7 minutes on 2 cores); log: $out/build.log"
+if [ -n "$RVIRTIO_KVARIANT" ]; then
+	note "building the $RVIRTIO_KVARIANT kernel (clang; about 30 minutes on 2 cores); log: $out/build.log"
+else
+	note "building the kernel (about 7 minutes on 2 cores); log: $out/build.log"
+fi
 start=$(date +%s)
 if ! kmake -j"$(nproc)" all >"$out/build.log" 2>&1; then
 	grep -E 'error|Error' "$out/build.log" | head -n 20 >&2

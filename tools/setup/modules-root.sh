@@ -5,6 +5,9 @@
 # drivers among them) are installed first.
 #
 # usage: tools/setup/modules-root.sh [--with-kernel-modules] DIR
+# (RVIRTIO_KVARIANT, RVIRTIO_MODULE_SRC and RVIRTIO_MODULE_FLAGS, set by the
+# Makefile, select a kernel variant, the tree its modules were built in and
+# its extra make flags.)
 set -euo pipefail
 here=$(dirname "$0")
 . "$here/../lib.sh"
@@ -24,7 +27,8 @@ if [ $with_kernel = 1 ]; then
 	cp -a "$kdir/modroot/lib/modules/$rel" "$dir/lib/modules/"
 	rm -f "$dir/lib/modules/$rel/build" "$dir/lib/modules/$rel/source"
 fi
-make -s -C "$kdir" M="$RVIRTIO_TOP" RUSTC="$RVIRTIO_RUSTC" HOSTRUSTC="$RVIRTIO_RUSTC" \
-	INSTALL_MOD_PATH="$dir" DEPMOD=/bin/true modules_install >&2
+# shellcheck disable=SC2086
+make -s -C "$kdir" M="${RVIRTIO_MODULE_SRC:-$RVIRTIO_TOP}" RUSTC="$RVIRTIO_RUSTC" HOSTRUSTC="$RVIRTIO_RUSTC" \
+	${RVIRTIO_MODULE_FLAGS:-} INSTALL_MOD_PATH="$dir" DEPMOD=/bin/true modules_install >&2
 /sbin/depmod -b "$dir" "$rel"
 note "modules installed in $dir/lib/modules/$rel"

@@ -42,6 +42,12 @@ lines set how it runs:
     #                                        the script, if there, runs on the
     #                                        host with RVIRTIO_SOCK_p0=path
     #                                        (tools/vm/run --sockets, --host)
+    # rvirtio-test: kernel=kasan             boot a kernel variant (tools/lib.sh):
+    #                                        its kernel, modules and initramfs
+    #                                        are built first (make initramfs
+    #                                        KVARIANT=kasan), only when a test
+    #                                        to run names it; a KASAN report on
+    #                                        the console fails the test
 """
 
 import argparse
@@ -172,7 +178,8 @@ def unittest_step(t, name, module):
 
 def parse_header(path):
     """Returns (opts, [(machine patterns or None, QEMU args), ...])."""
-    opts = {"timeout": "300", "smp": "2", "mem": "1024", "kunit": "", "machines": ""}
+    opts = {"timeout": "300", "smp": "2", "mem": "1024", "kunit": "", "machines": "",
+            "kernel": ""}
     qemu = []
     with open(path) as f:
         for line in f:
@@ -221,21 +228,53 @@ def vm_tests(t, only):
                 f"(have: {' '.join(n for _, n, _ in runs)})")
             t.add("vm-select", failed=1)
         runs = [r for r in runs if r[1] in only or r[1].partition("@")[0] in only]
+    # Kernel variants: built (kernel, modules, initramfs) once, and only for
+    # the tests selected; a variant that does not build fails its tests.
+    variants = {}
+    for v in sorted({parse_header(s)[0]["kernel"] for s, _, _ in runs} - {""}):
+        variants[v] = build_variant(t, v)
     # Two guests at a time: most VM tests wait on the guest more than they
     # compute, so two share the two cores well. Results print in order.
     jobs = int(os.environ.get("RVIRTIO_VM_JOBS", "2"))
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
-        for out, counts in pool.map(lambda r: run_vm_test(*r), runs):
+        for out, counts in pool.map(lambda r: run_vm_test(*r, variants=variants), runs):
             say(out)
             t.add(*counts)
 
 
-def run_vm_test(script, name, machine):
+def build_variant(t, variant):
+    """Builds a kernel variant's kernel, modules and initramfs; returns
+    (kernel image, initramfs), or None when they did not build."""
+    t0 = time.time()
+    name = f"initramfs-{variant}"
+    log = os.path.join(LOGDIR, f"{name}.log")
+    status, out = run(["make", "-s", "initramfs", f"KVARIANT={variant}"], log)
+    if status == 0:
+        status, image = run(["make", "-s", "kernel-image", f"KVARIANT={variant}"],
+                            os.path.join(LOGDIR, f"kernel-image-{variant}.log"))
+        image = image.strip().splitlines()[-1] if status == 0 and image.strip() else ""
+    if status != 0 or not os.path.exists(image):
+        say(f"FAIL {name} (status {status}; log build/test-logs/{name}.log)\n{tail(out)}")
+        t.add(name, failed=1)
+        return None
+    say(f"PASS {name} ({time.time() - t0:.0f} s)")
+    t.add(name, passed=1)
+    return image, os.path.join(TOP, "build", variant, "initramfs.cpio")
+
+
+KASAN_REPORT = re.compile(r"BUG: KASAN: |KASAN: .*(?:use-after-free|out-of-bounds)")
+
+
+def run_vm_test(script, name, machine, variants=None):
     """Runs one VM test on one machine (None: the runner's default); returns
     (report text, (name, passed, failed, skipped))."""
     opts, qemu = parse_header(script)
     qemu = qemu_args(qemu, machine)
     log = os.path.join(LOGDIR, f"vm-{name}.log")
+    variant = opts["kernel"]
+    if variant and not (variants or {}).get(variant):
+        return (f"FAIL vm {name} (the {variant} kernel variant did not build)",
+                ("vm-" + name, 0, 1, 0))
     images = []
     for i, size in enumerate(s for s in opts.get("disks", "").split(",") if s):
         img = os.path.join(LOGDIR, f"vm-{name}-disk{i}.img")
@@ -256,6 +295,9 @@ def run_vm_test(script, name, machine):
     host = script[:-3] + ".host"
     if os.path.exists(host):
         cmd += ["--host", host]
+    if variant:
+        image, initrd = variants[variant]
+        cmd += ["--kernel", image, "--initrd", initrd]
     if opts.get("append"):
         cmd += ["--append", opts["append"].replace(",", " ")]
     cmd += [script, "--"] + qemu
@@ -273,8 +315,14 @@ def run_vm_test(script, name, machine):
     kp, kf, ks = ktap.report(ktap.parse(console.splitlines()), opts["kunit"], out=buf)
     kunit_lines = buf.getvalue().splitlines()[:-1]
     script_ok = p.returncode == 0
-    verdict = "PASS" if script_ok and kf == 0 else "FAIL"
     why = "" if script_ok else f" script status {p.returncode}"
+    kasan = KASAN_REPORT.search(console)
+    if kasan:
+        # A report that did not stop the guest (panic_on_warn does) is a
+        # failure all the same.
+        script_ok = False
+        why += f" KASAN report: {kasan.group(0).strip()}"
+    verdict = "PASS" if script_ok and kf == 0 else "FAIL"
     out = [f"{verdict} vm {name} ({dt:.0f} s{';' + why if why else ''}; kunit {kp} passed, {kf} failed)"]
     for line in kunit_lines:
         if verdict == "FAIL" or "ok (" not in line:

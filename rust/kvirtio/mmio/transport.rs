@@ -64,8 +64,11 @@ impl Registers for IoWindow {
 
 impl vmmio::MmioTransport<IoWindow> {
     /// Stops the device's DMA without its cooperation: MMIO has no bus
-    /// mastering switch, so nothing beyond the reset the framework did.
-    pub fn stop_dma(&self) {}
+    /// mastering switch, so it cannot; returns `false` (a device that did
+    /// not reset may still use every buffer it holds).
+    pub fn stop_dma(&self) -> bool {
+        false
+    }
 }
 
 /// Maps the window `[start, start + size)` for a peek at its header,

@@ -301,9 +301,13 @@ impl PciTransport {
         Ok(InterruptStatus::from_bits(if v == 0xff { 0 } else { v }))
     }
 
-    /// Stops the device's DMA (bus mastering off), for surprise removal.
-    pub fn stop_dma(&self) {
+    /// Stops the device's DMA (bus mastering off), for surprise removal
+    /// and a device that does not reset. Returns `true`: the function can
+    /// no longer master the bus (as far as it honours its command
+    /// register; an IOMMU is what confines a device that does not).
+    pub fn stop_dma(&self) -> bool {
         self.enabled.clear_master();
+        true
     }
 
     fn status_raw(&self) -> Result<u8> {

@@ -17,6 +17,7 @@ use rvirtio_core::blk::{
     disk_name,
     encode_ranges,
     limits,
+    on_timeout,
     ranges_bytes,
     request_type,
     serial_from_id,
@@ -37,6 +38,8 @@ use rvirtio_core::blk::{
     Op,
     Outcome,
     RangeError,
+    TimeoutState,
+    TimeoutVerdict,
     DISK_NAME_LEN,
     MAX_DISK_INDEX,
     MAX_SEGMENTS, //
@@ -682,4 +685,58 @@ proptest! {
             prop_assert_ne!(n, name(&prefix, other));
         }
     }
+}
+
+/// The timeout handler's decision: the driver's own failure wins over a
+/// device that ignores FAILED and keeps DRIVER_OK, a broken or not-live
+/// device fails at once, and a live device that never answers fails after
+/// exactly `max_rearms` re-arms.
+#[test]
+fn timeout_verdicts() {
+    let live = TimeoutState {
+        driver_failed: false,
+        device_broken: false,
+        device_live: true,
+        timeouts: 1,
+    };
+    assert_eq!(on_timeout(live, 3), TimeoutVerdict::Wait);
+    // The driver failed the device, which still reads DRIVER_OK and not
+    // FAILED (it ignored the write): the request must not wait on it.
+    let ignored = TimeoutState {
+        driver_failed: true,
+        ..live
+    };
+    assert_eq!(on_timeout(ignored, 3), TimeoutVerdict::DriverFailed);
+    assert_eq!(on_timeout(ignored, u32::MAX), TimeoutVerdict::DriverFailed);
+    let broken = TimeoutState {
+        device_broken: true,
+        ..live
+    };
+    assert_eq!(on_timeout(broken, 3), TimeoutVerdict::DeviceBroken);
+    let gone = TimeoutState {
+        device_live: false,
+        ..live
+    };
+    assert_eq!(on_timeout(gone, 3), TimeoutVerdict::NotLive);
+    for max in [0u32, 1, 3, 9] {
+        for n in 1..=max {
+            let s = TimeoutState {
+                timeouts: n,
+                ..live
+            };
+            assert_eq!(on_timeout(s, max), TimeoutVerdict::Wait, "{n} of {max}");
+        }
+        let s = TimeoutState {
+            timeouts: max + 1,
+            ..live
+        };
+        assert_eq!(on_timeout(s, max), TimeoutVerdict::NoAnswer);
+        assert!(TimeoutVerdict::NoAnswer.fails_device());
+    }
+    assert!(!TimeoutVerdict::Wait.fails_device());
+    let s = TimeoutState {
+        timeouts: u32::MAX,
+        ..live
+    };
+    assert_eq!(on_timeout(s, u32::MAX), TimeoutVerdict::Wait);
 }

@@ -26,11 +26,13 @@ use rvirtio_core::{
     },
     init::{
         initialize,
+        stop_device,
         DeviceInit,
         InitError,
         InitFailure,
         InitOptions,
-        Phase, //
+        Phase,
+        Stopped, //
     },
     queue::QueueConfig,
     spec::Status,
@@ -510,4 +512,43 @@ fn pick_queue_size_handles_odd_maxima() {
     assert_eq!(pick_queue_size(1000, 4096), 512);
     assert_eq!(pick_queue_size(0xffff, 0xffff), 32768);
     assert_eq!(pick_queue_size(256, 100), 64);
+}
+
+/// A device that comes out of reset is stopped by it: its buffers may be
+/// reclaimed, and the transport's DMA cut-off is not needed.
+#[test]
+fn stop_device_by_reset() {
+    let t = FakeTransport::new(MODERN, f(&[32]));
+    t.st().reset_polls_nonzero = 3;
+    let mut cut = false;
+    let s = stop_device(&t, 10, || {
+        cut = true;
+        true
+    });
+    assert_eq!(s, Stopped::Reset);
+    assert!(s.may_reclaim());
+    assert!(!cut);
+}
+
+/// A device whose status never reads 0: the reset wait is bounded, then
+/// DMA is cut off where the transport can (PCI bus mastering), and only
+/// then may its buffers be reclaimed; where it cannot (virtio-mmio) they
+/// must stay the device's.
+#[test]
+fn stop_device_that_does_not_reset() {
+    for (can_cut, want) in [(true, Stopped::DmaOff), (false, Stopped::Running)] {
+        let t = FakeTransport::new(MODERN, f(&[32]));
+        t.st().reset_polls_nonzero = 1_000_000;
+        let mut tried = 0;
+        let s = stop_device(&t, 50, || {
+            tried += 1;
+            can_cut
+        });
+        assert_eq!(s, want);
+        assert_eq!(s.may_reclaim(), can_cut);
+        assert_eq!(tried, 1);
+        // The wait was bounded: 50 polls.
+        assert_eq!(t.st().reset_polls_nonzero, 1_000_000 - 50);
+        assert!(t.st().ops.contains(&Op::Reset));
+    }
 }
