@@ -53,6 +53,10 @@ COPY_EXCLUDES := --exclude=target --exclude='*.o' --exclude='*.ko' --exclude='*.
 MODULE_FLAGS := RUSTC=$(RUSTC) HOSTRUSTC=$(RUSTC) KRUSTFLAGS=-Dwarnings KCFLAGS=-Werror
 ifeq ($(CLIPPY),1)
 MODULE_FLAGS += CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy-driver
+# The no-panic lints, from their one list in rust/virtio/mod.rs, for the
+# driver crates' Kbuild (rustflags-y): kext, kvirtio and each driver.
+RVIRTIO_NOPANIC := $(shell sed -n '/^\#!\[deny(/,/^)\]/s/^ *\(clippy::[a-z_]*\),\{0,1\}$$/-D\1/p' rust/virtio/mod.rs)
+MODULE_FLAGS += RVIRTIO_NOPANIC="$(RVIRTIO_NOPANIC)"
 endif
 
 # Set-up: packages, kernel source, kernel build. Idempotent; prints KDIR.

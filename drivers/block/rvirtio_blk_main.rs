@@ -28,19 +28,6 @@
 //!
 //! C version of this driver: `drivers/block/virtio_blk.c`.
 
-// Device-reachable code must not panic: no unchecked indexing, no
-// overflowing arithmetic, no unwrap. Enforced when linting with clippy.
-#![deny(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::todo,
-    clippy::unimplemented,
-    clippy::unreachable
-)]
-
 use kernel::{
     device::{
         Bound,

@@ -17,19 +17,6 @@
 //! C headers: [`include/linux/blk-mq.h`](srctree/include/linux/blk-mq.h),
 //! [`include/linux/blkdev.h`](srctree/include/linux/blkdev.h)
 
-// Device-reachable code must not panic: no unchecked indexing, no
-// overflowing arithmetic, no unwrap. Enforced when linting with clippy.
-#![deny(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::todo,
-    clippy::unimplemented,
-    clippy::unreachable
-)]
-
 use crate::kext::dma::DmaDevice;
 use crate::virtio::{
     blk::{

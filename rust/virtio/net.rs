@@ -601,14 +601,6 @@ pub enum CtrlError {
     Range,
 }
 
-/// Writes `v` as a 16-bit control field in `order`.
-fn ctrl16(v: u16, order: ByteOrder) -> [u8; 2] {
-    match order {
-        ByteOrder::Little => v.to_le_bytes(),
-        ByteOrder::Big => v.to_be_bytes(),
-    }
-}
-
 /// The two bytes every control command starts with: class and command
 /// (§5.1.6.5). Its data follows, then the device-written ack byte.
 pub fn ctrl_header(class: u8, command: u8) -> [u8; 2] {
@@ -627,7 +619,7 @@ pub fn ctrl_vq_pairs(pairs: u16, max_pairs: u16, order: ByteOrder) -> Result<[u8
     if pairs < ctrl::MQ_VQ_PAIRS_MIN || pairs > max_pairs || pairs > ctrl::MQ_VQ_PAIRS_MAX {
         return Err(CtrlError::Range);
     }
-    Ok(ctrl16(pairs, order))
+    Ok(order.to_device_u16(pairs))
 }
 
 /// VLAN ADD/DEL data: a VLAN id below 4096.
@@ -635,16 +627,12 @@ pub fn ctrl_vlan(vid: u16, order: ByteOrder) -> Result<[u8; 2], CtrlError> {
     if vid >= 4096 {
         return Err(CtrlError::Range);
     }
-    Ok(ctrl16(vid, order))
+    Ok(order.to_device_u16(vid))
 }
 
 /// GUEST_OFFLOADS_SET data: the offload bitmask as a 64-bit field.
 pub fn ctrl_offloads(o: RxOffloads, order: ByteOrder) -> [u8; 8] {
-    let bits = o.to_bits();
-    match order {
-        ByteOrder::Little => bits.to_le_bytes(),
-        ByteOrder::Big => bits.to_be_bytes(),
-    }
+    order.to_device_u64(o.to_bits())
 }
 
 /// The length of MAC_TABLE_SET data for `uc` unicast and `mc` multicast
@@ -666,10 +654,7 @@ pub fn ctrl_mac_table(
     let mut at = 0usize;
     for table in [unicast, multicast] {
         let n = u32::try_from(table.len()).map_err(|_| CtrlError::Range)?;
-        let count = match order {
-            ByteOrder::Little => n.to_le_bytes(),
-            ByteOrder::Big => n.to_be_bytes(),
-        };
+        let count = order.to_device_u32(n);
         let end = at.checked_add(4).ok_or(CtrlError::NoRoom)?;
         out.get_mut(at..end)
             .ok_or(CtrlError::NoRoom)?

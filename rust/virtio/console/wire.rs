@@ -81,19 +81,11 @@ fn get<const N: usize>(b: &[u8], at: usize) -> Option<[u8; N]> {
 
 /// Reads a 16-bit field at `at` in `order`.
 pub(crate) fn get16(b: &[u8], at: usize, order: ByteOrder) -> Option<u16> {
-    let v = get::<2>(b, at)?;
-    Some(match order {
-        ByteOrder::Little => u16::from_le_bytes(v),
-        ByteOrder::Big => u16::from_be_bytes(v),
-    })
+    Some(order.from_device_u16(get::<2>(b, at)?))
 }
 
 fn get32(b: &[u8], at: usize, order: ByteOrder) -> Option<u32> {
-    let v = get::<4>(b, at)?;
-    Some(match order {
-        ByteOrder::Little => u32::from_le_bytes(v),
-        ByteOrder::Big => u32::from_be_bytes(v),
-    })
+    Some(order.from_device_u32(get::<4>(b, at)?))
 }
 
 impl Control {
@@ -109,18 +101,9 @@ impl Control {
 
     /// Encodes the message.
     pub fn encode(&self, order: ByteOrder) -> [u8; CONTROL_LEN] {
-        let (id, ev, val) = match order {
-            ByteOrder::Little => (
-                self.id.to_le_bytes(),
-                self.event.to_le_bytes(),
-                self.value.to_le_bytes(),
-            ),
-            ByteOrder::Big => (
-                self.id.to_be_bytes(),
-                self.event.to_be_bytes(),
-                self.value.to_be_bytes(),
-            ),
-        };
+        let id = order.to_device_u32(self.id);
+        let ev = order.to_device_u16(self.event);
+        let val = order.to_device_u16(self.value);
         [id[0], id[1], id[2], id[3], ev[0], ev[1], val[0], val[1]]
     }
 }

@@ -182,19 +182,13 @@ pub struct Header {
 /// Reads a 16-bit field at `at` in `order`; `None` past the end.
 fn get16(b: &[u8], at: usize, order: ByteOrder) -> Option<u16> {
     let bytes: [u8; 2] = b.get(at..at.checked_add(2)?)?.try_into().ok()?;
-    Some(match order {
-        ByteOrder::Little => u16::from_le_bytes(bytes),
-        ByteOrder::Big => u16::from_be_bytes(bytes),
-    })
+    Some(order.from_device_u16(bytes))
 }
 
 /// Writes a 16-bit field at `at` in `order`; `None` past the end.
 fn put16(b: &mut [u8], at: usize, v: u16, order: ByteOrder) -> Option<()> {
     let dst = b.get_mut(at..at.checked_add(2)?)?;
-    dst.copy_from_slice(&match order {
-        ByteOrder::Little => v.to_le_bytes(),
-        ByteOrder::Big => v.to_be_bytes(),
-    });
+    dst.copy_from_slice(&order.to_device_u16(v));
     Some(())
 }
 
