@@ -59,7 +59,7 @@ pub mod kext;
 #[path = "../../rust/kvirtio/mod.rs"]
 pub mod kvirtio;
 
-#[path = "../../rust/kext/blk.rs"]
+#[path = "../../rust/kext/blk/mod.rs"]
 pub mod blk;
 
 use blk::{

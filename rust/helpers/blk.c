@@ -8,7 +8,7 @@
  * format (header, status byte, discard ranges) is Rust's
  * (rust/virtio/blk/wire.rs): the shim only maps the bytes of each request's
  * wire area where struct rvirtio_blk_wire says. Included by the helpers.c of
- * the block driver; the Rust side is rust/kext/blk.rs, which checks every
+ * the block driver; the Rust side is rust/kext/blk/, which checks every
  * structure mirrored here with rvirtio_blk_c_layout().
  */
 #include <linux/blk-mq.h>
@@ -885,7 +885,7 @@ void rvirtio_rq_unmap(struct rvirtio_blk *b, struct request *rq, u32 *used_len, 
 }
 
 /*
- * Layout of the structures and values rust/kext/blk.rs mirrors, as the C
+ * Layout of the structures and values rust/kext/blk/ mirrors, as the C
  * compiler sees them (the rvirtio_c_layout mechanism of helpers.c, for the
  * shim's own structures). The ids are the discriminants of
  * kext::blk::CField.

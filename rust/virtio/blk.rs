@@ -7,7 +7,7 @@
 //!
 //! The wire format is in [`wire`]. The kernel driver
 //! (`drivers/block/rvirtio_blk_main.rs`) and its blk-mq glue
-//! (`rust/kext/blk.rs`) use this module; host tests are in
+//! (`rust/kext/blk/`) use this module; host tests are in
 //! `tests/blk.rs`.
 //!
 //! Ref: virtio v1.4 §5.2; C version: `drivers/block/virtio_blk.c`.

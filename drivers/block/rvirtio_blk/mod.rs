@@ -9,7 +9,7 @@
 //! It is compiled into two crates with `#[path]`: the driver
 //! (`rvirtio_blk_main.rs`) and its test module `rvirtio_blk_kunit.ko`
 //! (`tests/rvirtio_blk_kunit_main.rs`, which holds the KUnit suite). Both
-//! crate roots also include `rust/virtio`, `rust/kext` and `rust/kext/blk.rs`
+//! crate roots also include `rust/virtio`, `rust/kext` and `rust/kext/blk/`
 //! as `virtio`, `kext` and `blk`, which these files use through `crate::`.
 //! One facet per file; nothing here registers or binds.
 

@@ -4,7 +4,7 @@
 //!
 //! The suite tests what of rvirtio_blk needs the kernel: the blk-mq shim's
 //! ABI and the layout of every structure and value mirrored between it and
-//! `rust/kext/blk.rs`, block statuses of completions, the protocol
+//! `rust/kext/blk/`, block statuses of completions, the protocol
 //! violation count, the default geometry, and disk names from the module's
 //! IDA (an index freed is given out again). The kernel-independent protocol
 //! logic is tested on the host (`rust/virtio/tests/blk.rs`); one case here
@@ -21,7 +21,7 @@ pub mod virtio;
 #[path = "../../../rust/kext/mod.rs"]
 pub mod kext;
 
-#[path = "../../../rust/kext/blk.rs"]
+#[path = "../../../rust/kext/blk/mod.rs"]
 pub mod blk;
 
 #[path = "../rvirtio_blk/mod.rs"]
