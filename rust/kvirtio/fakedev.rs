@@ -2,7 +2,7 @@
 
 //! A fake virtio device for KUnit suites: the device side of a split
 //! virtqueue, written from the spec (virtio 1.4 §2.7) independently of
-//! the driver side in `rust/virtio/split.rs`, working on the same
+//! the driver side in `rust/virtio/split/`, working on the same
 //! DMA-coherent memory the driver uses.
 //!
 //! It resolves bus addresses through the [`DeviceView`]s it is given (the
