@@ -120,10 +120,6 @@ impl Revision {
     }
 }
 
-fn be16(v: u16) -> [u8; 2] {
-    v.to_be_bytes()
-}
-
 fn get_be16(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes(
         b.get(at..at.checked_add(2)?)?.try_into().ok()?,
@@ -142,7 +138,7 @@ fn put(out: &mut [u8], at: usize, bytes: &[u8]) {
 /// `struct virtio_rev_info` for SET_VIRTIO_REV: revision and an empty data
 /// part (no revision up to 2 has data).
 pub fn rev_info(rev: u16) -> [u8; 4] {
-    let r = be16(rev);
+    let r = rev.to_be_bytes();
     [r[0], r[1], 0, 0]
 }
 
@@ -152,7 +148,7 @@ pub const VQ_CONFIG_LEN: usize = 4;
 /// `struct vq_config_block` for READ_VQ_CONF: the queue index; the device
 /// fills in `max_queue_size`.
 pub fn vq_config_block(index: u16) -> [u8; VQ_CONFIG_LEN] {
-    let i = be16(index);
+    let i = index.to_be_bytes();
     [i[0], i[1], 0, 0]
 }
 
@@ -178,8 +174,8 @@ pub fn vq_info_block(index: u16, q: &QueueConfig) -> [u8; VQ_INFO_LEN] {
     let mut b = [0u8; VQ_INFO_LEN];
     put(&mut b, 0, &q.desc.to_be_bytes());
     // 8..12: res0.
-    put(&mut b, 12, &be16(index));
-    put(&mut b, 14, &be16(q.size));
+    put(&mut b, 12, &index.to_be_bytes());
+    put(&mut b, 14, &q.size.to_be_bytes());
     put(&mut b, 16, &q.driver.to_be_bytes());
     put(&mut b, 24, &q.device.to_be_bytes());
     b
@@ -191,8 +187,8 @@ pub fn vq_info_block_legacy(index: u16, q: &QueueConfig) -> [u8; VQ_INFO_LEGACY_
     let mut b = [0u8; VQ_INFO_LEGACY_LEN];
     put(&mut b, 0, &q.desc.to_be_bytes());
     put(&mut b, 8, &q.legacy_align.to_be_bytes());
-    put(&mut b, 12, &be16(index));
-    put(&mut b, 14, &be16(q.size));
+    put(&mut b, 12, &index.to_be_bytes());
+    put(&mut b, 14, &q.size.to_be_bytes());
     b
 }
 

@@ -35,8 +35,7 @@ use rvirtio_core::{
 };
 
 fn f(bits: &[u8]) -> Features {
-    bits.iter()
-        .fold(Features::EMPTY, |s, b| s.with(Feature::new(*b)))
+    common::features(bits)
 }
 
 /// The whole decision table.
@@ -112,14 +111,7 @@ fn wrote_features(t: &FakeTransport) -> bool {
 }
 
 fn status_writes(t: &FakeTransport) -> Vec<u8> {
-    t.st()
-        .ops
-        .iter()
-        .filter_map(|o| match o {
-            Op::WriteStatus(s) => Some(*s),
-            _ => None,
-        })
-        .collect()
+    t.status_writes()
 }
 
 /// An ordinary guest: the addressing follows the negotiated features.

@@ -47,19 +47,11 @@ use rvirtio_core::{
 const MODERN: TransportKind = TransportKind::PciModern;
 
 fn f(bits: &[u8]) -> Features {
-    bits.iter()
-        .fold(Features::EMPTY, |s, b| s.with(Feature::new(*b)))
+    common::features(bits)
 }
 
 fn statuses(t: &FakeTransport) -> Vec<u8> {
-    t.st()
-        .ops
-        .iter()
-        .filter_map(|o| match o {
-            Op::WriteStatus(s) => Some(*s),
-            _ => None,
-        })
-        .collect()
+    t.status_writes()
 }
 
 #[test]

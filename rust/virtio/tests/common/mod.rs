@@ -274,6 +274,25 @@ impl FakeTransport {
     pub fn status(&self) -> Status {
         self.st().status()
     }
+
+    /// Every device status value the driver wrote, in order.
+    pub fn status_writes(&self) -> Vec<u8> {
+        self.st()
+            .ops
+            .iter()
+            .filter_map(|o| match o {
+                Op::WriteStatus(s) => Some(*s),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// A feature set of the given bit numbers.
+pub fn features(bits: &[u8]) -> Features {
+    bits.iter().fold(Features::EMPTY, |s, b| {
+        s.with(rvirtio_core::features::Feature::new(*b))
+    })
 }
 
 impl FakeState {
