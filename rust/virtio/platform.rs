@@ -135,11 +135,19 @@ pub trait Platform: Barriers {
     /// descriptors (16 bytes each, 16-byte aligned), or returns `None`
     /// (the queue then falls back to direct descriptors).
     ///
+    /// The queue asks for tables of its `max_indirect` descriptors, at
+    /// most one per descriptor of its main table: a descriptor keeps its
+    /// table once it has headed an indirect buffer and reuses it for every
+    /// later one, so completing a buffer frees nothing (an arena of one
+    /// table per queue entry is never exhausted).
+    ///
     /// This is called with the queue lock held, so kernel implementations
     /// must not sleep (`GFP_ATOMIC` or a preallocated arena).
     fn alloc_indirect(&mut self, descs: u16) -> Option<Self::IndirectTable>;
 
     /// Returns a table from [`Platform::alloc_indirect`] once the device
-    /// has used (or, after a reset, no longer owns) the buffer.
+    /// no longer owns it: when the queue is reinitialised or its teardown
+    /// (`detach_unused()`, after a reset) is complete, or when a table
+    /// too small for a buffer is replaced.
     fn free_indirect(&mut self, table: Self::IndirectTable);
 }

@@ -21,7 +21,6 @@ impl<P: Platform, T> SplitQueue<P, T> {
             let Some(d) = self.descs.get(i) else {
                 return false;
             };
-            let table = self.tables.get(i).is_some_and(Option::is_some);
             match d.head_descs() {
                 // Counters are bounded by `size`: no wrap.
                 None if d.state == FREE => free = free.wrapping_add(1),
@@ -46,8 +45,8 @@ impl<P: Platform, T> SplitQueue<P, T> {
                     }
                 }
             }
-            // A table exactly for each indirect head.
-            if table != (d.state == INDIRECT) || (d.head_descs().is_none() && d.token.is_some()) {
+            // A token exactly for each head.
+            if d.head_descs().is_none() && d.token.is_some() {
                 return false;
             }
         }

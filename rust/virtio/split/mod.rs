@@ -133,20 +133,18 @@ impl From<AllocError> for CreateError {
 const FREE: u16 = 0;
 /// [`Desc::state`] of a descriptor inside an in-flight chain, not its head.
 const MEMBER: u16 = u16::MAX;
-/// [`Desc::state`] of the head of a buffer in an indirect table (it takes
-/// one descriptor of the main table).
-const INDIRECT: u16 = u16::MAX - 1;
-// Any other state is the head of a direct chain of that many descriptors,
-// at most the queue size.
-const _: () = assert!(super::spec::MAX_QUEUE_SIZE < INDIRECT);
+// Any other state is the head of a buffer that takes that many descriptors
+// of the main table, at most the queue size: 1 for a buffer in an
+// indirect table, or a single direct descriptor.
+const _: () = assert!(super::spec::MAX_QUEUE_SIZE < MEMBER);
 
 /// Driver-private state of one descriptor: 8 bytes and the token, so one
 /// bounds check covers all a used element needs.
 struct Desc<T> {
     /// Shadow of the descriptor's `next`: the free list and chain links.
     next: u16,
-    /// [`FREE`], [`MEMBER`], [`INDIRECT`], or the number of descriptors of
-    /// the direct chain this descriptor heads.
+    /// [`FREE`], [`MEMBER`], or the number of main-table descriptors of
+    /// the buffer this descriptor heads (1 for an indirect buffer).
     state: u16,
     /// For a head: the buffer's device-writable bytes, capped at
     /// `u32::MAX`. A chain holds at most 2^32 bytes, and a used length is a
@@ -173,7 +171,6 @@ impl<T> Desc<T> {
     fn head_descs(&self) -> Option<u16> {
         match self.state {
             FREE | MEMBER => None,
-            INDIRECT => Some(1),
             n => Some(n),
         }
     }
@@ -201,8 +198,10 @@ pub struct SplitQueue<P: Platform, T> {
     mask: u16,
     /// Per descriptor: the free list, chain links and in-flight buffers.
     descs: P::Slice<Desc<T>>,
-    /// The indirect table of each [`INDIRECT`] head (empty without
-    /// `VIRTIO_F_INDIRECT_DESC`).
+    /// The indirect table each descriptor keeps once it has headed an
+    /// indirect buffer, reused by every later indirect buffer it heads
+    /// (empty without `VIRTIO_F_INDIRECT_DESC`). Returned to the platform
+    /// by `reinit()` and at the end of `detach_unused()`.
     tables: P::Slice<Option<P::IndirectTable>>,
     free_head: u16,
     num_free: u16,
@@ -457,7 +456,8 @@ impl<P: Platform, T> SplitQueue<P, T> {
     }
 
     /// [`Virtqueue::get_used`] for everything but a valid completion of a
-    /// one-descriptor direct buffer among the entries known used: reads
+    /// buffer that takes one main-table descriptor (a single direct
+    /// descriptor or an indirect table) among the entries known used: reads
     /// `used.idx` once those are consumed, then completes the next entry
     /// with every check (reading its element again if the inline path gave
     /// up on it).
@@ -582,15 +582,50 @@ impl<P: Platform, T> SplitQueue<P, T> {
         Ok(())
     }
 
+    /// Makes sure the next free descriptor (the head of the next buffer)
+    /// keeps an indirect table able to hold `n` descriptors: the one it
+    /// kept from an earlier indirect buffer, or a new one of
+    /// `max_indirect` descriptors from the platform. `false`: none (the
+    /// buffer then goes direct).
+    fn ready_table(&mut self, n: u16) -> bool {
+        let need = usize::from(n).wrapping_mul(DESC_SIZE);
+        let fits = |t: &P::IndirectTable| t.len() >= need && t.dma_addr() & 0xf == 0;
+        let Some(slot) = self.tables.get_mut(usize::from(self.free_head)) else {
+            return false;
+        };
+        if slot.as_ref().is_some_and(fits) {
+            return true;
+        }
+        if let Some(t) = slot.take() {
+            self.platform.free_indirect(t);
+        }
+        match self.platform.alloc_indirect(self.opts.max_indirect) {
+            Some(t) if fits(&t) => {
+                *slot = Some(t);
+                true
+            }
+            Some(t) => {
+                self.platform.free_indirect(t);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Adds a buffer of `n` elements in the indirect table that
+    /// [`Self::ready_table`] readied for the next free descriptor.
     fn add_indirect(
         &mut self,
         out: &[Buf],
         inb: &[Buf],
         n: u16,
         writable: u32,
-        table: P::IndirectTable,
         token: T,
     ) -> Result<(), AddError<T>> {
+        let head = self.free_head;
+        let Some(Some(table)) = self.tables.get(usize::from(head)) else {
+            return Err(self.internal_add(token));
+        };
         let mut k: u16 = 0;
         for (segs, wflag) in [(out, 0u16), (inb, VIRTQ_DESC_F_WRITE)] {
             for buf in segs {
@@ -602,7 +637,7 @@ impl<P: Platform, T> SplitQueue<P, T> {
                     (wflag | VIRTQ_DESC_F_NEXT, k)
                 };
                 write_desc(
-                    &table,
+                    table,
                     self.swap,
                     usize::from(i).wrapping_mul(DESC_SIZE),
                     buf,
@@ -611,24 +646,10 @@ impl<P: Platform, T> SplitQueue<P, T> {
                 );
             }
         }
-        let head = self.free_head;
         // CAST: `n <= 32768`, so `n * 16 <= 2^19` fits a `u32`.
         let table_len = u32::from(n).wrapping_mul(DESC_SIZE as u32);
         let desc = Buf::new(table.dma_addr(), table_len);
-        let Some(slot) = self.tables.get_mut(usize::from(head)) else {
-            self.platform.free_indirect(table);
-            return Err(self.internal_add(token));
-        };
-        *slot = Some(table);
         let Some(d) = self.descs.get_mut(usize::from(head)) else {
-            // Not reached: both have the queue size. Take the table back.
-            if let Some(t) = self
-                .tables
-                .get_mut(usize::from(head))
-                .and_then(Option::take)
-            {
-                self.platform.free_indirect(t);
-            }
             return Err(self.internal_add(token));
         };
         write_desc(
@@ -640,7 +661,8 @@ impl<P: Platform, T> SplitQueue<P, T> {
             0,
         );
         self.free_head = d.next;
-        d.state = INDIRECT;
+        // One descriptor of the main table; the table stays with it.
+        d.state = 1;
         d.writable = writable;
         d.token = Some(token);
         self.num_free = self.num_free.wrapping_sub(1);
@@ -649,7 +671,8 @@ impl<P: Platform, T> SplitQueue<P, T> {
     }
 
     /// The inline part of [`Self::complete`] for [`Virtqueue::get_used`]:
-    /// the valid completion of a one-descriptor direct buffer, or `None`
+    /// the valid completion of a buffer that takes one main-table descriptor
+    /// (direct, or in an indirect table, which stays with it), or `None`
     /// (nothing changed) for anything else.
     #[inline(always)]
     fn complete_one(&mut self, id: u32, len: u32) -> Option<T> {
@@ -672,30 +695,14 @@ impl<P: Platform, T> SplitQueue<P, T> {
     /// Validates a used element and takes back its buffer: the token and
     /// the length to report.
     ///
-    /// The common cases, a valid completion of a buffer that takes one
-    /// descriptor of the main table (direct, or an indirect table), are
+    /// The common case, a valid completion of a buffer that takes one
+    /// descriptor of the main table (direct, or an indirect table), is
     /// handled inline; everything else (chains, clamped lengths,
     /// violations) by [`Self::complete_slow`].
     #[inline(always)]
     fn complete(&mut self, id: u32, len: u32) -> Result<(T, u32), RingError> {
-        let free_head = self.free_head;
-        // CAST: lossless, `usize` has at least 32 bits on every CPU Linux
-        // supports (a wider `id` fails the range check of `get_mut`).
-        if let Some(d) = self.descs.get_mut(id as usize) {
-            let state = d.state;
-            if (state == 1 || state == INDIRECT) && len <= d.writable {
-                if let Some(token) = d.token.take() {
-                    d.state = FREE;
-                    d.next = free_head;
-                    // CAST: `id < descs.len() <= 32768`.
-                    self.free_head = id as u16;
-                    self.num_free = self.num_free.wrapping_add(1);
-                    if state == INDIRECT {
-                        self.free_table(id as u16);
-                    }
-                    return Ok((token, len));
-                }
-            }
+        if let Some(token) = self.complete_one(id, len) {
+            return Ok((token, len));
         }
         core::hint::cold_path();
         self.complete_slow(id, len)
@@ -741,7 +748,6 @@ impl<P: Platform, T> SplitQueue<P, T> {
         let Some(d) = self.descs.get_mut(usize::from(head)) else {
             return Err(self.violation(RingError::Internal));
         };
-        let state = d.state;
         let (Some(descs), Some(token)) = (d.head_descs(), d.token.take()) else {
             return Err(self.violation(RingError::Internal));
         };
@@ -751,9 +757,6 @@ impl<P: Platform, T> SplitQueue<P, T> {
         } else {
             let first = d.next;
             self.free_members(first, descs.wrapping_sub(1), free_head)?;
-        }
-        if state == INDIRECT {
-            self.free_table(head);
         }
         self.free_head = head;
         self.num_free = self.num_free.wrapping_add(descs);
@@ -778,15 +781,13 @@ impl<P: Platform, T> SplitQueue<P, T> {
         Ok(())
     }
 
-    /// Gives the indirect table of `head` back to the platform.
-    #[inline]
-    fn free_table(&mut self, head: u16) {
-        if let Some(t) = self
-            .tables
-            .get_mut(usize::from(head))
-            .and_then(Option::take)
-        {
-            self.platform.free_indirect(t);
+    /// Gives every indirect table back to the platform (the device no
+    /// longer owns any: reset, or nothing in flight).
+    fn free_tables(&mut self) {
+        for t in self.tables.iter_mut() {
+            if let Some(t) = t.take() {
+                self.platform.free_indirect(t);
+            }
         }
     }
 

@@ -68,15 +68,8 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
         }
         // Like Linux: go indirect for any multi-element buffer when
         // negotiated, fall back to direct descriptors if no table.
-        if self.opts.indirect && n > 1 && n <= self.opts.max_indirect {
-            if let Some(table) = self.platform.alloc_indirect(n) {
-                if table.len() >= usize::from(n).wrapping_mul(DESC_SIZE)
-                    && table.dma_addr() & 0xf == 0
-                {
-                    return self.add_indirect(out, inb, n, writable, table, token);
-                }
-                self.platform.free_indirect(table);
-            }
+        if self.opts.indirect && n > 1 && n <= self.opts.max_indirect && self.ready_table(n) {
+            return self.add_indirect(out, inb, n, writable, token);
         }
         if self.num_free < n {
             return Err(AddError {
@@ -220,6 +213,8 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
             }
             self.detach_cursor = self.detach_cursor.wrapping_add(1);
         }
+        // Every buffer is back: the device owns no table.
+        self.free_tables();
         None
     }
 
@@ -231,11 +226,7 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
         for (i, d) in self.descs.iter_mut().enumerate() {
             *d = Desc::free(initial_next(i, n));
         }
-        for t in self.tables.iter_mut() {
-            if let Some(t) = t.take() {
-                self.platform.free_indirect(t);
-            }
-        }
+        self.free_tables();
         self.free_head = 0;
         self.avail_idx = self.opts.start_idx;
         self.last_used = self.opts.start_idx;
