@@ -135,6 +135,18 @@ impl Window {
         Some(self.ptr.as_ptr().wrapping_add(off))
     }
 
+    /// The address at `off`, unchecked.
+    ///
+    /// # Safety
+    ///
+    /// `off + size <= len` for the `size` bytes accessed there.
+    #[inline(always)]
+    unsafe fn at_unchecked(&self, off: usize) -> *mut u8 {
+        // SAFETY: `off <= len` per the contract: inside the live memory
+        // of the window or one past its end (type invariant).
+        unsafe { self.ptr.as_ptr().add(off) }
+    }
+
     /// The address of a `W` at `off`, if in bounds and naturally aligned.
     #[inline(always)]
     fn at_word<W>(&self, off: usize) -> Option<*mut u8> {
@@ -397,6 +409,53 @@ impl DmaRegion for HostRegion {
             // so both fields are in bounds and aligned.
             Some(p) => unsafe { (u32::load(p), u32::load(p.add(4))) },
             None => (0, 0),
+        }
+    }
+
+    // The unchecked accessors: `len()` never changes (the window is fixed
+    // at creation), so the callers' offsets are in bounds of the window
+    // and, as multiples of the access width from its 16-byte aligned
+    // start, aligned.
+
+    #[inline(always)]
+    unsafe fn read_u16_unchecked(&self, offset: usize) -> u16 {
+        // SAFETY: in bounds and aligned per the contract (see above).
+        unsafe { u16::load(self.window.at_unchecked(offset)) }
+    }
+
+    #[inline(always)]
+    unsafe fn write_u16_unchecked(&self, offset: usize, value: u16) {
+        // SAFETY: in bounds and aligned per the contract (see above).
+        unsafe { u16::store(self.window.at_unchecked(offset), value) }
+    }
+
+    #[inline(always)]
+    unsafe fn write_desc_unchecked(
+        &self,
+        offset: usize,
+        addr: u64,
+        len: u32,
+        flags: u16,
+        next: u16,
+    ) {
+        // SAFETY: the 16 bytes at `offset` are in bounds and 16-byte
+        // aligned per the contract (see above), so each field is.
+        unsafe {
+            let p = self.window.at_unchecked(offset);
+            u64::store(p, addr);
+            u32::store(p.add(8), len);
+            u16::store(p.add(12), flags);
+            u16::store(p.add(14), next);
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn read_used_elem_unchecked(&self, offset: usize) -> (u32, u32) {
+        // SAFETY: the 8 bytes at `offset` are in bounds and 4-byte aligned
+        // per the contract (see above), so both fields are.
+        unsafe {
+            let p = self.window.at_unchecked(offset);
+            (u32::load(p), u32::load(p.add(4)))
         }
     }
 }

@@ -89,6 +89,63 @@ pub trait DmaRegion {
     fn read_used_elem(&self, offset: usize) -> (u32, u32) {
         (self.read_u32(offset), self.read_u32(offset.wrapping_add(4)))
     }
+
+    /// [`DmaRegion::read_u16`] without the range check.
+    ///
+    /// The default is the checked load; an implementation whose accesses
+    /// are otherwise sound overrides it to drop the check.
+    ///
+    /// # Safety
+    ///
+    /// `offset` is a multiple of 2 and `offset + 2` is at most a value
+    /// [`DmaRegion::len`] returned for `self`.
+    #[inline]
+    unsafe fn read_u16_unchecked(&self, offset: usize) -> u16 {
+        self.read_u16(offset)
+    }
+
+    /// [`DmaRegion::write_u16`] without the range check (see
+    /// [`DmaRegion::read_u16_unchecked`]).
+    ///
+    /// # Safety
+    ///
+    /// `offset` is a multiple of 2 and `offset + 2` is at most a value
+    /// [`DmaRegion::len`] returned for `self`.
+    #[inline]
+    unsafe fn write_u16_unchecked(&self, offset: usize, value: u16) {
+        self.write_u16(offset, value)
+    }
+
+    /// [`DmaRegion::write_desc`] without the range check (see
+    /// [`DmaRegion::read_u16_unchecked`]).
+    ///
+    /// # Safety
+    ///
+    /// `offset` is a multiple of 16 and `offset + 16` is at most a value
+    /// [`DmaRegion::len`] returned for `self`.
+    #[inline]
+    unsafe fn write_desc_unchecked(
+        &self,
+        offset: usize,
+        addr: u64,
+        len: u32,
+        flags: u16,
+        next: u16,
+    ) {
+        self.write_desc(offset, addr, len, flags, next)
+    }
+
+    /// [`DmaRegion::read_used_elem`] without the range check (see
+    /// [`DmaRegion::read_u16_unchecked`]).
+    ///
+    /// # Safety
+    ///
+    /// `offset` is a multiple of 4 and `offset + 8` is at most a value
+    /// [`DmaRegion::len`] returned for `self`.
+    #[inline]
+    unsafe fn read_used_elem_unchecked(&self, offset: usize) -> (u32, u32) {
+        self.read_used_elem(offset)
+    }
 }
 
 /// Memory barriers for ordering accesses to device-shared memory.

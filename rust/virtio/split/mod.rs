@@ -190,12 +190,9 @@ const STOP_DETACHED: u8 = 2;
 /// `P` provides memory, barriers and storage; `T` is the per-buffer token.
 pub struct SplitQueue<P: Platform, T> {
     platform: P,
-    ring: P::Region,
+    ring: RingMem<P::Region>,
     layout: SplitLayout,
     opts: QueueOptions,
-    off: Offsets,
-    swap: Swap,
-    mask: u16,
     /// Per descriptor: the free list, chain links and in-flight buffers.
     descs: P::Slice<Desc<T>>,
     /// The indirect table each descriptor keeps once it has headed an
@@ -253,14 +250,12 @@ impl<P: Platform, T> SplitQueue<P, T> {
         opts: QueueOptions,
     ) -> Result<Self, CreateError> {
         let size = layout.size();
-        if ring.len() < layout.total_size() {
-            return Err(CreateError::RegionTooSmall);
-        }
         // CAST: the alignment is a power of two no larger than the region.
         let align = core::cmp::max(super::layout::DESC_ALIGN, layout.used_align()) as u64;
-        if ring.dma_addr() & align.wrapping_sub(1) != 0 {
+        if ring.len() >= layout.total_size() && ring.dma_addr() & align.wrapping_sub(1) != 0 {
             return Err(CreateError::Misaligned);
         }
+        let ring = RingMem::new(ring, &layout, opts.legacy).ok_or(CreateError::RegionTooSmall)?;
         let n = usize::from(size);
         let descs = platform.alloc_slice(n, |i| Desc::free(initial_next(i, n)))?;
         let tables = platform.alloc_slice(if opts.indirect { n } else { 0 }, |_| None)?;
@@ -274,9 +269,6 @@ impl<P: Platform, T> SplitQueue<P, T> {
             ring,
             layout,
             opts,
-            off: Offsets::new(&layout),
-            swap: Swap::new(opts.legacy),
-            mask: size.wrapping_sub(1),
             descs,
             tables,
             free_head: 0,
@@ -296,17 +288,8 @@ impl<P: Platform, T> SplitQueue<P, T> {
 
     /// Clears the ring and writes the initial indices.
     fn init_memory(&mut self) {
-        zero_region(&self.ring, self.layout.total_size());
-        let start = self.swap.u16(self.opts.start_idx);
-        if self.opts.start_idx != 0 {
-            // The device owns `used.idx` once the queue is live; before
-            // that the driver sets up the whole ring (spec §2.7.8.2 makes
-            // the driver initialise the used ring's flags too).
-            self.ring.write_u16(self.off.avail_idx(), start);
-            self.ring.write_u16(self.off.used_idx(), start);
-            self.ring.write_u16(self.off.used_event(), start);
-            self.ring.write_u16(self.off.avail_event(), start);
-        }
+        self.ring
+            .init(self.layout.total_size(), self.opts.start_idx);
     }
 
     /// The platform.
@@ -386,21 +369,11 @@ impl<P: Platform, T> SplitQueue<P, T> {
         }
     }
 
-    #[inline(always)]
-    fn read16(&self, off: usize) -> u16 {
-        self.swap.u16(self.ring.read_u16(off))
-    }
-
-    #[inline(always)]
-    fn write16(&self, off: usize, v: u16) {
-        self.ring.write_u16(off, self.swap.u16(v));
-    }
-
     /// Reads `used.idx`, checks it against the buffers in flight and
     /// remembers it.
     #[inline(always)]
     fn read_used_idx(&mut self) -> Result<u16, RingError> {
-        let used_idx = self.read16(self.off.used_idx());
+        let used_idx = self.ring.used_idx();
         if used_idx.wrapping_sub(self.last_used) > self.in_flight() {
             return Err(self.idx_jump(used_idx));
         }
@@ -421,7 +394,7 @@ impl<P: Platform, T> SplitQueue<P, T> {
         }
         // Ask for a notification when the entry at `last_used` is used (it
         // may be already: the load below tells).
-        self.write16(self.off.used_event(), self.last_used);
+        self.ring.set_used_event(self.last_used);
         // ORDERING (5): the new event must be visible to the device before
         // this load; otherwise the device can miss the event and the
         // driver the new entry.
@@ -442,17 +415,14 @@ impl<P: Platform, T> SplitQueue<P, T> {
     #[inline(always)]
     fn event_after_known(&mut self, used_idx: u16) {
         if self.rearm && used_idx != self.last_used {
-            self.write16(self.off.used_event(), used_idx);
+            self.ring.set_used_event(used_idx);
         }
     }
 
     /// The used element at index `idx` (`id`, `len`), in CPU order.
     #[inline(always)]
     fn read_used_elem(&self, idx: u16) -> (u32, u32) {
-        let (id, len) = self
-            .ring
-            .read_used_elem(self.off.used_elem(idx & self.mask));
-        (self.swap.u32(id), self.swap.u32(len))
+        self.ring.used_elem(idx)
     }
 
     /// [`Virtqueue::get_used`] for everything but a valid completion of a
@@ -490,11 +460,11 @@ impl<P: Platform, T> SplitQueue<P, T> {
         let idx = self.avail_idx;
         let new = idx.wrapping_add(1);
         self.avail_idx = new;
-        self.write16(self.off.avail_entry(idx & self.mask), head);
+        self.ring.set_avail_entry(idx, head);
         // ORDERING (1): the descriptors and the ring entry must be visible
         // to the device before the new index exposes them.
         self.platform.virt_wmb();
-        self.write16(self.off.avail_idx(), new);
+        self.ring.set_avail_idx(new);
         // 64 bits: never wraps. (The buffers in flight, `avail_idx -
         // last_used`, cannot exceed the queue size: each holds at least one
         // descriptor.)
@@ -521,7 +491,7 @@ impl<P: Platform, T> SplitQueue<P, T> {
         let Some(d) = self.descs.get_mut(usize::from(head)) else {
             return Err(self.internal_add(token));
         };
-        write_desc(&self.ring, self.swap, self.layout.desc(head), buf, flags, 0);
+        self.ring.write_desc(head, buf, flags, 0);
         self.free_head = d.next;
         d.state = 1;
         d.writable = writable;
@@ -557,14 +527,7 @@ impl<P: Platform, T> SplitQueue<P, T> {
                 } else {
                     (wflag | VIRTQ_DESC_F_NEXT, next)
                 };
-                write_desc(
-                    &self.ring,
-                    self.swap,
-                    self.layout.desc(idx),
-                    buf,
-                    flags,
-                    link,
-                );
+                self.ring.write_desc(idx, buf, flags, link);
                 idx = next;
             }
         }
@@ -638,7 +601,7 @@ impl<P: Platform, T> SplitQueue<P, T> {
                 };
                 write_desc(
                     table,
-                    self.swap,
+                    self.ring.swap(),
                     usize::from(i).wrapping_mul(DESC_SIZE),
                     buf,
                     flags,
@@ -652,14 +615,7 @@ impl<P: Platform, T> SplitQueue<P, T> {
         let Some(d) = self.descs.get_mut(usize::from(head)) else {
             return Err(self.internal_add(token));
         };
-        write_desc(
-            &self.ring,
-            self.swap,
-            self.layout.desc(head),
-            &desc,
-            VIRTQ_DESC_F_INDIRECT,
-            0,
-        );
+        self.ring.write_desc(head, &desc, VIRTQ_DESC_F_INDIRECT, 0);
         self.free_head = d.next;
         // One descriptor of the main table; the table stays with it.
         d.state = 1;
@@ -712,7 +668,7 @@ impl<P: Platform, T> SplitQueue<P, T> {
     #[inline(never)]
     fn complete_slow(&mut self, id: u32, len: u32) -> Result<(T, u32), RingError> {
         let i = match u16::try_from(id) {
-            Ok(i) if i <= self.mask => i,
+            Ok(i) if i <= self.ring.mask() => i,
             _ => return Err(self.violation(RingError::BadId { id })),
         };
         let (state, writable) = match self.descs.get(usize::from(i)) {
@@ -801,7 +757,7 @@ impl<P: Platform, T> SplitQueue<P, T> {
         }
         self.rearm = enabled && self.opts.event_idx;
         if !self.opts.event_idx {
-            self.write16(self.off.avail_flags(), self.avail_flags);
+            self.ring.set_avail_flags(self.avail_flags);
         }
     }
 }

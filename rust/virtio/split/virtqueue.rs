@@ -96,10 +96,10 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
         // CAST: `added <= u16::MAX` checked above.
         let old = new.wrapping_sub(added as u16);
         if self.opts.event_idx {
-            let event = self.read16(self.off.avail_event());
+            let event = self.ring.avail_event();
             Ok(vring_need_event(event, new, old))
         } else {
-            Ok(self.read16(self.off.used_flags()) & VIRTQ_USED_F_NO_NOTIFY == 0)
+            Ok(self.ring.used_flags() & VIRTQ_USED_F_NO_NOTIFY == 0)
         }
     }
 
@@ -140,7 +140,7 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
             // `avail.flags` must stay 0 with EVENT_IDX (spec §2.7.7.1). Move
             // the event as far away as possible: the device only notifies
             // once `used.idx` crosses it, 2^16 - 1 buffers from now.
-            self.write16(self.off.used_event(), self.last_used.wrapping_sub(1));
+            self.ring.set_used_event(self.last_used.wrapping_sub(1));
         }
     }
 
@@ -150,7 +150,7 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
             self.set_cb(true);
         }
         if self.opts.event_idx {
-            self.write16(self.off.used_event(), self.last_used);
+            self.ring.set_used_event(self.last_used);
         }
         Ok(u32::from(self.last_used))
     }
@@ -178,7 +178,7 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
             let pending = u32::from(self.avail_idx.wrapping_sub(self.last_used));
             // CAST: `pending * 3 / 4 < pending <= u16::MAX`.
             let bufs = (pending.wrapping_mul(3) / 4) as u16;
-            self.write16(self.off.used_event(), self.last_used.wrapping_add(bufs));
+            self.ring.set_used_event(self.last_used.wrapping_add(bufs));
             bufs
         } else {
             0
@@ -249,7 +249,7 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
     }
 
     fn config(&self) -> QueueConfig {
-        let base = self.ring.dma_addr();
+        let base = self.ring.region().dma_addr();
         // CAST: offsets are below the region length, a `usize` that fits
         // a `u64` on every supported platform.
         let at = |off: usize| base.wrapping_add(off as u64);
