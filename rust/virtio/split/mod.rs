@@ -180,6 +180,14 @@ impl<T> Desc<T> {
 /// NOT add a descriptor chain longer than 2^32 bytes in total").
 const MAX_CHAIN_BYTES: u64 = 1 << 32;
 
+/// What the out-of-line part of `get_used()` found: a used buffer's token
+/// and length, nothing, or an error.
+struct Slow<T> {
+    token: Option<T>,
+    len: u32,
+    error: Option<RingError>,
+}
+
 /// [`SplitQueue::stop`] bit: broken by a violation or `mark_broken()`.
 const STOP_BROKEN: u8 = 1;
 /// [`SplitQueue::stop`] bit: torn down by `detach_unused()`.
@@ -431,17 +439,40 @@ impl<P: Platform, T> SplitQueue<P, T> {
     /// `used.idx` once those are consumed, then completes the next entry
     /// with every check (reading its element again if the inline path gave
     /// up on it).
+    ///
+    /// It returns a [`Slow`], not `get_used()`'s `Result`: the caller
+    /// rebuilds that from the fields, so the inline path's result stays in
+    /// registers instead of going through the memory this call writes.
     #[cold]
     #[inline(never)]
-    fn get_used_slow(&mut self) -> Result<Option<Used<T>>, RingError> {
-        let last_used = self.last_used;
-        if self.used_seen == last_used && self.fetch_used_idx()? == last_used {
-            return Ok(None);
+    fn get_used_slow(&mut self) -> Slow<T> {
+        let r = (|| {
+            let last_used = self.last_used;
+            if self.used_seen == last_used && self.fetch_used_idx()? == last_used {
+                return Ok(None);
+            }
+            let (id, len) = self.read_used_elem(last_used);
+            let (token, len) = self.complete(id, len)?;
+            self.last_used = last_used.wrapping_add(1);
+            Ok(Some((token, len)))
+        })();
+        match r {
+            Ok(Some((token, len))) => Slow {
+                token: Some(token),
+                len,
+                error: None,
+            },
+            Ok(None) => Slow {
+                token: None,
+                len: 0,
+                error: None,
+            },
+            Err(error) => Slow {
+                token: None,
+                len: 0,
+                error: Some(error),
+            },
         }
-        let (id, len) = self.read_used_elem(last_used);
-        let (token, len) = self.complete(id, len)?;
-        self.last_used = last_used.wrapping_add(1);
-        Ok(Some(Used { token, len }))
     }
 
     #[cold]

@@ -128,7 +128,14 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
                 return Ok(Some(Used { token, len }));
             }
         }
-        self.get_used_slow()
+        let slow = self.get_used_slow();
+        if let Some(e) = slow.error {
+            return Err(e);
+        }
+        Ok(slow.token.map(|token| Used {
+            token,
+            len: slow.len,
+        }))
     }
 
     fn disable_cb(&mut self) {
