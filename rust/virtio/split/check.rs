@@ -27,7 +27,9 @@ impl<P: Platform, T> SplitQueue<P, T> {
                 None => members = members.wrapping_add(1),
                 Some(n) => {
                     heads = heads.wrapping_add(1);
-                    if d.token.is_none() || usize::from(n) > size {
+                    // A chain head has `limit` 0: the inline completion
+                    // never takes it.
+                    if d.token.is_none() || usize::from(n) > size || (n > 1 && d.limit != 0) {
                         return false;
                     }
                     chain_members = chain_members.wrapping_add(usize::from(n.wrapping_sub(1)));

@@ -146,10 +146,17 @@ struct Desc<T> {
     /// [`FREE`], [`MEMBER`], or the number of main-table descriptors of
     /// the buffer this descriptor heads (1 for an indirect buffer).
     state: u16,
-    /// For a head: the buffer's device-writable bytes, capped at
-    /// `u32::MAX`. A chain holds at most 2^32 bytes, and a used length is a
-    /// `u32`, so the cap changes no comparison with one.
-    writable: u32,
+    /// For the head of a one-descriptor buffer (`state` 1): its
+    /// device-writable bytes plus one, wrapping (0 for `u32::MAX` bytes),
+    /// so that one comparison, `len < limit`, accepts a valid used length
+    /// on the inline path. 0 for the head of a chain. For the first member
+    /// of a chain: the chain's device-writable bytes, capped at
+    /// `u32::MAX` (a chain holds at most 2^32 bytes, and a used length is
+    /// a `u32`, so the cap changes no comparison with one). Left as it was
+    /// when the descriptor is freed: a descriptor that heads nothing has no
+    /// token, which the inline path checks next, so a stale limit only
+    /// sends it to the out-of-line path.
+    limit: u32,
     /// For a head: the buffer's token.
     token: Option<T>,
 }
@@ -160,9 +167,16 @@ impl<T> Desc<T> {
         Self {
             next,
             state: FREE,
-            writable: 0,
+            limit: 0,
             token: None,
         }
+    }
+
+    /// `limit` for the head of a one-descriptor buffer of `writable`
+    /// device-writable bytes.
+    #[inline(always)]
+    const fn one_limit(writable: u32) -> u32 {
+        writable.wrapping_add(1)
     }
 
     /// Main-table descriptors of the buffer this descriptor heads, or
@@ -180,12 +194,23 @@ impl<T> Desc<T> {
 /// NOT add a descriptor chain longer than 2^32 bytes in total").
 const MAX_CHAIN_BYTES: u64 = 1 << 32;
 
-/// What the out-of-line part of `get_used()` found: a used buffer's token
-/// and length, nothing, or an error.
+/// What `get_used_slow()` found: a used buffer's token and length, or an
+/// error.
 struct Slow<T> {
     token: Option<T>,
     len: u32,
     error: Option<RingError>,
+}
+
+/// What `refresh_used()` found: one byte, returned in a register.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Refresh {
+    /// `used.idx` shows no new entry.
+    Empty,
+    /// `used.idx` shows new entries, now known used.
+    Found,
+    /// An error, in [`SplitQueue::fault`].
+    Fault,
 }
 
 /// [`SplitQueue::stop`] bit: broken by a violation or `mark_broken()`.
@@ -230,6 +255,8 @@ pub struct SplitQueue<P: Platform, T> {
     rearm: bool,
     /// [`STOP_BROKEN`] and [`STOP_DETACHED`]; 0 while usable.
     stop: u8,
+    /// The error of the last `refresh_used()` that failed.
+    fault: RingError,
     detach_cursor: u16,
 }
 
@@ -288,6 +315,7 @@ impl<P: Platform, T> SplitQueue<P, T> {
             avail_flags: 0,
             rearm: opts.event_idx,
             stop: 0,
+            fault: RingError::Internal,
             detach_cursor: 0,
         };
         q.init_memory();
@@ -433,40 +461,50 @@ impl<P: Platform, T> SplitQueue<P, T> {
         self.ring.used_elem(idx)
     }
 
-    /// [`Virtqueue::get_used`] for everything but a valid completion of a
-    /// buffer that takes one main-table descriptor (a single direct
-    /// descriptor or an indirect table) among the entries known used: reads
-    /// `used.idx` once those are consumed, then completes the next entry
-    /// with every check (reading its element again if the inline path gave
-    /// up on it).
+    /// The out-of-line part of [`Virtqueue::get_used`] once the entries
+    /// known used are consumed: reads and checks `used.idx` (moving
+    /// `used_event` around the load while notifications are on).
+    ///
+    /// It returns one byte and keeps an error in [`SplitQueue::fault`], so
+    /// nothing crosses the call through memory.
+    #[cold]
+    #[inline(never)]
+    fn refresh_used(&mut self) -> Refresh {
+        match self.fetch_used_idx() {
+            Ok(i) if i == self.last_used => Refresh::Empty,
+            Ok(_) => Refresh::Found,
+            Err(e) => {
+                self.fault = e;
+                Refresh::Fault
+            }
+        }
+    }
+
+    /// The error of the last [`Refresh::Fault`].
+    #[cold]
+    fn fault(&self) -> RingError {
+        self.fault
+    }
+
+    /// The out-of-line part of [`Virtqueue::get_used`] for a used entry the
+    /// inline path does not take (a chain, a clamped length, a violation):
+    /// [`Self::complete_slow`], with every check.
     ///
     /// It returns a [`Slow`], not `get_used()`'s `Result`: the caller
     /// rebuilds that from the fields, so the inline path's result stays in
     /// registers instead of going through the memory this call writes.
     #[cold]
     #[inline(never)]
-    fn get_used_slow(&mut self) -> Slow<T> {
-        let r = (|| {
-            let last_used = self.last_used;
-            if self.used_seen == last_used && self.fetch_used_idx()? == last_used {
-                return Ok(None);
+    fn get_used_slow(&mut self, id: u32, len: u32) -> Slow<T> {
+        match self.complete_slow(id, len) {
+            Ok((token, len)) => {
+                self.last_used = self.last_used.wrapping_add(1);
+                Slow {
+                    token: Some(token),
+                    len,
+                    error: None,
+                }
             }
-            let (id, len) = self.read_used_elem(last_used);
-            let (token, len) = self.complete(id, len)?;
-            self.last_used = last_used.wrapping_add(1);
-            Ok(Some((token, len)))
-        })();
-        match r {
-            Ok(Some((token, len))) => Slow {
-                token: Some(token),
-                len,
-                error: None,
-            },
-            Ok(None) => Slow {
-                token: None,
-                len: 0,
-                error: None,
-            },
             Err(error) => Slow {
                 token: None,
                 len: 0,
@@ -525,7 +563,7 @@ impl<P: Platform, T> SplitQueue<P, T> {
         self.ring.write_desc(head, buf, flags, 0);
         self.free_head = d.next;
         d.state = 1;
-        d.writable = writable;
+        d.limit = Desc::<T>::one_limit(writable);
         d.token = Some(token);
         self.num_free = self.num_free.wrapping_sub(1);
         self.publish(head);
@@ -562,11 +600,18 @@ impl<P: Platform, T> SplitQueue<P, T> {
                 idx = next;
             }
         }
+        // The chain's writable bytes go to its first member (`n >= 2`),
+        // the head's shadow link.
+        let first = self.descs.get(usize::from(head)).map(|d| d.next);
+        let Some(m) = first.and_then(|f| self.descs.get_mut(usize::from(f))) else {
+            return Err(self.internal_add(token));
+        };
+        m.limit = writable;
         let Some(d) = self.descs.get_mut(usize::from(head)) else {
             return Err(self.internal_add(token));
         };
         d.state = n;
-        d.writable = writable;
+        d.limit = 0;
         d.token = Some(token);
         // `idx` is now the shadow `next` of the chain's last descriptor:
         // the rest of the free list.
@@ -650,7 +695,7 @@ impl<P: Platform, T> SplitQueue<P, T> {
         self.free_head = d.next;
         // One descriptor of the main table; the table stays with it.
         d.state = 1;
-        d.writable = writable;
+        d.limit = Desc::<T>::one_limit(writable);
         d.token = Some(token);
         self.num_free = self.num_free.wrapping_sub(1);
         self.publish(head);
@@ -667,7 +712,9 @@ impl<P: Platform, T> SplitQueue<P, T> {
         // CAST: lossless, `usize` has at least 32 bits on every CPU Linux
         // supports (a wider `id` fails the range check of `get_mut`).
         let d = self.descs.get_mut(id as usize)?;
-        if d.state != 1 || len > d.writable {
+        // A one-descriptor head with a valid length, or a descriptor with
+        // no token (see `Desc::limit`).
+        if len >= d.limit {
             return None;
         }
         let token = d.token.take()?;
@@ -679,32 +726,25 @@ impl<P: Platform, T> SplitQueue<P, T> {
         Some(token)
     }
 
-    /// Validates a used element and takes back its buffer: the token and
-    /// the length to report.
-    ///
-    /// The common case, a valid completion of a buffer that takes one
-    /// descriptor of the main table (direct, or an indirect table), is
-    /// handled inline; everything else (chains, clamped lengths,
-    /// violations) by [`Self::complete_slow`].
-    #[inline(always)]
-    fn complete(&mut self, id: u32, len: u32) -> Result<(T, u32), RingError> {
-        if let Some(token) = self.complete_one(id, len) {
-            return Ok((token, len));
-        }
-        core::hint::cold_path();
-        self.complete_slow(id, len)
-    }
-
-    /// [`Self::complete`] for everything but the common case.
+    /// Completes a used element that [`Self::complete_one`] did not take:
+    /// every check, chains, clamped lengths.
     #[inline(never)]
     fn complete_slow(&mut self, id: u32, len: u32) -> Result<(T, u32), RingError> {
         let i = match u16::try_from(id) {
             Ok(i) if i <= self.ring.mask() => i,
             _ => return Err(self.violation(RingError::BadId { id })),
         };
-        let (state, writable) = match self.descs.get(usize::from(i)) {
-            Some(d) => (d.state, d.writable),
+        let (state, limit, first) = match self.descs.get(usize::from(i)) {
+            Some(d) => (d.state, d.limit, d.next),
             None => return Err(self.violation(RingError::Internal)),
+        };
+        let writable = match state {
+            FREE | MEMBER => 0,
+            1 => limit.wrapping_sub(1),
+            _ => match self.descs.get(usize::from(first)) {
+                Some(m) => m.limit,
+                None => return Err(self.violation(RingError::Internal)),
+            },
         };
         match state {
             FREE => return Err(self.violation(RingError::NotInFlight { id })),

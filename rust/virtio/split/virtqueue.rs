@@ -117,25 +117,33 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
 
     #[inline]
     fn get_used(&mut self) -> Result<Option<Used<T>>, RingError> {
-        let last_used = self.last_used;
-        // Entries before `used_seen` are known used, and the queue usable
-        // (see `used_seen`); the barrier after the `used.idx` load that
-        // showed them orders the element load (ORDERING (3)).
-        if self.used_seen != last_used {
-            let (id, len) = self.read_used_elem(last_used);
-            if let Some(token) = self.complete_one(id, len) {
-                self.last_used = last_used.wrapping_add(1);
-                return Ok(Some(Used { token, len }));
+        loop {
+            let last_used = self.last_used;
+            // Entries before `used_seen` are known used, and the queue
+            // usable (see `used_seen`); the barrier after the `used.idx`
+            // load that showed them orders the element load (ORDERING (3)).
+            if self.used_seen != last_used {
+                let (id, len) = self.read_used_elem(last_used);
+                if let Some(token) = self.complete_one(id, len) {
+                    self.last_used = last_used.wrapping_add(1);
+                    return Ok(Some(Used { token, len }));
+                }
+                let slow = self.get_used_slow(id, len);
+                if let Some(e) = slow.error {
+                    return Err(e);
+                }
+                return Ok(slow.token.map(|token| Used {
+                    token,
+                    len: slow.len,
+                }));
+            }
+            // Those are consumed: read `used.idx` again.
+            match self.refresh_used() {
+                Refresh::Found => {}
+                Refresh::Empty => return Ok(None),
+                Refresh::Fault => return Err(self.fault()),
             }
         }
-        let slow = self.get_used_slow();
-        if let Some(e) = slow.error {
-            return Err(e);
-        }
-        Ok(slow.token.map(|token| Used {
-            token,
-            len: slow.len,
-        }))
     }
 
     fn disable_cb(&mut self) {
