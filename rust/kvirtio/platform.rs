@@ -27,10 +27,11 @@ use crate::{
         AllocError,
         Barriers,
         DmaRegion,
-        Platform, //
+        Platform,
+        RawRegion, //
     },
 };
-use core::ptr::NonNull;
+use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{
     device::{Bound, Device},
     prelude::*, //
@@ -183,9 +184,46 @@ impl Window {
     }
 }
 
+/// The unchecked accessors of a [`Ring`] or an [`IndirectTable`]
+/// ([`DmaRegion::raw`]): its window, for as long as it is borrowed.
+///
+/// The window, and so `len()`, is fixed when the value is made: the
+/// contracts of [`RawRegion`]'s methods are those of `Window`'s unchecked
+/// accessors.
+#[derive(Clone, Copy)]
+pub struct RawWindow<'a>(Window, PhantomData<&'a ()>);
+
+impl RawRegion for RawWindow<'_> {
+    #[inline(always)]
+    unsafe fn read_u16(self, offset: usize) -> u16 {
+        // SAFETY: in bounds of the window and aligned, per the caller's
+        // contract.
+        unsafe { self.0.read_unchecked(offset) }
+    }
+
+    #[inline(always)]
+    unsafe fn write_u16(self, offset: usize, value: u16) {
+        // SAFETY: as in `read_u16`.
+        unsafe { self.0.write_unchecked(offset, value) }
+    }
+
+    #[inline(always)]
+    unsafe fn write_desc(self, offset: usize, addr: u64, len: u32, flags: u16, next: u16) {
+        // SAFETY: as in `read_u16`.
+        unsafe { self.0.write_desc_unchecked(offset, addr, len, flags, next) }
+    }
+
+    #[inline(always)]
+    unsafe fn read_used_elem(self, offset: usize) -> (u32, u32) {
+        // SAFETY: as in `read_u16`.
+        unsafe { self.0.read_used_elem_unchecked(offset) }
+    }
+}
+
 macro_rules! impl_dma_region {
     ($t:ty) => {
         impl DmaRegion for $t {
+            type Raw<'a> = RawWindow<'a>;
             fn len(&self) -> usize {
                 self.window().len
             }
@@ -215,39 +253,9 @@ macro_rules! impl_dma_region {
             fn read_used_elem(&self, offset: usize) -> (u32, u32) {
                 self.window().read_used_elem(offset)
             }
-            // The window, and so `len()`, is fixed when the value is made:
-            // the contracts of the unchecked accessors are those of
-            // `Window`'s.
             #[inline(always)]
-            unsafe fn read_u16_unchecked(&self, offset: usize) -> u16 {
-                // SAFETY: in bounds of the window and aligned, per the
-                // caller's contract.
-                unsafe { self.window().read_unchecked(offset) }
-            }
-            #[inline(always)]
-            unsafe fn write_u16_unchecked(&self, offset: usize, value: u16) {
-                // SAFETY: as in `read_u16_unchecked`.
-                unsafe { self.window().write_unchecked(offset, value) }
-            }
-            #[inline(always)]
-            unsafe fn write_desc_unchecked(
-                &self,
-                offset: usize,
-                addr: u64,
-                len: u32,
-                flags: u16,
-                next: u16,
-            ) {
-                // SAFETY: as in `read_u16_unchecked`.
-                unsafe {
-                    self.window()
-                        .write_desc_unchecked(offset, addr, len, flags, next)
-                }
-            }
-            #[inline(always)]
-            unsafe fn read_used_elem_unchecked(&self, offset: usize) -> (u32, u32) {
-                // SAFETY: as in `read_u16_unchecked`.
-                unsafe { self.window().read_used_elem_unchecked(offset) }
+            fn raw(&self) -> RawWindow<'_> {
+                RawWindow(self.window(), PhantomData)
             }
         }
     };

@@ -19,10 +19,12 @@ use crate::platform::{
     AllocError,
     Barriers,
     DmaRegion,
-    Platform, //
+    Platform,
+    RawRegion, //
 };
 use core::{
     any::Any,
+    marker::PhantomData,
     mem::size_of,
     ptr::NonNull,
     sync::atomic::{
@@ -350,6 +352,8 @@ impl HostRegion {
 }
 
 impl DmaRegion for HostRegion {
+    type Raw<'a> = HostRaw<'a>;
+
     #[inline(always)]
     fn len(&self) -> usize {
         self.window.len
@@ -412,32 +416,43 @@ impl DmaRegion for HostRegion {
         }
     }
 
-    // The unchecked accessors: `len()` never changes (the window is fixed
-    // at creation), so the callers' offsets are in bounds of the window
-    // and, as multiples of the access width from its 16-byte aligned
-    // start, aligned.
-
     #[inline(always)]
-    unsafe fn read_u16_unchecked(&self, offset: usize) -> u16 {
+    fn raw(&self) -> HostRaw<'_> {
+        HostRaw {
+            window: self.window,
+            _region: PhantomData,
+        }
+    }
+}
+
+/// The unchecked accessors of a [`HostRegion`] ([`DmaRegion::raw`]): its
+/// window, for as long as the region is borrowed.
+///
+/// The window is fixed when the region is made, so `len()` never changes:
+/// an offset within a value it returned is within the window, and, as a
+/// multiple of the access width from the window's 16-byte aligned start,
+/// aligned.
+#[derive(Clone, Copy)]
+pub struct HostRaw<'a> {
+    window: Window,
+    _region: PhantomData<&'a HostRegion>,
+}
+
+impl RawRegion for HostRaw<'_> {
+    #[inline(always)]
+    unsafe fn read_u16(self, offset: usize) -> u16 {
         // SAFETY: in bounds and aligned per the contract (see above).
         unsafe { u16::load(self.window.at_unchecked(offset)) }
     }
 
     #[inline(always)]
-    unsafe fn write_u16_unchecked(&self, offset: usize, value: u16) {
+    unsafe fn write_u16(self, offset: usize, value: u16) {
         // SAFETY: in bounds and aligned per the contract (see above).
         unsafe { u16::store(self.window.at_unchecked(offset), value) }
     }
 
     #[inline(always)]
-    unsafe fn write_desc_unchecked(
-        &self,
-        offset: usize,
-        addr: u64,
-        len: u32,
-        flags: u16,
-        next: u16,
-    ) {
+    unsafe fn write_desc(self, offset: usize, addr: u64, len: u32, flags: u16, next: u16) {
         // SAFETY: the 16 bytes at `offset` are in bounds and 16-byte
         // aligned per the contract (see above), so each field is.
         unsafe {
@@ -450,7 +465,7 @@ impl DmaRegion for HostRegion {
     }
 
     #[inline(always)]
-    unsafe fn read_used_elem_unchecked(&self, offset: usize) -> (u32, u32) {
+    unsafe fn read_used_elem(self, offset: usize) -> (u32, u32) {
         // SAFETY: the 8 bytes at `offset` are in bounds and 4-byte aligned
         // per the contract (see above), so both fields are.
         unsafe {
@@ -459,6 +474,7 @@ impl DmaRegion for HostRegion {
         }
     }
 }
+
 /// Statistics of a [`HostPlatform`], shared with test code.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HostStats {

@@ -34,6 +34,11 @@ use core::ops::DerefMut;
 /// an out-of-range offset never happens. Implementations must still not
 /// panic on one: reads return 0 and writes are dropped.
 pub trait DmaRegion {
+    /// The unchecked accessors of [`DmaRegion::raw`].
+    type Raw<'a>: RawRegion
+    where
+        Self: 'a;
+
     /// Length of the region in bytes.
     fn len(&self) -> usize;
 
@@ -90,61 +95,84 @@ pub trait DmaRegion {
         (self.read_u32(offset), self.read_u32(offset.wrapping_add(4)))
     }
 
+    /// Unchecked accessors of this region, for code that checked its
+    /// offsets against [`DmaRegion::len`] once (the split ring's
+    /// `RingMem`). The value is a copy (a pointer and a length, say) that
+    /// lives only as long as the borrow of the region, so an operation that
+    /// makes several accesses loads it once.
+    fn raw(&self) -> Self::Raw<'_>;
+}
+
+/// Unchecked accessors of a [`DmaRegion`], from [`DmaRegion::raw`].
+///
+/// Each method has the range contract of its `# Safety` section: an offset
+/// aligned for the access, and within a value [`DmaRegion::len`] returned
+/// for the region this came from. [`Checked`] implements it with the
+/// checked accessors, for a region that has nothing faster.
+pub trait RawRegion: Copy {
     /// [`DmaRegion::read_u16`] without the range check.
     ///
-    /// The default is the checked load; an implementation whose accesses
-    /// are otherwise sound overrides it to drop the check.
+    /// # Safety
+    ///
+    /// `offset` is a multiple of 2 and `offset + 2` is at most a value
+    /// [`DmaRegion::len`] returned for the region.
+    unsafe fn read_u16(self, offset: usize) -> u16;
+
+    /// [`DmaRegion::write_u16`] without the range check.
     ///
     /// # Safety
     ///
     /// `offset` is a multiple of 2 and `offset + 2` is at most a value
-    /// [`DmaRegion::len`] returned for `self`.
-    #[inline]
-    unsafe fn read_u16_unchecked(&self, offset: usize) -> u16 {
-        self.read_u16(offset)
-    }
+    /// [`DmaRegion::len`] returned for the region.
+    unsafe fn write_u16(self, offset: usize, value: u16);
 
-    /// [`DmaRegion::write_u16`] without the range check (see
-    /// [`DmaRegion::read_u16_unchecked`]).
-    ///
-    /// # Safety
-    ///
-    /// `offset` is a multiple of 2 and `offset + 2` is at most a value
-    /// [`DmaRegion::len`] returned for `self`.
-    #[inline]
-    unsafe fn write_u16_unchecked(&self, offset: usize, value: u16) {
-        self.write_u16(offset, value)
-    }
-
-    /// [`DmaRegion::write_desc`] without the range check (see
-    /// [`DmaRegion::read_u16_unchecked`]).
+    /// [`DmaRegion::write_desc`] without the range check.
     ///
     /// # Safety
     ///
     /// `offset` is a multiple of 16 and `offset + 16` is at most a value
-    /// [`DmaRegion::len`] returned for `self`.
-    #[inline]
-    unsafe fn write_desc_unchecked(
-        &self,
-        offset: usize,
-        addr: u64,
-        len: u32,
-        flags: u16,
-        next: u16,
-    ) {
-        self.write_desc(offset, addr, len, flags, next)
-    }
+    /// [`DmaRegion::len`] returned for the region.
+    unsafe fn write_desc(self, offset: usize, addr: u64, len: u32, flags: u16, next: u16);
 
-    /// [`DmaRegion::read_used_elem`] without the range check (see
-    /// [`DmaRegion::read_u16_unchecked`]).
+    /// [`DmaRegion::read_used_elem`] without the range check.
     ///
     /// # Safety
     ///
     /// `offset` is a multiple of 4 and `offset + 8` is at most a value
-    /// [`DmaRegion::len`] returned for `self`.
+    /// [`DmaRegion::len`] returned for the region.
+    unsafe fn read_used_elem(self, offset: usize) -> (u32, u32);
+}
+
+/// [`RawRegion`] through the checked accessors of a region.
+pub struct Checked<'a, R: ?Sized>(pub &'a R);
+
+impl<R: ?Sized> Clone for Checked<'_, R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<R: ?Sized> Copy for Checked<'_, R> {}
+
+impl<R: DmaRegion + ?Sized> RawRegion for Checked<'_, R> {
     #[inline]
-    unsafe fn read_used_elem_unchecked(&self, offset: usize) -> (u32, u32) {
-        self.read_used_elem(offset)
+    unsafe fn read_u16(self, offset: usize) -> u16 {
+        self.0.read_u16(offset)
+    }
+
+    #[inline]
+    unsafe fn write_u16(self, offset: usize, value: u16) {
+        self.0.write_u16(offset, value)
+    }
+
+    #[inline]
+    unsafe fn write_desc(self, offset: usize, addr: u64, len: u32, flags: u16, next: u16) {
+        self.0.write_desc(offset, addr, len, flags, next)
+    }
+
+    #[inline]
+    unsafe fn read_used_elem(self, offset: usize) -> (u32, u32) {
+        self.0.read_used_elem(offset)
     }
 }
 

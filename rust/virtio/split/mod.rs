@@ -73,7 +73,8 @@ use super::{
     platform::{
         AllocError,
         DmaRegion,
-        Platform, //
+        Platform,
+        RawRegion, //
     },
     queue::{
         vring_need_event,
@@ -527,13 +528,11 @@ impl<P: Platform, T> SplitQueue<P, T> {
     #[inline(always)]
     fn publish(&mut self, head: u16) {
         let idx = self.avail_idx;
-        let new = idx.wrapping_add(1);
-        self.avail_idx = new;
-        self.ring.set_avail_entry(idx, head);
+        self.avail_idx = idx.wrapping_add(1);
         // ORDERING (1): the descriptors and the ring entry must be visible
         // to the device before the new index exposes them.
-        self.platform.virt_wmb();
-        self.ring.set_avail_idx(new);
+        let platform = &self.platform;
+        self.ring.publish(idx, head, || platform.virt_wmb());
         // 64 bits: never wraps. (The buffers in flight, `avail_idx -
         // last_used`, cannot exceed the queue size: each holds at least one
         // descriptor.)
@@ -560,13 +559,20 @@ impl<P: Platform, T> SplitQueue<P, T> {
         let Some(d) = self.descs.get_mut(usize::from(head)) else {
             return Err(self.internal_add(token));
         };
-        self.ring.write_desc(head, buf, flags, 0);
         self.free_head = d.next;
         d.state = 1;
         d.limit = Desc::<T>::one_limit(writable);
         d.token = Some(token);
         self.num_free = self.num_free.wrapping_sub(1);
-        self.publish(head);
+        let idx = self.avail_idx;
+        self.avail_idx = idx.wrapping_add(1);
+        // The descriptor, the ring entry and `avail.idx`, with ORDERING (1)
+        // before the index as in `publish()`.
+        let platform = &self.platform;
+        self.ring
+            .add_one(head, buf, flags, idx, || platform.virt_wmb());
+        // 64 bits: never wraps (see `publish()`).
+        self.num_added = self.num_added.wrapping_add(1);
         Ok(())
     }
 

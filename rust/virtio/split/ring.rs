@@ -9,13 +9,12 @@ use super::*;
 
 /// Offsets of the ring fields, computed once from the layout.
 ///
-/// Stored as `u32` counts of 2-byte units (the `u16` fields), 4-byte units
-/// (the used ring) or 16-byte units (the descriptor table): an offset
-/// computed from one is visibly below 2^36 and aligned for its access.
+/// Stored as `u32` counts of 2-byte units (the `u16` fields) or 4-byte
+/// units (the used ring): an offset computed from one is visibly below
+/// 2^34 and aligned for its access. The descriptor table is at offset 0
+/// in every layout ([`SplitLayout::desc_offset`]).
 #[derive(Clone, Copy)]
 struct Offsets {
-    /// The descriptor table, in 16-byte units.
-    desc: u32,
     avail_flags: u32,
     avail_idx: u32,
     /// `avail.ring[0]`.
@@ -47,7 +46,6 @@ fn bytes(units: u32, unit: usize) -> usize {
 impl Offsets {
     fn new(layout: &SplitLayout) -> Self {
         Self {
-            desc: units(layout.desc_offset(), DESC_SIZE),
             avail_flags: units(layout.avail_flags(), 2),
             avail_idx: units(layout.avail_idx(), 2),
             avail_ring: units(layout.avail_ring(0), 2),
@@ -67,7 +65,7 @@ impl Offsets {
         // (first unit, units per entry, entries, unit size): everything
         // below 2^20 x 2^4, so nothing here wraps a `u64`.
         let areas = [
-            (self.desc, 1, n, 16),
+            (0, 1, n, 16),
             (self.avail_flags, 1, 1, 2),
             (self.avail_idx, 1, 1, 2),
             (self.avail_ring, 1, n, 2),
@@ -116,7 +114,11 @@ impl<R: DmaRegion> RingMem<R> {
     pub(super) fn new(mem: R, layout: &SplitLayout, legacy: bool) -> Option<Self> {
         let off = Offsets::new(layout);
         let mask = layout.size().wrapping_sub(1);
-        if layout.size() == 0 || mem.len() < layout.total_size() || !off.fit(mask, mem.len()) {
+        if layout.size() == 0
+            || layout.desc_offset() != 0
+            || mem.len() < layout.total_size()
+            || !off.fit(mask, mem.len())
+        {
             return None;
         }
         // INVARIANT: checked just above against `mem.len()`; `off` holds
@@ -158,7 +160,7 @@ impl<R: DmaRegion> RingMem<R> {
         // SAFETY: per the contract, a field that fits the memory and is
         // 2-byte aligned (type invariant).
         self.swap
-            .u16(unsafe { self.mem.read_u16_unchecked(bytes(units, 2)) })
+            .u16(unsafe { self.mem.raw().read_u16(bytes(units, 2)) })
     }
 
     /// Volatile store of `v` (CPU order) to the `u16` field at `units`
@@ -166,16 +168,12 @@ impl<R: DmaRegion> RingMem<R> {
     ///
     /// # Safety
     ///
-    /// `units` is one of the single `u16` fields of `self.off`, or
-    /// `avail_ring + (i & mask)` for some `i`.
+    /// `units` is one of the single `u16` fields of `self.off`.
     #[inline(always)]
     unsafe fn store16(&self, units: u32, v: u16) {
         // SAFETY: per the contract, a field that fits the memory and is
         // 2-byte aligned (type invariant).
-        unsafe {
-            self.mem
-                .write_u16_unchecked(bytes(units, 2), self.swap.u16(v))
-        }
+        unsafe { self.mem.raw().write_u16(bytes(units, 2), self.swap.u16(v)) }
     }
 
     /// `used.idx`.
@@ -199,13 +197,6 @@ impl<R: DmaRegion> RingMem<R> {
         unsafe { self.load16(self.off.avail_event) }
     }
 
-    /// Stores `avail.idx`.
-    #[inline(always)]
-    pub(super) fn set_avail_idx(&self, v: u16) {
-        // SAFETY: a single `u16` field.
-        unsafe { self.store16(self.off.avail_idx, v) }
-    }
-
     /// Stores `avail.flags`.
     #[inline(always)]
     pub(super) fn set_avail_flags(&self, v: u16) {
@@ -220,13 +211,56 @@ impl<R: DmaRegion> RingMem<R> {
         unsafe { self.store16(self.off.used_event, v) }
     }
 
-    /// Stores `head` in the available ring entry of index `idx`
-    /// (`avail.ring[idx % size]`).
+    /// Publishes the buffer headed by `head` at available index `idx`:
+    /// stores `avail.ring[idx % size]`, calls `wmb` (the barrier that
+    /// orders the descriptors and the entry before the index), and stores
+    /// `avail.idx = idx + 1`. The region is loaded once for the three
+    /// steps.
     #[inline(always)]
-    pub(super) fn set_avail_entry(&self, idx: u16, head: u16) {
-        let units = self.off.avail_ring.wrapping_add(u32::from(idx & self.mask));
-        // SAFETY: `avail_ring + (idx & mask)`.
-        unsafe { self.store16(units, head) }
+    pub(super) fn publish(&self, idx: u16, head: u16, wmb: impl FnOnce()) {
+        let raw = self.mem.raw();
+        let entry = bytes(
+            self.off.avail_ring.wrapping_add(u32::from(idx & self.mask)),
+            2,
+        );
+        let index = bytes(self.off.avail_idx, 2);
+        let s = self.swap;
+        // SAFETY: `avail.ring[idx & mask]` and `avail.idx` fit the memory
+        // and are 2-byte aligned (type invariant).
+        unsafe { raw.write_u16(entry, s.u16(head)) };
+        wmb();
+        // SAFETY: as above.
+        unsafe { raw.write_u16(index, s.u16(idx.wrapping_add(1))) };
+    }
+
+    /// Writes descriptor `head % size` of the main table, then publishes
+    /// it as a buffer at available index `idx` ([`RingMem::publish`]), with
+    /// one load of the region.
+    #[inline(always)]
+    pub(super) fn add_one(&self, head: u16, buf: &Buf, flags: u16, idx: u16, wmb: impl FnOnce()) {
+        let i = head & self.mask;
+        let raw = self.mem.raw();
+        let s = self.swap;
+        let entry = bytes(
+            self.off.avail_ring.wrapping_add(u32::from(idx & self.mask)),
+            2,
+        );
+        let index = bytes(self.off.avail_idx, 2);
+        // SAFETY: descriptor `head & mask`, `avail.ring[idx & mask]` and
+        // `avail.idx` fit the memory and are aligned (type invariant).
+        unsafe {
+            raw.write_desc(
+                bytes(u32::from(i), DESC_SIZE),
+                s.u64(buf.addr),
+                s.u32(buf.len),
+                s.u16(flags),
+                0,
+            );
+            raw.write_u16(entry, s.u16(i));
+        }
+        wmb();
+        // SAFETY: as above.
+        unsafe { raw.write_u16(index, s.u16(idx.wrapping_add(1))) };
     }
 
     /// The used element of index `idx` (`used.ring[idx % size]`): its
@@ -239,20 +273,19 @@ impl<R: DmaRegion> RingMem<R> {
             .wrapping_add(u32::from(idx & self.mask).wrapping_mul(2));
         // SAFETY: the element of slot `idx & mask`, which fits the memory
         // and is 4-byte aligned (type invariant).
-        let (id, len) = unsafe { self.mem.read_used_elem_unchecked(bytes(units, 4)) };
+        let (id, len) = unsafe { self.mem.raw().read_used_elem(bytes(units, 4)) };
         (self.swap.u32(id), self.swap.u32(len))
     }
 
     /// Writes descriptor `i % size` of the main table.
     #[inline(always)]
     pub(super) fn write_desc(&self, i: u16, buf: &Buf, flags: u16, next: u16) {
-        let units = self.off.desc.wrapping_add(u32::from(i & self.mask));
         let s = self.swap;
         // SAFETY: the descriptor of slot `i & mask`, which fits the memory
         // and is 16-byte aligned (type invariant).
         unsafe {
-            self.mem.write_desc_unchecked(
-                bytes(units, DESC_SIZE),
+            self.mem.raw().write_desc(
+                bytes(u32::from(i & self.mask), DESC_SIZE),
                 s.u64(buf.addr),
                 s.u32(buf.len),
                 s.u16(flags),
@@ -269,7 +302,8 @@ impl<R: DmaRegion> RingMem<R> {
             // The device owns `used.idx` once the queue is live; before
             // that the driver sets up the whole ring (spec §2.7.8.2 makes
             // the driver initialise the used ring's flags too).
-            self.set_avail_idx(start);
+            // SAFETY: a single `u16` field.
+            unsafe { self.store16(self.off.avail_idx, start) };
             // SAFETY: a single `u16` field.
             unsafe { self.store16(self.off.used_idx, start) };
             self.set_used_event(start);
