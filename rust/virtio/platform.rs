@@ -7,7 +7,7 @@
 //!
 //! | Need | Linux kernel implementation | Host (test) implementation |
 //! |---|---|---|
-//! | Ring memory ([`DmaRegion`]) | `kernel::dma::Coherent<[u8]>`, volatile `dma_read!`/`dma_write!` | `vm-memory` guest memory or a byte buffer |
+//! | Ring memory ([`DmaRegion`], unchecked: [`RawRegion`]) | `kext::dma::SharedMem` (coherent DMA memory or pages), volatile loads and stores | `vm-memory` guest memory or a byte buffer, relaxed atomics |
 //! | Indirect tables ([`Platform::IndirectTable`]) | slots of a preallocated `Coherent` arena | slots of host memory |
 //! | Bookkeeping ([`Platform::Slice`]) | `KVec<T>` (fallible, explicit GFP) | `Vec<T>` |
 //! | Barriers ([`Barriers`]) | C helpers calling `virt_wmb()`/`virt_rmb()`/`virt_mb()` | `core::sync::atomic::fence` (test only) |
@@ -29,10 +29,11 @@ use core::ops::DerefMut;
 /// store of that width (the kernel's `READ_ONCE`/`WRITE_ONCE`); the ring
 /// code does the little-endian conversion itself.
 ///
-/// The core only passes offsets it computed from a layout validated
-/// against [`DmaRegion::len`], naturally aligned for the access width, so
-/// an out-of-range offset never happens. Implementations must still not
-/// panic on one: reads return 0 and writes are dropped.
+/// The accessors here are checked: an out-of-range or misaligned offset
+/// must not panic; reads return 0 and writes are dropped. The split ring
+/// checks its layout against [`DmaRegion::len`] once and then uses the
+/// unchecked accessors of [`DmaRegion::raw`], whose contract is that
+/// offset; so `len()` must be what the region really holds.
 pub trait DmaRegion {
     /// The unchecked accessors of [`DmaRegion::raw`].
     type Raw<'a>: RawRegion
