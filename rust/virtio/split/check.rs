@@ -21,14 +21,15 @@ impl<P: Platform, T> SplitQueue<P, T> {
             let Some(d) = self.descs.get(i) else {
                 return false;
             };
-            let table = self.tables.get(i).is_some_and(Option::is_some);
             match d.head_descs() {
                 // Counters are bounded by `size`: no wrap.
                 None if d.state == FREE => free = free.wrapping_add(1),
                 None => members = members.wrapping_add(1),
                 Some(n) => {
                     heads = heads.wrapping_add(1);
-                    if d.token.is_none() || usize::from(n) > size {
+                    // A chain head has `limit` 0: the inline completion
+                    // never takes it.
+                    if d.token.is_none() || usize::from(n) > size || (n > 1 && d.limit != 0) {
                         return false;
                     }
                     chain_members = chain_members.wrapping_add(usize::from(n.wrapping_sub(1)));
@@ -46,8 +47,8 @@ impl<P: Platform, T> SplitQueue<P, T> {
                     }
                 }
             }
-            // A table exactly for each indirect head.
-            if table != (d.state == INDIRECT) || (d.head_descs().is_none() && d.token.is_some()) {
+            // A token exactly for each head.
+            if d.head_descs().is_none() && d.token.is_some() {
                 return false;
             }
         }
