@@ -271,10 +271,19 @@ impl ConsoleDev {
     fn violation(&self, ctrl: &mut Ctrl, e: CtrlError) {
         let (n, fail) = ctrl.violations.record();
         if n <= VIOLATION_LIMIT {
-            dev_warn!(self.parent, "control message refused: {:?} ({} of {})\n", e, n, VIOLATION_LIMIT);
+            dev_warn!(
+                self.parent,
+                "control message refused: {:?} ({} of {})\n",
+                e,
+                n,
+                VIOLATION_LIMIT
+            );
         }
         if fail {
-            dev_err!(self.parent, "too many protocol violations: failing the device\n");
+            dev_err!(
+                self.parent,
+                "too many protocol violations: failing the device\n"
+            );
             ctrl.failed = true;
             self.status.fail();
         }

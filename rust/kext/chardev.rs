@@ -206,7 +206,12 @@ pub fn check_abi() -> Result {
     }
     for (field, rust) in layout() {
         if c_layout(field) != Some(rust) {
-            pr_err!("chardev shim layout mismatch: {:?}: C {:?}, Rust {}\n", field, c_layout(field), rust);
+            pr_err!(
+                "chardev shim layout mismatch: {:?}: C {:?}, Rust {}\n",
+                field,
+                c_layout(field),
+                rust
+            );
             return Err(EINVAL);
         }
     }
@@ -327,7 +332,12 @@ impl<T: Operations> Registration<T> {
     /// # Safety
     ///
     /// `file` as for [`Self::file_ops`]; `buf` is a user pointer of `len` bytes.
-    unsafe extern "C" fn read(file: *mut c_void, buf: *mut c_void, len: usize, nonblock: bool) -> isize {
+    unsafe extern "C" fn read(
+        file: *mut c_void,
+        buf: *mut c_void,
+        len: usize,
+        nonblock: bool,
+    ) -> isize {
         // SAFETY: per the function's contract.
         let ops = unsafe { Self::file_ops(file) };
         let mut out = UserSlice::new(UserPtr::from_ptr(buf), len).writer();
@@ -341,7 +351,12 @@ impl<T: Operations> Registration<T> {
     /// # Safety
     ///
     /// As [`Self::read`].
-    unsafe extern "C" fn write(file: *mut c_void, buf: *const c_void, len: usize, nonblock: bool) -> isize {
+    unsafe extern "C" fn write(
+        file: *mut c_void,
+        buf: *const c_void,
+        len: usize,
+        nonblock: bool,
+    ) -> isize {
         // SAFETY: per the function's contract.
         let ops = unsafe { Self::file_ops(file) };
         let mut data = UserSlice::new(UserPtr::from_ptr(buf.cast_mut()), len).reader();
@@ -374,7 +389,12 @@ impl<T: Operations> Registration<T> {
     /// # Safety
     ///
     /// `file` as for [`Self::file_ops`]; `filp` is the file the call is for.
-    unsafe extern "C" fn fasync(file: *mut c_void, fd: c_int, filp: *mut bindings::file, on: c_int) -> c_int {
+    unsafe extern "C" fn fasync(
+        file: *mut c_void,
+        fd: c_int,
+        filp: *mut bindings::file,
+        on: c_int,
+    ) -> c_int {
         // SAFETY: per the function's contract.
         let ops = unsafe { Self::file_ops(file) };
         // SAFETY: called from the file's `fasync` operation for `filp`.

@@ -140,7 +140,12 @@ pub fn check_abi() -> Result {
     }
     for (field, rust) in layout() {
         if c_layout(field) != Some(rust) {
-            pr_err!("hvc shim layout mismatch: {:?}: C {:?}, Rust {}\n", field, c_layout(field), rust);
+            pr_err!(
+                "hvc shim layout mismatch: {:?}: C {:?}, Rust {}\n",
+                field,
+                c_layout(field),
+                rust
+            );
             return Err(EINVAL);
         }
     }

@@ -196,7 +196,9 @@ impl Port {
             return;
         }
         // Cannot fail: at most the queue's size of buffers exist.
-        let _ = inner.filled.push_within_capacity(RxBuf { buf, len, off: 0 });
+        let _ = inner
+            .filled
+            .push_within_capacity(RxBuf { buf, len, off: 0 });
     }
 
     /// Wakes readers after receive buffers came back.
@@ -263,7 +265,8 @@ impl Port {
         let Some(io) = &inner.io else {
             return Err(ENODEV);
         };
-        let mapped = MappedBuffer::map(&io.dma, buf, DataDirection::ToDevice).map_err(|(e, _)| e)?;
+        let mapped =
+            MappedBuffer::map(&io.dma, buf, DataDirection::ToDevice).map_err(|(e, _)| e)?;
         // CAST: at most MAX_WRITE or hvc's buffer.
         let b = [Buf::new(mapped.dma_addr(), mapped.len() as u32)];
         tx.add_and_kick(&b, &[], mapped).map_err(|(e, _)| e)

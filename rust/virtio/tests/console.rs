@@ -331,9 +331,6 @@ fn a_resumed_table_keeps_the_states() {
     }
     let mut ports = Ports::resume(&mut st);
     assert!(ports.get(1).is_some_and(|p| p.present));
-    assert_eq!(
-        ports.apply(DeviceMsg::Add(1)),
-        Err(CtrlError::Duplicate(1))
-    );
+    assert_eq!(ports.apply(DeviceMsg::Add(1)), Err(CtrlError::Duplicate(1)));
     assert_eq!(ports.apply(DeviceMsg::Remove(1)), Ok(Action::Remove(1)));
 }
