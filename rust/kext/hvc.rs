@@ -134,22 +134,7 @@ pub fn layout() -> [(CField, usize); 7] {
 pub fn check_abi() -> Result {
     // SAFETY: no arguments, no side effects.
     let abi = unsafe { rvirtio_hvc_abi() };
-    if abi != SHIM_ABI {
-        pr_err!("hvc shim ABI {}, expected {}\n", abi, SHIM_ABI);
-        return Err(EINVAL);
-    }
-    for (field, rust) in layout() {
-        if c_layout(field) != Some(rust) {
-            pr_err!(
-                "hvc shim layout mismatch: {:?}: C {:?}, Rust {}\n",
-                field,
-                c_layout(field),
-                rust
-            );
-            return Err(EINVAL);
-        }
-    }
-    Ok(())
+    crate::kext::c_layout::check_shim("hvc", abi, SHIM_ABI, &layout(), c_layout)
 }
 
 /// An hvc terminal; removed when dropped (after which no operation runs).
