@@ -213,9 +213,16 @@ impl ConsoleDev {
         port.fill_rx()?;
         let name = CString::try_from_fmt(fmt!("vport{}p{}", self.index.get(), id))?;
         let reg = chardev::Registration::new(&*self.parent, &name, port.clone())?;
-        if let Some(slot) = self.table.lock().ports.get_mut(idx(id)) {
-            *slot = Some(port.clone());
-        }
+        // The slots are empty (the state machine refuses a duplicate, and
+        // a removal empties them); whatever was there is dropped outside
+        // the spinlock all the same.
+        let old = self
+            .table
+            .lock()
+            .ports
+            .get_mut(idx(id))
+            .map(|slot| slot.replace(port.clone()));
+        drop(old);
         if let Some(slot) = ctrl.cdevs.get_mut(idx(id)) {
             *slot = Some(reg);
         }
@@ -235,9 +242,13 @@ impl ConsoleDev {
         port.set_console();
         let reg = hvc::Registration::new(port, HVC_OUTBUF)?;
         dev_info!(self.parent, "port {} is console hvc{}\n", id, reg.index());
-        if let Some(slot) = self.table.lock().hvcs.get_mut(idx(id)) {
-            *slot = Some(reg);
-        }
+        let old = self
+            .table
+            .lock()
+            .hvcs
+            .get_mut(idx(id))
+            .map(|slot| slot.replace(reg));
+        drop(old);
         Ok(())
     }
 
@@ -247,6 +258,7 @@ impl ConsoleDev {
         }
     }
 
+    /// Port `id`, in process context (see `queue_interrupt`).
     fn port(&self, id: u32) -> Option<Arc<Port>> {
         self.table.lock().ports.get(idx(id)).cloned().flatten()
     }
@@ -482,25 +494,30 @@ impl Driver for RvirtioConsole {
             None => {
                 reclaim(queue);
             }
+            // The port is used under the table's lock, never cloned: the
+            // last reference of a `Port` must not be dropped here (its
+            // drop waits for an RCU grace period).
             Some((id, true)) => {
-                let port = d.port(id);
-                let _ = queue.drain(|token, len| match &port {
+                let t = d.table.lock();
+                let port = t.ports.get(idx(id)).and_then(Option::as_ref);
+                let _ = queue.drain(|token, len| match port {
                     Some(p) => p.rx_done(token, len),
                     None => drop(token),
                 });
-                if let Some(p) = &port {
+                if let Some(p) = port {
                     p.rx_wake();
                 }
-                if let Some(Some(h)) = d.table.lock().hvcs.get(idx(id)) {
+                if let Some(Some(h)) = t.hvcs.get(idx(id)) {
                     h.poll();
                 }
             }
             Some((id, false)) => {
                 reclaim(queue);
-                if let Some(p) = d.port(id) {
+                let t = d.table.lock();
+                if let Some(Some(p)) = t.ports.get(idx(id)) {
                     p.tx_wake();
                 }
-                if let Some(Some(h)) = d.table.lock().hvcs.get(idx(id)) {
+                if let Some(Some(h)) = t.hvcs.get(idx(id)) {
                     h.kick();
                 }
             }
