@@ -5,9 +5,11 @@
 # closed (a socket nobody connects to); one written to, one read to EOF,
 # and one held open across the unbind (its reader gets an error). kmemleak
 # makes every allocation slow under TCG, hence 3 rounds here and 50 (without
-# kmemleak) in console.sh.
-# rvirtio-test: timeout=600 sockets=s2 append=kmemleak=on
-# rvirtio-qemu: -device virtio-serial-pci,id=vser0,disable-legacy=on,max_ports=4,addr=0x5
+# kmemleak) in console.sh. Over PCI (pc) and virtio-mmio version 1 and 2
+# (microvm).
+# rvirtio-test: timeout=600 machines=pc,microvm,microvm-v2 sockets=s2 append=kmemleak=on
+# rvirtio-qemu[pc]: -device virtio-serial-pci,id=vser0,disable-legacy=on,max_ports=4,addr=0x5
+# rvirtio-qemu[microvm*]: -device virtio-serial-device,id=vser0,max_ports=4
 # rvirtio-qemu: -chardev file,id=f0,path=/dev/null
 # rvirtio-qemu: -chardev file,id=f1,path=/dev/null
 # rvirtio-qemu: -chardev socket,id=s2,path=@SOCK:s2@,server=on,wait=off

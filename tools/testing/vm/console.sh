@@ -1,5 +1,6 @@
 #!/bin/sh
-# rvirtio_console on virtio-serial-pci with a virtconsole (port 0, hvc0,
+# rvirtio_console on virtio-serial (PCI on pc, virtio-mmio version 1 and
+# 2 on microvm) with a virtconsole (port 0, hvc0,
 # the kernel console: console=hvc0) and two named virtserialports, all on
 # host sockets served by console.host while the guest runs:
 # - the ports appear as /dev/vportNpM with their names in
@@ -16,8 +17,9 @@
 #   is woken with an error, the node goes, no oops; device_add brings the
 #   port back and it takes a write;
 # - 50 rounds of rmmod and modprobe with the host sides connected.
-# rvirtio-test: timeout=900 sockets=con,p1,p2 append=console=hvc0,console=ttyS0
-# rvirtio-qemu: -device virtio-serial-pci,id=vser0,disable-legacy=on,max_ports=4,addr=0x5
+# rvirtio-test: timeout=900 machines=pc,microvm,microvm-v2 sockets=con,p1,p2 append=console=hvc0,console=ttyS0
+# rvirtio-qemu[pc]: -device virtio-serial-pci,id=vser0,disable-legacy=on,max_ports=4,addr=0x5
+# rvirtio-qemu[microvm*]: -device virtio-serial-device,id=vser0,max_ports=4
 # rvirtio-qemu: -chardev socket,id=con,path=@SOCK:con@,server=on,wait=off
 # rvirtio-qemu: -chardev socket,id=p1,path=@SOCK:p1@,server=on,wait=off
 # rvirtio-qemu: -chardev socket,id=p2,path=@SOCK:p2@,server=on,wait=off
