@@ -364,7 +364,10 @@ impl<T: Operations> Registration<T> {
         // SAFETY: per the function's contract.
         let ops = unsafe { Self::file_ops(file) };
         // SAFETY: `filp` is valid for the call, and the VFS holds a
-        // reference on it.
+        // reference on it. The file is a stream (`stream_open`): it has no
+        // position, so no `fdget_pos` takes or skips `f_pos_lock` for it
+        // in a way the reference could observe; the reference does not
+        // outlive the call (`poll_wait` only).
         let f = unsafe { File::from_raw_file(filp) };
         // SAFETY: `table` is null or valid for the call.
         let table = unsafe { PollTable::from_raw(table) };
