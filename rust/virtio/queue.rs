@@ -312,6 +312,13 @@ pub trait Virtqueue {
     /// Returns the next used buffer, if any.
     fn get_used(&mut self) -> Result<Option<Used<Self::Token>>, RingError>;
 
+    /// [`Virtqueue::get_used`], handing its result to `f` and returning
+    /// what `f` returns.
+    fn get_used_then<R>(
+        &mut self,
+        f: impl FnOnce(Result<Option<Used<Self::Token>>, RingError>) -> R,
+    ) -> R;
+
     /// Asks the device not to send used buffer notifications. Only a hint:
     /// spurious notifications still have to be tolerated.
     fn disable_cb(&mut self);

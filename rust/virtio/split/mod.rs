@@ -203,6 +203,20 @@ struct Slow<T> {
     error: Option<RingError>,
 }
 
+impl<T> Slow<T> {
+    /// The `get_used()` result this stands for.
+    #[inline(always)]
+    fn into_result(self) -> Result<Option<Used<T>>, RingError> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(self.token.map(|token| Used {
+                token,
+                len: self.len,
+            })),
+        }
+    }
+}
+
 /// What `refresh_used()` found: one byte, returned in a register.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Refresh {
@@ -462,18 +476,23 @@ impl<P: Platform, T> SplitQueue<P, T> {
         self.ring.used_elem(idx)
     }
 
-    /// The out-of-line part of [`Virtqueue::get_used`] once the entries
-    /// known used are consumed: reads and checks `used.idx` (moving
-    /// `used_event` around the load while notifications are on).
+    /// Reads `used.idx` once the entries known used are consumed (see
+    /// [`Self::fetch_used_idx`]): `true` if it shows new entries.
+    #[inline(always)]
+    fn refresh(&mut self) -> Result<bool, RingError> {
+        Ok(self.fetch_used_idx()? != self.last_used)
+    }
+
+    /// [`Self::refresh`], out of line, for [`Virtqueue::get_used`].
     ///
     /// It returns one byte and keeps an error in [`SplitQueue::fault`], so
     /// nothing crosses the call through memory.
     #[cold]
     #[inline(never)]
     fn refresh_used(&mut self) -> Refresh {
-        match self.fetch_used_idx() {
-            Ok(i) if i == self.last_used => Refresh::Empty,
-            Ok(_) => Refresh::Found,
+        match self.refresh() {
+            Ok(false) => Refresh::Empty,
+            Ok(true) => Refresh::Found,
             Err(e) => {
                 self.fault = e;
                 Refresh::Fault
@@ -512,6 +531,65 @@ impl<P: Platform, T> SplitQueue<P, T> {
                 error: Some(error),
             },
         }
+    }
+
+    /// Takes the next used entry if it is known used (see
+    /// [`SplitQueue::used_seen`]) and the inline completion
+    /// ([`Self::complete_one`]) takes it; `None` changes nothing.
+    #[inline(always)]
+    fn take_known(&mut self) -> Option<Used<T>> {
+        let last_used = self.last_used;
+        // Entries before `used_seen` are known used, and the queue usable
+        // (see `used_seen`); the barrier after the `used.idx` load that
+        // showed them orders the element load (ORDERING (3)).
+        if self.used_seen == last_used {
+            return None;
+        }
+        let (id, len) = self.read_used_elem(last_used);
+        let token = self.complete_one(id, len)?;
+        self.last_used = last_used.wrapping_add(1);
+        Some(Used { token, len })
+    }
+
+    /// The out-of-line part of [`Virtqueue::get_used_then`]: reads and
+    /// checks `used.idx` once the entries known used are consumed (with
+    /// [`Self::refresh`] inline), takes the next entry as the inline path
+    /// does, and hands the result to `f`.
+    ///
+    /// Apart from error paths, its only call is the tail call of
+    /// [`Self::get_used_slow_then`], so it keeps nothing across a call
+    /// and needs no stack frame; `get_used_then()` reaches it by a tail
+    /// call too, so a caller whose continuation needs registers (the C
+    /// benchmark's `lenp` and `bufp`) saves none on the inline path.
+    #[cold]
+    #[inline(never)]
+    fn get_used_cold<R>(&mut self, f: impl FnOnce(Result<Option<Used<T>>, RingError>) -> R) -> R {
+        if self.used_seen == self.last_used {
+            match self.refresh() {
+                Ok(true) => {}
+                Ok(false) => return f(Ok(None)),
+                Err(e) => return f(Err(e)),
+            }
+        }
+        // Now known used: `used_seen` was just moved past `last_used`, or
+        // the inline path gave up on this entry, changing nothing (it is
+        // read and checked again).
+        match self.take_known() {
+            Some(u) => f(Ok(Some(u))),
+            None => self.get_used_slow_then(f),
+        }
+    }
+
+    /// [`Self::get_used_slow`] for [`Virtqueue::get_used_then`]: the next
+    /// entry, known used, that the inline completion does not take.
+    #[cold]
+    #[inline(never)]
+    fn get_used_slow_then<R>(
+        &mut self,
+        f: impl FnOnce(Result<Option<Used<T>>, RingError>) -> R,
+    ) -> R {
+        let (id, len) = self.read_used_elem(self.last_used);
+        f(self.get_used_slow(id, len).into_result())
     }
 
     #[cold]
