@@ -130,13 +130,17 @@ impl From<AllocError> for CreateError {
     }
 }
 
-/// [`Desc::state`] of a descriptor on the free list.
-const FREE: u16 = 0;
-/// [`Desc::state`] of a descriptor inside an in-flight chain, not its head.
+/// [`Desc::state`] of a descriptor on the free list (no token). It is
+/// also the state of the head of a one-descriptor buffer (with a token),
+/// so that neither taking a free descriptor for such a buffer nor freeing
+/// it again writes the state: the token tells them apart.
+const FREE: u16 = 1;
+/// [`Desc::state`] of a descriptor inside an in-flight chain, not its head
+/// (no token).
 const MEMBER: u16 = u16::MAX;
-// Any other state is the head of a buffer that takes that many descriptors
-// of the main table, at most the queue size: 1 for a buffer in an
-// indirect table, or a single direct descriptor.
+// The state of a descriptor with a token (a head) is the number of
+// main-table descriptors of its buffer, at most the queue size: 1 for a
+// buffer in an indirect table, or a single direct descriptor.
 const _: () = assert!(super::spec::MAX_QUEUE_SIZE < MEMBER);
 
 /// Driver-private state of one descriptor: 8 bytes and the token, so one
@@ -144,8 +148,8 @@ const _: () = assert!(super::spec::MAX_QUEUE_SIZE < MEMBER);
 struct Desc<T> {
     /// Shadow of the descriptor's `next`: the free list and chain links.
     next: u16,
-    /// [`FREE`], [`MEMBER`], or the number of main-table descriptors of
-    /// the buffer this descriptor heads (1 for an indirect buffer).
+    /// With a token (a head): the number of main-table descriptors of its
+    /// buffer (1 for an indirect buffer). Without: [`FREE`] or [`MEMBER`].
     state: u16,
     /// For the head of a one-descriptor buffer (`state` 1): its
     /// device-writable bytes plus one, wrapping (0 for `u32::MAX` bytes),
@@ -158,7 +162,7 @@ struct Desc<T> {
     /// token, which the inline path checks next, so a stale limit only
     /// sends it to the out-of-line path.
     limit: u32,
-    /// For a head: the buffer's token.
+    /// For a head, and only for a head: the buffer's token.
     token: Option<T>,
 }
 
@@ -184,10 +188,7 @@ impl<T> Desc<T> {
     /// `None` if it is no head.
     #[inline(always)]
     fn head_descs(&self) -> Option<u16> {
-        match self.state {
-            FREE | MEMBER => None,
-            n => Some(n),
-        }
+        self.token.as_ref().map(|_| self.state)
     }
 }
 
@@ -638,7 +639,7 @@ impl<P: Platform, T> SplitQueue<P, T> {
             return Err(self.internal_add(token));
         };
         self.free_head = d.next;
-        d.state = 1;
+        // `d.state` is `FREE`, as for the head of a one-descriptor buffer.
         d.limit = Desc::<T>::one_limit(writable);
         d.token = Some(token);
         self.num_free = self.num_free.wrapping_sub(1);
@@ -777,8 +778,8 @@ impl<P: Platform, T> SplitQueue<P, T> {
         };
         self.ring.write_desc(head, &desc, VIRTQ_DESC_F_INDIRECT, 0);
         self.free_head = d.next;
-        // One descriptor of the main table; the table stays with it.
-        d.state = 1;
+        // One descriptor of the main table (`d.state` is `FREE`, as for the
+        // head of a one-descriptor buffer); the table stays with it.
         d.limit = Desc::<T>::one_limit(writable);
         d.token = Some(token);
         self.num_free = self.num_free.wrapping_sub(1);
@@ -802,7 +803,7 @@ impl<P: Platform, T> SplitQueue<P, T> {
             return None;
         }
         let token = d.token.take()?;
-        d.state = FREE;
+        // `d.state` stays `FREE` (1): free without its token.
         d.next = free_head;
         // CAST: `id < descs.len() <= 32768`.
         self.free_head = id as u16;
@@ -818,23 +819,19 @@ impl<P: Platform, T> SplitQueue<P, T> {
             Ok(i) if i <= self.ring.mask() => i,
             _ => return Err(self.violation(RingError::BadId { id })),
         };
-        let (state, limit, first) = match self.descs.get(usize::from(i)) {
-            Some(d) => (d.state, d.limit, d.next),
+        let (descs, state, limit, first) = match self.descs.get(usize::from(i)) {
+            Some(d) => (d.head_descs(), d.state, d.limit, d.next),
             None => return Err(self.violation(RingError::Internal)),
         };
-        let writable = match state {
-            FREE | MEMBER => 0,
-            1 => limit.wrapping_sub(1),
-            _ => match self.descs.get(usize::from(first)) {
+        let writable = match descs {
+            None if state == MEMBER => return Err(self.violation(RingError::NotHead { id })),
+            None => return Err(self.violation(RingError::NotInFlight { id })),
+            Some(1) => limit.wrapping_sub(1),
+            Some(_) => match self.descs.get(usize::from(first)) {
                 Some(m) => m.limit,
                 None => return Err(self.violation(RingError::Internal)),
             },
         };
-        match state {
-            FREE => return Err(self.violation(RingError::NotInFlight { id })),
-            MEMBER => return Err(self.violation(RingError::NotHead { id })),
-            _ => {}
-        }
         let len = if len <= writable {
             len
         } else {
