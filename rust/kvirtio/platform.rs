@@ -24,6 +24,7 @@ use crate::{
     kext::{barrier, dma::SharedMem},
     virtio::dma::Addressing,
     virtio::platform::{
+        desc_flags_next,
         AllocError,
         Barriers,
         DmaRegion,
@@ -100,8 +101,10 @@ impl Window {
     }
 
     /// Stores a whole split descriptor (`struct virtq_desc`, 16 bytes at a
-    /// 16-byte aligned `off`) with one range check: four volatile stores of
-    /// the field widths, as four `write` calls would do.
+    /// 16-byte aligned `off`) with one range check: volatile stores of
+    /// `addr`, `len`, and `flags` with `next` as one 32-bit word (the
+    /// device reads the descriptor only after the barrier that publishes
+    /// it, so the store widths do not matter to it).
     #[inline(always)]
     fn write_desc(&self, off: usize, addr: u64, len: u32, flags: u16, next: u16) {
         if !access_ok(off, DESC_SIZE, self.len) {
@@ -118,16 +121,16 @@ impl Window {
     /// `off` is a multiple of 16 and `off + 16 <= len`.
     #[inline(always)]
     unsafe fn write_desc_unchecked(&self, off: usize, addr: u64, len: u32, flags: u16, next: u16) {
-        // SAFETY: `off + 16 <= len`, so all four fields are inside the
+        // SAFETY: `off + 16 <= len`, so all 16 bytes are inside the
         // allocation (type invariant); `off` is 16-byte aligned and `base`
-        // too, so each field is naturally aligned. The memory is shared with
-        // the device, which is why the stores are volatile.
+        // too, so each store (8 bytes at +0, 4 at +8 and at +12) is
+        // naturally aligned. The memory is shared with the device, which is
+        // why the stores are volatile.
         unsafe {
             let p = self.base.as_ptr().add(off);
             core::ptr::write_volatile(p.cast::<u64>(), addr);
             core::ptr::write_volatile(p.add(8).cast::<u32>(), len);
-            core::ptr::write_volatile(p.add(12).cast::<u16>(), flags);
-            core::ptr::write_volatile(p.add(14).cast::<u16>(), next);
+            core::ptr::write_volatile(p.add(12).cast::<u32>(), desc_flags_next(flags, next));
         }
     }
 

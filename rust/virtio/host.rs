@@ -16,6 +16,7 @@
 //! its C device side reading the memory at [`HostMemory::as_ptr`]).
 
 use crate::platform::{
+    desc_flags_next,
     AllocError,
     Barriers,
     DmaRegion,
@@ -454,13 +455,13 @@ impl RawRegion for HostRaw<'_> {
     #[inline(always)]
     unsafe fn write_desc(self, offset: usize, addr: u64, len: u32, flags: u16, next: u16) {
         // SAFETY: the 16 bytes at `offset` are in bounds and 16-byte
-        // aligned per the contract (see above), so each field is.
+        // aligned per the contract (see above), so each store (8 bytes at
+        // +0, 4 at +8 and at +12, `flags` and `next` in one) is.
         unsafe {
             let p = self.window.at_unchecked(offset);
             u64::store(p, addr);
             u32::store(p.add(8), len);
-            u16::store(p.add(12), flags);
-            u16::store(p.add(14), next);
+            u32::store(p.add(12), desc_flags_next(flags, next));
         }
     }
 

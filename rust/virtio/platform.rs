@@ -104,6 +104,17 @@ pub trait DmaRegion {
     fn raw(&self) -> Self::Raw<'_>;
 }
 
+/// The last 4 bytes of a descriptor (`flags` at +12, `next` at +14, each
+/// in the ring's byte order like the arguments of
+/// [`DmaRegion::write_desc`]) as one `u32` in CPU byte order, for an
+/// implementation of `write_desc` that stores them with one 32-bit store.
+#[inline(always)]
+pub const fn desc_flags_next(flags: u16, next: u16) -> u32 {
+    let f = flags.to_ne_bytes();
+    let n = next.to_ne_bytes();
+    u32::from_ne_bytes([f[0], f[1], n[0], n[1]])
+}
+
 /// Unchecked accessors of a [`DmaRegion`], from [`DmaRegion::raw`].
 ///
 /// Each method has the range contract of its `# Safety` section: an offset

@@ -130,13 +130,17 @@ impl From<AllocError> for CreateError {
     }
 }
 
-/// [`Desc::state`] of a descriptor on the free list.
-const FREE: u16 = 0;
-/// [`Desc::state`] of a descriptor inside an in-flight chain, not its head.
+/// [`Desc::state`] of a descriptor on the free list (no token). It is
+/// also the state of the head of a one-descriptor buffer (with a token),
+/// so that neither taking a free descriptor for such a buffer nor freeing
+/// it again writes the state: the token tells them apart.
+const FREE: u16 = 1;
+/// [`Desc::state`] of a descriptor inside an in-flight chain, not its head
+/// (no token).
 const MEMBER: u16 = u16::MAX;
-// Any other state is the head of a buffer that takes that many descriptors
-// of the main table, at most the queue size: 1 for a buffer in an
-// indirect table, or a single direct descriptor.
+// The state of a descriptor with a token (a head) is the number of
+// main-table descriptors of its buffer, at most the queue size: 1 for a
+// buffer in an indirect table, or a single direct descriptor.
 const _: () = assert!(super::spec::MAX_QUEUE_SIZE < MEMBER);
 
 /// Driver-private state of one descriptor: 8 bytes and the token, so one
@@ -144,8 +148,8 @@ const _: () = assert!(super::spec::MAX_QUEUE_SIZE < MEMBER);
 struct Desc<T> {
     /// Shadow of the descriptor's `next`: the free list and chain links.
     next: u16,
-    /// [`FREE`], [`MEMBER`], or the number of main-table descriptors of
-    /// the buffer this descriptor heads (1 for an indirect buffer).
+    /// With a token (a head): the number of main-table descriptors of its
+    /// buffer (1 for an indirect buffer). Without: [`FREE`] or [`MEMBER`].
     state: u16,
     /// For the head of a one-descriptor buffer (`state` 1): its
     /// device-writable bytes plus one, wrapping (0 for `u32::MAX` bytes),
@@ -158,7 +162,7 @@ struct Desc<T> {
     /// token, which the inline path checks next, so a stale limit only
     /// sends it to the out-of-line path.
     limit: u32,
-    /// For a head: the buffer's token.
+    /// For a head, and only for a head: the buffer's token.
     token: Option<T>,
 }
 
@@ -184,10 +188,7 @@ impl<T> Desc<T> {
     /// `None` if it is no head.
     #[inline(always)]
     fn head_descs(&self) -> Option<u16> {
-        match self.state {
-            FREE | MEMBER => None,
-            n => Some(n),
-        }
+        self.token.as_ref().map(|_| self.state)
     }
 }
 
@@ -201,6 +202,20 @@ struct Slow<T> {
     token: Option<T>,
     len: u32,
     error: Option<RingError>,
+}
+
+impl<T> Slow<T> {
+    /// The `get_used()` result this stands for.
+    #[inline(always)]
+    fn into_result(self) -> Result<Option<Used<T>>, RingError> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(self.token.map(|token| Used {
+                token,
+                len: self.len,
+            })),
+        }
+    }
 }
 
 /// What `refresh_used()` found: one byte, returned in a register.
@@ -462,18 +477,23 @@ impl<P: Platform, T> SplitQueue<P, T> {
         self.ring.used_elem(idx)
     }
 
-    /// The out-of-line part of [`Virtqueue::get_used`] once the entries
-    /// known used are consumed: reads and checks `used.idx` (moving
-    /// `used_event` around the load while notifications are on).
+    /// Reads `used.idx` once the entries known used are consumed (see
+    /// [`Self::fetch_used_idx`]): `true` if it shows new entries.
+    #[inline(always)]
+    fn refresh(&mut self) -> Result<bool, RingError> {
+        Ok(self.fetch_used_idx()? != self.last_used)
+    }
+
+    /// [`Self::refresh`], out of line, for [`Virtqueue::get_used`].
     ///
     /// It returns one byte and keeps an error in [`SplitQueue::fault`], so
     /// nothing crosses the call through memory.
     #[cold]
     #[inline(never)]
     fn refresh_used(&mut self) -> Refresh {
-        match self.fetch_used_idx() {
-            Ok(i) if i == self.last_used => Refresh::Empty,
-            Ok(_) => Refresh::Found,
+        match self.refresh() {
+            Ok(false) => Refresh::Empty,
+            Ok(true) => Refresh::Found,
             Err(e) => {
                 self.fault = e;
                 Refresh::Fault
@@ -512,6 +532,65 @@ impl<P: Platform, T> SplitQueue<P, T> {
                 error: Some(error),
             },
         }
+    }
+
+    /// Takes the next used entry if it is known used (see
+    /// [`SplitQueue::used_seen`]) and the inline completion
+    /// ([`Self::complete_one`]) takes it; `None` changes nothing.
+    #[inline(always)]
+    fn take_known(&mut self) -> Option<Used<T>> {
+        let last_used = self.last_used;
+        // Entries before `used_seen` are known used, and the queue usable
+        // (see `used_seen`); the barrier after the `used.idx` load that
+        // showed them orders the element load (ORDERING (3)).
+        if self.used_seen == last_used {
+            return None;
+        }
+        let (id, len) = self.read_used_elem(last_used);
+        let token = self.complete_one(id, len)?;
+        self.last_used = last_used.wrapping_add(1);
+        Some(Used { token, len })
+    }
+
+    /// The out-of-line part of [`Virtqueue::get_used_then`]: reads and
+    /// checks `used.idx` once the entries known used are consumed (with
+    /// [`Self::refresh`] inline), takes the next entry as the inline path
+    /// does, and hands the result to `f`.
+    ///
+    /// Apart from error paths, its only call is the tail call of
+    /// [`Self::get_used_slow_then`], so it keeps nothing across a call
+    /// and needs no stack frame; `get_used_then()` reaches it by a tail
+    /// call too, so a caller whose continuation needs registers (the C
+    /// benchmark's `lenp` and `bufp`) saves none on the inline path.
+    #[cold]
+    #[inline(never)]
+    fn get_used_cold<R>(&mut self, f: impl FnOnce(Result<Option<Used<T>>, RingError>) -> R) -> R {
+        if self.used_seen == self.last_used {
+            match self.refresh() {
+                Ok(true) => {}
+                Ok(false) => return f(Ok(None)),
+                Err(e) => return f(Err(e)),
+            }
+        }
+        // Now known used: `used_seen` was just moved past `last_used`, or
+        // the inline path gave up on this entry, changing nothing (it is
+        // read and checked again).
+        match self.take_known() {
+            Some(u) => f(Ok(Some(u))),
+            None => self.get_used_slow_then(f),
+        }
+    }
+
+    /// [`Self::get_used_slow`] for [`Virtqueue::get_used_then`]: the next
+    /// entry, known used, that the inline completion does not take.
+    #[cold]
+    #[inline(never)]
+    fn get_used_slow_then<R>(
+        &mut self,
+        f: impl FnOnce(Result<Option<Used<T>>, RingError>) -> R,
+    ) -> R {
+        let (id, len) = self.read_used_elem(self.last_used);
+        f(self.get_used_slow(id, len).into_result())
     }
 
     #[cold]
@@ -560,7 +639,7 @@ impl<P: Platform, T> SplitQueue<P, T> {
             return Err(self.internal_add(token));
         };
         self.free_head = d.next;
-        d.state = 1;
+        // `d.state` is `FREE`, as for the head of a one-descriptor buffer.
         d.limit = Desc::<T>::one_limit(writable);
         d.token = Some(token);
         self.num_free = self.num_free.wrapping_sub(1);
@@ -699,8 +778,8 @@ impl<P: Platform, T> SplitQueue<P, T> {
         };
         self.ring.write_desc(head, &desc, VIRTQ_DESC_F_INDIRECT, 0);
         self.free_head = d.next;
-        // One descriptor of the main table; the table stays with it.
-        d.state = 1;
+        // One descriptor of the main table (`d.state` is `FREE`, as for the
+        // head of a one-descriptor buffer); the table stays with it.
         d.limit = Desc::<T>::one_limit(writable);
         d.token = Some(token);
         self.num_free = self.num_free.wrapping_sub(1);
@@ -724,7 +803,7 @@ impl<P: Platform, T> SplitQueue<P, T> {
             return None;
         }
         let token = d.token.take()?;
-        d.state = FREE;
+        // `d.state` stays `FREE` (1): free without its token.
         d.next = free_head;
         // CAST: `id < descs.len() <= 32768`.
         self.free_head = id as u16;
@@ -740,23 +819,19 @@ impl<P: Platform, T> SplitQueue<P, T> {
             Ok(i) if i <= self.ring.mask() => i,
             _ => return Err(self.violation(RingError::BadId { id })),
         };
-        let (state, limit, first) = match self.descs.get(usize::from(i)) {
-            Some(d) => (d.state, d.limit, d.next),
+        let (descs, state, limit, first) = match self.descs.get(usize::from(i)) {
+            Some(d) => (d.head_descs(), d.state, d.limit, d.next),
             None => return Err(self.violation(RingError::Internal)),
         };
-        let writable = match state {
-            FREE | MEMBER => 0,
-            1 => limit.wrapping_sub(1),
-            _ => match self.descs.get(usize::from(first)) {
+        let writable = match descs {
+            None if state == MEMBER => return Err(self.violation(RingError::NotHead { id })),
+            None => return Err(self.violation(RingError::NotInFlight { id })),
+            Some(1) => limit.wrapping_sub(1),
+            Some(_) => match self.descs.get(usize::from(first)) {
                 Some(m) => m.limit,
                 None => return Err(self.violation(RingError::Internal)),
             },
         };
-        match state {
-            FREE => return Err(self.violation(RingError::NotInFlight { id })),
-            MEMBER => return Err(self.violation(RingError::NotHead { id })),
-            _ => {}
-        }
         let len = if len <= writable {
             len
         } else {

@@ -112,7 +112,7 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
 
     fn more_used(&mut self) -> Result<bool, RingError> {
         // Entries known used imply a usable queue (see `used_seen`).
-        Ok(self.used_seen != self.last_used || self.fetch_used_idx()? != self.last_used)
+        Ok(self.used_seen != self.last_used || self.refresh()?)
     }
 
     #[inline]
@@ -128,14 +128,7 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
                     self.last_used = last_used.wrapping_add(1);
                     return Ok(Some(Used { token, len }));
                 }
-                let slow = self.get_used_slow(id, len);
-                if let Some(e) = slow.error {
-                    return Err(e);
-                }
-                return Ok(slow.token.map(|token| Used {
-                    token,
-                    len: slow.len,
-                }));
+                return self.get_used_slow(id, len).into_result();
             }
             // Those are consumed: read `used.idx` again.
             match self.refresh_used() {
@@ -143,6 +136,16 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
                 Refresh::Empty => return Ok(None),
                 Refresh::Fault => return Err(self.fault()),
             }
+        }
+    }
+
+    #[inline]
+    fn get_used_then<R>(&mut self, f: impl FnOnce(Result<Option<Used<T>>, RingError>) -> R) -> R {
+        match self.take_known() {
+            Some(u) => f(Ok(Some(u))),
+            // Nothing changed: the out-of-line path, which calls `f` itself
+            // (a tail call).
+            None => self.get_used_cold(f),
         }
     }
 

@@ -223,7 +223,7 @@ fn refused() -> c_int {
 pub unsafe extern "C" fn get_buf(lenp: *mut c_uint, bufp: *mut *mut c_void) -> *mut c_void {
     // SAFETY: guest thread only.
     let q = unsafe { queue() };
-    match q.get_used() {
+    q.get_used_then(move |r| match r {
         Ok(Some(u)) => {
             // SAFETY: valid for writes per the function's contract.
             unsafe {
@@ -234,7 +234,7 @@ pub unsafe extern "C" fn get_buf(lenp: *mut c_uint, bufp: *mut *mut c_void) -> *
         }
         Ok(None) => core::ptr::null_mut(),
         Err(e) => ring_error(e),
-    }
+    })
 }
 
 /// Reports a ring error and aborts (kept out of the guest functions).
