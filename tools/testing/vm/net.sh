@@ -1,0 +1,150 @@
+#!/bin/sh
+# rvirtio_net on the bridge topology (two vnet_hdr taps on a host bridge,
+# each NIC in a guest namespace of its own) and on QEMU's hub (no
+# vnet_hdr: no offloads), with the C virtio_net never loaded: the
+# interfaces are eth%d under their PCI devices, `ethtool -i` names the
+# driver, `ethtool -k` shows the offloads the devices offer (checksum and
+# TSO behind the taps, none behind the hub), the link is up; ping of many
+# sizes up to the MTU, a 64 MiB file over TCP with matching sha256 at the
+# far end, iperf3 TCP both ways (with TSO frames sent: more bytes than
+# packets times the MTU); no packet dropped as invalid; rmmod and modprobe
+# rounds rebind every NIC and traffic flows again.
+# rvirtio-test: timeout=900 net=bridge
+# rvirtio-qemu: -netdev tap,id=n0,ifname=rvtap0,script=no,downscript=no
+# rvirtio-qemu: -device virtio-net-pci,netdev=n0,disable-legacy=on,addr=0x5,mac=52:54:00:00:00:01
+# rvirtio-qemu: -netdev tap,id=n1,ifname=rvtap1,script=no,downscript=no
+# rvirtio-qemu: -device virtio-net-pci,netdev=n1,disable-legacy=on,addr=0x6,mac=52:54:00:00:00:02
+# rvirtio-qemu: -netdev hubport,id=h0,hubid=0
+# rvirtio-qemu: -device virtio-net-pci,netdev=h0,disable-legacy=on,addr=0x7,mac=52:54:00:00:00:03
+# rvirtio-qemu: -netdev hubport,id=h1,hubid=0
+# rvirtio-qemu: -device virtio-net-pci,netdev=h1,disable-legacy=on,addr=0x8,mac=52:54:00:00:00:04
+. "$RVIRTIO_LIB"
+
+# wait_ifaces N: until rvirtio_net has N interfaces.
+wait_ifaces() {
+	_n=0
+	while [ "$(net_ifaces rvirtio_net | wc -l)" -lt "$1" ]; do
+		_n=$((_n + 1))
+		[ $_n -lt 100 ] || fail "rvirtio_net made $(net_ifaces rvirtio_net | wc -l) interfaces, not $1"
+		sleep 0.1
+	done
+}
+
+offload() { # NS IFACE FEATURE: the feature's state in ethtool -k
+	ip netns exec "$1" ethtool -k "$2" 2>/dev/null | sed -n "s/^$3: \([a-z]*\).*/\1/p"
+}
+
+# stat NS IFACE NAME: an interface counter (/sys/class/net/IFACE/statistics/NAME).
+stat() {
+	ip netns exec "$1" cat "/sys/class/net/$2/statistics/$3"
+}
+
+# transfer: 64 MiB from nsa to nsb over TCP (busybox httpd and wget),
+# sha256 compared at the far end.
+transfer() {
+	rm -f /tmp/recv.bin
+	ip netns exec nsa busybox httpd -f -p 8080 -h /tmp/www &
+	_httpd=$!
+	sleep 0.3
+	ip netns exec nsb busybox wget -q -O /tmp/recv.bin http://10.0.0.1:8080/send.bin ||
+		{ kill $_httpd; fail "wget of the 64 MiB file"; }
+	kill $_httpd
+	wait $_httpd 2>/dev/null
+	expect_eq "sha256 of the 64 MiB sent over TCP" \
+		"$(sha256sum </tmp/recv.bin | cut -d' ' -f1)" "$sum"
+	rm -f /tmp/recv.bin
+}
+
+# iperf DIR: iperf3 TCP for 3 s from nsa (DIR "") or to it (DIR -R).
+iperf() {
+	ip netns exec nsb iperf3 -s -1 -D -B 10.0.0.2 >/dev/null || fail "iperf3 server"
+	sleep 0.5
+	ip netns exec nsa iperf3 -c 10.0.0.2 -t 3 $1 -J >/tmp/iperf.json ||
+		fail "iperf3 $1: $(cat /tmp/iperf.json)"
+	_bps=$(sed -n 's/.*"bits_per_second":[[:space:]]*\([0-9.e+]*\).*/\1/p' /tmp/iperf.json | tail -n1)
+	echo "ok: iperf3 TCP ${1:-(nsa to nsb)}: $_bps bit/s"
+}
+
+no_invalid() { # NS IFACE: no packet was dropped as invalid
+	expect_eq "$2 rx_length_errors" "$(stat "$1" "$2" rx_length_errors)" 0
+}
+
+lsmod | grep -q '^virtio_net' && fail "the C virtio_net is loaded"
+check "modprobe rvirtio_net" modprobe rvirtio_net
+wait_ifaces 4
+lsmod | grep -q '^virtio_net' && fail "the C virtio_net got loaded"
+set -- $(net_ifaces rvirtio_net)
+tap_a=$1 tap_b=$2 hub_a=$3 hub_b=$4
+echo "interfaces: taps $tap_a $tap_b, hub $hub_a $hub_b"
+for i in "$@"; do
+	case $i in eth[0-9]*) ;; *) fail "interface $i is not named eth%d" ;; esac
+done
+expect_eq "ethtool -i driver" "$(ethtool -i "$tap_a" | sed -n 's/^driver: //p')" rvirtio_net
+expect_eq "ethtool -i bus-info" "$(ethtool -i "$tap_a" | sed -n 's/^bus-info: //p')" \
+	"$(basename "$(readlink -f /sys/class/net/$tap_a/device)")"
+expect_eq "MAC from the configuration" "$(cat /sys/class/net/$tap_a/address)" 52:54:00:00:00:01
+
+mkdir -p /tmp/www
+dd if=/dev/urandom of=/tmp/www/send.bin bs=1M count=64 2>/dev/null || fail "making the file"
+sum=$(sha256sum </tmp/www/send.bin | cut -d' ' -f1)
+
+step "bridge: offloads on, traffic crosses both devices"
+net_pair "$tap_a" "$tap_b"
+for f in tx-checksumming rx-checksumming scatter-gather tcp-segmentation-offload; do
+	expect_eq "$tap_a $f" "$(offload nsa "$tap_a" $f)" on
+done
+wait_for_carrier() { # NS IFACE
+	_n=0
+	until [ "$(ip netns exec "$1" cat /sys/class/net/$2/carrier 2>/dev/null)" = 1 ]; do
+		_n=$((_n + 1))
+		[ $_n -lt 50 ] || fail "no carrier on $2"
+		sleep 0.1
+	done
+}
+wait_for_carrier nsa "$tap_a"
+wait_for_carrier nsb "$tap_b"
+net_ping_sizes nsa 10.0.0.2 1472
+transfer
+tx0=$(stat nsa "$tap_a" tx_packets)
+txb0=$(stat nsa "$tap_a" tx_bytes)
+iperf ""
+iperf -R
+tx1=$(stat nsa "$tap_a" tx_packets)
+txb1=$(stat nsa "$tap_a" tx_bytes)
+# TSO: the stack hands the driver frames larger than the MTU.
+avg=$(( (txb1 - txb0) / (tx1 - tx0) ))
+echo "average frame sent during iperf3: $avg bytes"
+[ "$avg" -gt 1514 ] || fail "no TSO frames sent (average $avg bytes)"
+no_invalid nsa "$tap_a"
+no_invalid nsb "$tap_b"
+
+step "hub: no offloads, traffic crosses both devices"
+ip netns del nsa
+ip netns del nsb
+wait_ifaces 4
+net_pair "$hub_a" "$hub_b"
+for f in tx-checksumming tcp-segmentation-offload; do
+	expect_eq "$hub_a $f" "$(offload nsa "$hub_a" $f)" off
+done
+wait_for_carrier nsa "$hub_a"
+net_ping_sizes nsa 10.0.0.2 1472
+transfer
+iperf ""
+no_invalid nsa "$hub_a"
+no_invalid nsb "$hub_b"
+
+step "rmmod and modprobe rounds"
+ip netns del nsa
+ip netns del nsb
+for r in 1 2 3 4 5; do
+	check "rmmod rvirtio_net ($r)" rmmod rvirtio_net
+	[ -z "$(net_ifaces rvirtio_net)" ] || fail "interfaces left after rmmod"
+	check "modprobe rvirtio_net ($r)" modprobe rvirtio_net
+	wait_ifaces 4
+done
+set -- $(net_ifaces rvirtio_net)
+net_pair "$1" "$2"
+wait_for_carrier nsa "$1"
+net_ping_sizes nsa 10.0.0.2 1472
+transfer
+no_kernel_errors
