@@ -60,19 +60,18 @@ use kvirtio::{
 use net::{
     Config as NetConfig,
     NapiKind,
-    Offloads,
     Registration, //
 };
 use rvirtio_net::{
+    features::{
+        self,
+        offloads, //
+    },
     Net,
     Token, //
 };
 use virtio::{
-    features::{
-        DriverFeatures,
-        FeatureDep,
-        Features, //
-    },
+    features::DriverFeatures,
     net::{
         self as vnet,
         wire::{
@@ -103,42 +102,6 @@ crate::module_virtio_driver! {
 /// The driver.
 pub struct RvirtioNet;
 
-/// The features this driver uses.
-const WANTED: Features = Features::single(f::CSUM)
-    .with(f::GUEST_CSUM)
-    .with(f::MTU)
-    .with(f::MAC)
-    .with(f::GUEST_TSO4)
-    .with(f::GUEST_TSO6)
-    .with(f::GUEST_ECN)
-    .with(f::HOST_TSO4)
-    .with(f::HOST_TSO6)
-    .with(f::HOST_ECN)
-    .with(f::MRG_RXBUF)
-    .with(f::STATUS)
-    .with(f::SPEED_DUPLEX);
-
-/// The driver's own requirements on top of the spec's
-/// ([`vnet::FEATURE_DEPS`]): big-packet receive is not implemented, so the
-/// receive GSO offloads need MRG_RXBUF; ECN needs TSO4 (the spec's "TSO4
-/// or TSO6", narrowed to what [`FeatureDep`] can say).
-const DRIVER_DEPS: [FeatureDep; 4] = [
-    FeatureDep::new(f::GUEST_TSO4, Features::single(f::MRG_RXBUF)),
-    FeatureDep::new(f::GUEST_TSO6, Features::single(f::MRG_RXBUF)),
-    FeatureDep::new(f::GUEST_ECN, Features::single(f::GUEST_TSO4)),
-    FeatureDep::new(f::HOST_ECN, Features::single(f::HOST_TSO4)),
-];
-
-/// Both lists of requirements, for negotiation.
-const DEPS: [FeatureDep; vnet::FEATURE_DEPS.len() + DRIVER_DEPS.len()] = {
-    let mut out =
-        [FeatureDep::new(f::CSUM, Features::EMPTY); vnet::FEATURE_DEPS.len() + DRIVER_DEPS.len()];
-    let (spec, ours) = out.split_at_mut(vnet::FEATURE_DEPS.len());
-    spec.copy_from_slice(&vnet::FEATURE_DEPS);
-    ours.copy_from_slice(&DRIVER_DEPS);
-    out
-};
-
 /// Largest ring the driver asks for.
 const RING_MAX: u16 = 1024;
 
@@ -147,40 +110,10 @@ pub struct NetData {
     reg: Registration<Net>,
 }
 
-/// The offloads the interface shows for the negotiated features.
-fn offloads(rx: RxOffloads, tx: TxOffloads) -> (Offloads, Offloads) {
-    let mut hw = Offloads::NONE;
-    let mut on = Offloads::NONE;
-    if tx.csum {
-        hw = hw.with(Offloads::SG).with(Offloads::HW_CSUM);
-        if tx.tso4 {
-            hw = hw.with(Offloads::TSO);
-        }
-        if tx.tso6 {
-            hw = hw.with(Offloads::TSO6);
-        }
-        if tx.ecn {
-            hw = hw.with(Offloads::TSO_ECN);
-        }
-        on = hw;
-    }
-    if rx.csum {
-        on = on.with(Offloads::RXCSUM);
-    }
-    if rx.tso4 || rx.tso6 {
-        on = on.with(Offloads::GRO_HW);
-    }
-    (hw, on)
-}
-
 impl Driver for RvirtioNet {
     const DEVICE_ID: DeviceId = DeviceId::NET;
     const NAME: &'static CStr = c"rvirtio_net";
-    const FEATURES: DriverFeatures<'static> = DriverFeatures {
-        wanted: WANTED,
-        required: Features::EMPTY,
-        deps: &DEPS,
-    };
+    const FEATURES: DriverFeatures<'static> = features::DRIVER;
     type Data = NetData;
 
     fn force_legacy() -> bool {
@@ -251,6 +184,7 @@ impl Driver for RvirtioNet {
             tx,
             setup.dma(),
             setup.device_config()?,
+            setup.device_status()?,
             negotiated,
             order,
             mode,
@@ -279,12 +213,12 @@ impl Driver for RvirtioNet {
         let net = data.reg.ops();
         // Receive buffers first: the device may deliver as soon as the
         // interface is up.
-        net.refill();
+        net.refill.fill();
         data.reg.register()?;
         net.update_link(data.reg.dev());
         dev_info!(
             dev,
-            "rvirtio_net: {} receive buffers, mode {:?}, header {} bytes\n",
+            "{} receive buffers, mode {:?}, header {} bytes\n",
             net.rx_posted(),
             net.rx_mode(),
             net.hdr_len()
@@ -299,10 +233,7 @@ impl Driver for RvirtioNet {
             _ => return,
         };
         if let Some(napi) = data.reg.dev().napi(0, kind) {
-            if napi.schedule_prep() {
-                q.disable_cb();
-                napi.schedule();
-            }
+            napi.schedule(|| q.disable_cb());
         }
     }
 
@@ -314,5 +245,6 @@ impl Driver for RvirtioNet {
         // Every callback has returned after this; the buffers go back when
         // the data is dropped, after the device is reset.
         data.reg.unregister();
+        data.reg.ops().refill.stop();
     }
 }

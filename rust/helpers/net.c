@@ -13,13 +13,14 @@
 #include <linux/etherdevice.h>
 #include <linux/ethtool.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
 #include <linux/netdevice.h>
 #include <linux/skbuff.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 
 /* Bump on any change of the functions or structures below (kext::net::SHIM_ABI). */
-#define RVIRTIO_NET_SHIM_ABI 1
+#define RVIRTIO_NET_SHIM_ABI 2
 
 unsigned int rvirtio_net_abi(void);
 unsigned int rvirtio_net_abi(void)
@@ -121,6 +122,8 @@ struct rvirtio_napi {
 	struct rvirtio_net *n;
 	u32 index;
 	bool tx;
+	/* Enabled (napi_enable without napi_disable since), under n->napi_lock. */
+	bool enabled;
 };
 
 /*
@@ -139,6 +142,8 @@ struct rvirtio_net {
 	void *drv;
 	/* Orders carrier changes with unregister; live while registered. */
 	spinlock_t lock;
+	/* Serialises NAPI enable and disable (each once, in turn). */
+	struct mutex napi_lock;
 	bool live;
 	bool registered;
 	u32 nr_napi;
@@ -351,6 +356,7 @@ struct rvirtio_net *rvirtio_net_alloc(struct device *parent, u32 nr_pairs,
 	n->cb = cb;
 	n->drv = drv;
 	spin_lock_init(&n->lock);
+	mutex_init(&n->napi_lock);
 	strscpy(n->version, version, sizeof(n->version));
 	n->nr_napi = 2 * nr_pairs;
 	n->napi = kcalloc(n->nr_napi, sizeof(*n->napi), GFP_KERNEL);
@@ -476,7 +482,23 @@ void rvirtio_net_unregister(struct rvirtio_net *n)
 		unregister_netdev(n->dev);
 }
 
-/* After rvirtio_net_unregister (or without registration): frees it all. */
+void rvirtio_napi_disable(struct rvirtio_napi *rn);
+
+/*
+ * After rvirtio_net_unregister: disables the NAPI contexts the driver left
+ * enabled, so no poll runs once this returns (before the driver's data
+ * goes).
+ */
+void rvirtio_net_quiesce(struct rvirtio_net *n);
+void rvirtio_net_quiesce(struct rvirtio_net *n)
+{
+	u32 i;
+
+	for (i = 0; i < n->nr_napi; i++)
+		rvirtio_napi_disable(&n->napi[i]);
+}
+
+/* After rvirtio_net_quiesce: frees it all. */
 void rvirtio_net_free(struct rvirtio_net *n);
 void rvirtio_net_free(struct rvirtio_net *n)
 {
@@ -485,6 +507,7 @@ void rvirtio_net_free(struct rvirtio_net *n)
 	for (i = 0; i < n->nr_napi; i++)
 		netif_napi_del(&n->napi[i].napi);
 	kfree(n->napi);
+	mutex_destroy(&n->napi_lock);
 	free_netdev(n->dev);
 }
 
@@ -523,24 +546,37 @@ struct rvirtio_napi *rvirtio_net_napi(struct rvirtio_net *n, u32 i)
 	return i < n->nr_napi ? &n->napi[i] : NULL;
 }
 
+/* Enables rn unless it is enabled (napi_enable twice is a BUG). Sleeps. */
 void rvirtio_napi_enable(struct rvirtio_napi *rn);
 void rvirtio_napi_enable(struct rvirtio_napi *rn)
 {
-	napi_enable(&rn->napi);
+	mutex_lock(&rn->n->napi_lock);
+	if (!rn->enabled) {
+		napi_enable(&rn->napi);
+		rn->enabled = true;
+	}
+	mutex_unlock(&rn->n->napi_lock);
 }
 
-void rvirtio_napi_disable(struct rvirtio_napi *rn);
+/* Disables rn if it is enabled, waiting for its poll. Sleeps. */
 void rvirtio_napi_disable(struct rvirtio_napi *rn)
 {
-	napi_disable(&rn->napi);
+	mutex_lock(&rn->n->napi_lock);
+	if (rn->enabled) {
+		napi_disable(&rn->napi);
+		rn->enabled = false;
+	}
+	mutex_unlock(&rn->n->napi_lock);
 }
 
+/* Claims rn for a poll: false when scheduled already, or disabled. */
 bool rvirtio_napi_schedule_prep(struct rvirtio_napi *rn);
 bool rvirtio_napi_schedule_prep(struct rvirtio_napi *rn)
 {
 	return napi_schedule_prep(&rn->napi);
 }
 
+/* Schedules the poll claimed by rvirtio_napi_schedule_prep (only then). */
 void rvirtio_napi_schedule(struct rvirtio_napi *rn);
 void rvirtio_napi_schedule(struct rvirtio_napi *rn)
 {
@@ -606,6 +642,19 @@ void rvirtio_net_txq_start(struct rvirtio_net *n, u32 q);
 void rvirtio_net_txq_start(struct rvirtio_net *n, u32 q)
 {
 	netif_tx_start_queue(rvirtio_txq(n, q));
+}
+
+/* The queue's transmit lock (as the stack holds it around start_xmit). */
+void rvirtio_net_txq_lock(struct rvirtio_net *n, u32 q);
+void rvirtio_net_txq_lock(struct rvirtio_net *n, u32 q)
+{
+	__netif_tx_lock_bh(rvirtio_txq(n, q));
+}
+
+void rvirtio_net_txq_unlock(struct rvirtio_net *n, u32 q);
+void rvirtio_net_txq_unlock(struct rvirtio_net *n, u32 q)
+{
+	__netif_tx_unlock_bh(rvirtio_txq(n, q));
 }
 
 bool rvirtio_net_txq_stopped(struct rvirtio_net *n, u32 q);
@@ -677,9 +726,10 @@ int rvirtio_skb_frag(struct sk_buff *skb, u32 i, void **addr, u32 *len)
 	if (i >= skb_shinfo(skb)->nr_frags)
 		return -EINVAL;
 	f = &skb_shinfo(skb)->frags[i];
-	*addr = skb_frag_address(f);
+	/* Unreadable (device memory) fragments have no address. */
+	*addr = skb_frag_address_safe(f);
 	*len = skb_frag_size(f);
-	return 0;
+	return *addr ? 0 : -EINVAL;
 }
 
 /* The control buffer (the driver's while it owns the skb). */

@@ -4,12 +4,13 @@
 //! negotiated protocol, the statistics, and the interface callbacks.
 //! Receive is in `rx`, transmit in `tx`.
 
+pub mod features;
 mod rx;
 mod tx;
 
 use crate::{
-    kext::{dma::DmaDevice, sync::SpinLockIrq},
-    kvirtio::{config::DeviceConfig, queue::Queue},
+    kext::dma::DmaDevice,
+    kvirtio::{config::DeviceConfig, queue::Queue, status::DeviceStatus},
     net::{
         Channels,
         EthtoolOps,
@@ -99,15 +100,7 @@ impl DirStats {
     }
 }
 
-/// Receive state, touched by the receive NAPI poll (and by `ready`, before
-/// the poll can run).
-pub struct RxState {
-    /// Average packet length, for mergeable buffer sizes.
-    avg: PktLenAvg,
-}
-
 /// The driver's state of one device.
-#[pin_data]
 pub struct Net {
     /// Receive queue 0.
     pub rx: Arc<Queue<Token>>,
@@ -119,20 +112,20 @@ pub struct Net {
     order: ByteOrder,
     mode: RxMode,
     hdr_len: usize,
-    /// Receive buffer length in small mode; the least in mergeable mode.
-    rx_buf_len: u32,
-    /// Mergeable buffers: least data length.
-    merge_min: usize,
+    /// The receive ring's refill.
+    pub(crate) refill: Arc<rx::Refill>,
     rx_offloads: RxOffloads,
     tx_offloads: TxOffloads,
     /// Speed and duplex from the configuration.
     dev_config: Config,
-    #[pin]
-    rx_state: SpinLockIrq<RxState>,
     rx_stats: DirStats,
     tx_stats: DirStats,
     /// Packets the device described wrongly (dropped).
     rx_length_errors: Atomic<u64>,
+    /// To fail the device.
+    status: Arc<DeviceStatus>,
+    /// The driver failed the device (too many invalid packets).
+    failed: Atomic<bool>,
 }
 
 impl Net {
@@ -143,6 +136,7 @@ impl Net {
         tx: Arc<Queue<Token>>,
         dma: DmaDevice,
         config: Arc<DeviceConfig>,
+        status: Arc<DeviceStatus>,
         negotiated: Features,
         order: ByteOrder,
         mode: RxMode,
@@ -152,9 +146,17 @@ impl Net {
         let hdr_len = vnet::header_len(negotiated);
         let rx_buf_len = u32::try_from(vnet::rx_buf_len(mode, hdr_len, mtu)).map_err(|_| EINVAL)?;
         let merge_min = vnet::mergeable_min_len(hdr_len, mtu, rx.size());
+        let refill = rx::Refill::new(
+            rx.clone(),
+            dma.clone(),
+            mode,
+            hdr_len,
+            rx_buf_len,
+            merge_min,
+        )?;
         let rx_offloads = RxOffloads::negotiated(negotiated);
         let tx_offloads = TxOffloads::negotiated(negotiated);
-        Ok(pin_init!(Self {
+        Ok(try_init!(Self {
             rx,
             tx,
             dma,
@@ -163,17 +165,15 @@ impl Net {
             order,
             mode,
             hdr_len,
-            rx_buf_len,
-            merge_min,
+            refill,
             rx_offloads,
             tx_offloads,
             dev_config,
-            rx_state <- crate::new_spinlock_irq!(RxState {
-                avg: PktLenAvg::default(),
-            }),
             rx_stats: DirStats::new(),
             tx_stats: DirStats::new(),
             rx_length_errors: Atomic::new(0),
+            status,
+            failed: Atomic::new(false),
         }? Error))
     }
 
@@ -192,10 +192,25 @@ impl Net {
         self.rx.size().saturating_sub(self.rx.num_free())
     }
 
+    /// Fails the device after repeated protocol violations: FAILED set,
+    /// nothing more received (the carrier goes down at the next link
+    /// update, and stays down).
+    fn fail(&self) {
+        pr_err!(
+            "rvirtio_net: {} invalid packets: failing the device\n",
+            rx::MAX_INVALID
+        );
+        self.failed.store(true, Relaxed);
+        self.status.fail();
+    }
+
     /// Sets the carrier from `status` (§5.1.4.2): with STATUS its LINK_UP
-    /// bit, else up. A device whose configuration cannot be read is down.
+    /// bit, else up. A device whose configuration cannot be read, or that
+    /// the driver failed, is down.
     pub fn update_link(&self, dev: NetDev<'_>) {
-        let up = if self.negotiated.contains(f::STATUS) {
+        let up = if self.failed.load(Relaxed) {
+            false
+        } else if self.negotiated.contains(f::STATUS) {
             match self.config.read_u16(cfg::STATUS) {
                 Ok(s) => vnet::link_up(self.negotiated, s),
                 Err(_) => false,
@@ -216,10 +231,7 @@ impl Net {
             NapiKind::Tx => &self.tx,
         };
         if let Some(napi) = dev.napi(0, kind) {
-            if napi.schedule_prep() {
-                q.disable_cb();
-                napi.schedule();
-            }
+            napi.schedule(|| q.disable_cb());
         }
     }
 
@@ -231,9 +243,8 @@ impl Net {
         }
         // A broken queue fails here: the device is failed, nothing to poll.
         if let Ok(opaque) = q.enable_cb_prepare() {
-            if q.poll(opaque).unwrap_or(false) && poll.napi().schedule_prep() {
-                q.disable_cb();
-                poll.napi().schedule();
+            if q.poll(opaque).unwrap_or(false) {
+                poll.napi().schedule(|| q.disable_cb());
             }
         }
     }
@@ -317,7 +328,13 @@ impl NetDeviceOps for Net {
             return 0;
         }
         match kind {
-            NapiKind::Rx => self.poll_rx(&poll, budget),
+            NapiKind::Rx => {
+                let done = self.poll_rx(&poll, budget);
+                if self.failed.load(Relaxed) && dev.carrier_ok() {
+                    dev.set_carrier(false);
+                }
+                done
+            }
             NapiKind::Tx => self.poll_tx(dev, &poll, budget),
         }
     }

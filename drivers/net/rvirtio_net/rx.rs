@@ -4,6 +4,7 @@
 //! buffers into packets after the core validated what the device said.
 
 use super::*;
+use crate::kext::sync::SpinLockIrq;
 use crate::{
     net::{
         DropReason,
@@ -19,6 +20,15 @@ use crate::{
         Merge, RxCsum, RxError,
     },
 };
+use kernel::{
+    impl_has_delayed_work, new_delayed_work,
+    time::msecs_to_jiffies,
+    workqueue::{
+        self,
+        DelayedWork,
+        WorkItem, //
+    },
+};
 
 /// Bytes of a packet copied into the skb's linear part; the rest stays in
 /// the page fragments. Enough for the Ethernet, IP and TCP headers.
@@ -32,6 +42,9 @@ const MERGE_ALIGN: usize = 64;
 
 /// Invalid packets logged (all are counted).
 const LOGGED_ERRORS: u64 = 10;
+/// Invalid packets after which the device is failed: a device that keeps
+/// breaking the protocol is not trusted with more traffic.
+pub(super) const MAX_INVALID: u64 = 100;
 
 /// Why a received packet was not delivered.
 enum Bad {
@@ -44,24 +57,92 @@ enum Bad {
     GsoWithoutCsum,
 }
 
-impl Net {
+/// The receive ring's refill: from the receive poll, and when memory
+/// ran out with the ring empty (no interrupt will come to retry), from a
+/// delayed work item that tries again until it succeeds or the device goes
+/// (C's `refill_work`).
+#[pin_data]
+pub(crate) struct Refill {
+    rx: Arc<Queue<Token>>,
+    dma: DmaDevice,
+    mode: RxMode,
+    hdr_len: usize,
+    /// Buffer length in small mode.
+    buf_len: u32,
+    /// Mergeable buffers: the least data length.
+    merge_min: usize,
+    /// Average packet length, for mergeable buffer sizes.
+    #[pin]
+    avg: SpinLockIrq<PktLenAvg>,
+    #[pin]
+    work: DelayedWork<Refill>,
+    /// The device is going: no more retries.
+    stopped: Atomic<bool>,
+}
+
+impl_has_delayed_work! {
+    impl HasDelayedWork<Self> for Refill { self.work }
+}
+
+impl WorkItem for Refill {
+    type Pointer = Arc<Refill>;
+
+    fn run(this: Arc<Refill>) {
+        this.fill_or_retry();
+    }
+}
+
+/// Milliseconds between refill attempts when memory ran out.
+const REFILL_RETRY_MS: u32 = 100;
+
+impl Refill {
+    /// The refill of `rx` for these buffer parameters.
+    pub(crate) fn new(
+        rx: Arc<Queue<Token>>,
+        dma: DmaDevice,
+        mode: RxMode,
+        hdr_len: usize,
+        buf_len: u32,
+        merge_min: usize,
+    ) -> Result<Arc<Self>> {
+        Arc::pin_init(
+            pin_init!(Self {
+                rx,
+                dma,
+                mode,
+                hdr_len,
+                buf_len,
+                merge_min,
+                avg <- crate::new_spinlock_irq!(PktLenAvg::default()),
+                work <- new_delayed_work!("rvirtio_net::refill"),
+                stopped: Atomic::new(false),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Accounts a received packet's length (mergeable buffer sizing).
+    pub(crate) fn account(&self, len: u32) {
+        self.avg.lock().add(len);
+    }
+
     /// The length of the next receive buffer: the moving average in
     /// mergeable mode, else a whole frame.
     fn next_buf_len(&self) -> u32 {
         match self.mode {
             RxMode::Mergeable => {
-                let avg = self.rx_state.lock().avg;
+                let avg = *self.avg.lock();
                 let len =
                     mergeable_buf_len(avg, self.hdr_len, self.merge_min, MERGE_MAX, MERGE_ALIGN);
-                u32::try_from(len).unwrap_or(self.rx_buf_len)
+                u32::try_from(len).unwrap_or(self.buf_len)
             }
-            RxMode::Small | RxMode::Big => self.rx_buf_len,
+            RxMode::Small | RxMode::Big => self.buf_len,
         }
     }
 
     /// Posts receive buffers until the ring is full; `false` when memory
     /// (or a mapping) ran out first.
-    pub fn refill(&self) -> bool {
+    pub(crate) fn fill(&self) -> bool {
         let len = self.next_buf_len();
         let mut added = false;
         let mut ok = true;
@@ -89,9 +170,31 @@ impl Net {
         ok
     }
 
+    /// Fills the ring; when memory ran out and the device holds no buffer
+    /// (so no receive interrupt will come), tries again later.
+    pub(crate) fn fill_or_retry(self: &Arc<Self>) {
+        if self.fill() || self.rx.num_free() < self.rx.size() || self.stopped.load(Relaxed) {
+            return;
+        }
+        let _ =
+            workqueue::system().enqueue_delayed(self.clone(), msecs_to_jiffies(REFILL_RETRY_MS));
+    }
+
+    /// No more retries: the device is going. Waits for a running one.
+    pub(crate) fn stop(&self) {
+        self.stopped.store(true, Relaxed);
+        crate::kext::workqueue::cancel_delayed_sync(&self.work);
+    }
+}
+
+impl Net {
     /// The receive poll: at most `budget` packets, then the refill.
     pub(super) fn poll_rx(&self, poll: &NapiPoll<'_>, budget: u32) -> u32 {
         let mut done = 0u32;
+        if self.failed.load(Relaxed) {
+            // Failed: interrupts stay off, nothing more is received.
+            return 0;
+        }
         while done < budget {
             match self.rx.get_used() {
                 Ok(Some(u)) => {
@@ -102,7 +205,7 @@ impl Net {
                 Ok(None) | Err(_) => break,
             }
         }
-        self.refill();
+        self.refill.fill_or_retry();
         if done < budget {
             self.complete(poll, &self.rx, done);
         }
@@ -137,6 +240,9 @@ impl Net {
             Err(e) => {
                 self.rx_stats.drop_one();
                 let n = self.rx_length_errors.fetch_add(1, Relaxed);
+                if n.saturating_add(1) == MAX_INVALID {
+                    self.fail();
+                }
                 // The first few are logged: enough to diagnose a device.
                 if n < LOGGED_ERRORS {
                     match e {
@@ -197,7 +303,7 @@ impl Net {
         }
         if self.mode == RxMode::Mergeable {
             // CAST: at most `MAX_GSO_PACKET` (`Merge` bounds it).
-            self.rx_state.lock().avg.add(merge.len() as u32);
+            self.refill.account(merge.len() as u32);
         }
         Ok((skb, merge.len()))
     }

@@ -120,6 +120,13 @@ impl Net {
     /// The transmit poll: reclaims every sent packet, reports them to BQL
     /// and wakes the queue when there is room.
     pub(super) fn poll_tx(&self, dev: NetDev<'_>, poll: &NapiPoll<'_>, budget: u32) -> u32 {
+        let Some(txq) = dev.txq(0) else {
+            return 0;
+        };
+        // Under the transmit lock, as the C driver: BQL's sent and
+        // completed counts never cross, and the wake below cannot race a
+        // stop.
+        let txq = txq.lock(poll);
         let (mut pkts, mut bytes) = (0u32, 0u32);
         // Until empty, or broken (the device is failed).
         while let Ok(Some(u)) = self.tx.get_used() {
@@ -130,14 +137,13 @@ impl Net {
                 t.complete(poll, budget);
             }
         }
-        if let Some(txq) = dev.txq(0) {
-            if pkts != 0 {
-                txq.completed(pkts, bytes);
-            }
-            if txq.is_stopped() && self.tx_has_room() {
-                txq.wake();
-            }
+        if pkts != 0 {
+            txq.completed(pkts, bytes);
         }
+        if txq.is_stopped() && self.tx_has_room() {
+            txq.wake();
+        }
+        drop(txq);
         self.complete(poll, &self.tx, 0);
         0
     }

@@ -7,7 +7,7 @@ use super::*;
 
 /// The version of the shim's ABI these declarations were written for; it
 /// must equal `RVIRTIO_NET_SHIM_ABI` in `rust/helpers/net.c`.
-pub const SHIM_ABI: u32 = 1;
+pub const SHIM_ABI: u32 = 2;
 
 /// A structure (its size), field (its offset) or constant (its value) of
 /// the shim that this module mirrors, as `rvirtio_net_c_layout` measures

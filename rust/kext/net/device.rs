@@ -101,7 +101,7 @@ pub struct TxQueue<'a> {
     queue: u32,
 }
 
-impl TxQueue<'_> {
+impl<'a> TxQueue<'a> {
     /// Stops the queue (the stack sends nothing more on it), with a full
     /// barrier after: a check of the ring that follows sees every
     /// completion that ran before a waker saw the queue running, so the
@@ -129,6 +129,18 @@ impl TxQueue<'_> {
         unsafe { rvirtio_net_txq_stopped(self.dev.raw(), self.queue) }
     }
 
+    /// Takes the queue's transmit lock, which the stack holds around
+    /// `start_xmit`: a NAPI poll reclaiming completions under it is
+    /// serialised with the transmit path (its BQL accounting and its
+    /// stop and wake decisions). Only from a poll (`_poll`), which never
+    /// runs inside `start_xmit` on the same CPU.
+    pub fn lock(&self, _poll: &NapiPoll<'_>) -> TxQueueGuard<'a> {
+        // SAFETY: a live interface and a valid queue (type invariants);
+        // not held by this CPU (see above).
+        unsafe { rvirtio_net_txq_lock(self.dev.raw(), self.queue) };
+        TxQueueGuard(*self)
+    }
+
     /// BQL: `bytes` were queued to the device. From the transmit path.
     pub fn sent(&self, bytes: u32) {
         // SAFETY: as above.
@@ -140,6 +152,25 @@ impl TxQueue<'_> {
     pub fn completed(&self, pkts: u32, bytes: u32) {
         // SAFETY: as above.
         unsafe { rvirtio_net_txq_completed(self.dev.raw(), self.queue, pkts, bytes) }
+    }
+}
+
+/// A transmit queue's lock, held ([`TxQueue::lock`]); released when
+/// dropped.
+pub struct TxQueueGuard<'a>(TxQueue<'a>);
+
+impl<'a> core::ops::Deref for TxQueueGuard<'a> {
+    type Target = TxQueue<'a>;
+
+    fn deref(&self) -> &TxQueue<'a> {
+        &self.0
+    }
+}
+
+impl Drop for TxQueueGuard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: taken by `TxQueue::lock`, released once here.
+        unsafe { rvirtio_net_txq_unlock(self.0.dev.raw(), self.0.queue) }
     }
 }
 
@@ -285,6 +316,8 @@ impl<T: NetDeviceOps + EthtoolOps> Registration<T> {
 impl<T: NetDeviceOps + EthtoolOps> Drop for Registration<T> {
     fn drop(&mut self) {
         self.unregister();
+        // SAFETY: a live, unregistered interface: no poll runs after this.
+        unsafe { rvirtio_net_quiesce(self.raw.as_ptr()) };
         // No callback runs any more: the data goes first (its buffers and
         // packets in flight with it), then the interface.
         // SAFETY: dropped once, here, and never used after (type

@@ -90,6 +90,7 @@ unsafe extern "C" {
     pub(super) fn rvirtio_net_set_real_num_queues(n: *mut RawNet, pairs: u32) -> Int;
     pub(super) fn rvirtio_net_register(n: *mut RawNet) -> Int;
     pub(super) fn rvirtio_net_unregister(n: *mut RawNet);
+    pub(super) fn rvirtio_net_quiesce(n: *mut RawNet);
     pub(super) fn rvirtio_net_free(n: *mut RawNet);
     pub(super) fn rvirtio_net_set_carrier(n: *mut RawNet, on: bool);
     pub(super) fn rvirtio_net_carrier_ok(n: *mut RawNet) -> bool;
@@ -108,6 +109,8 @@ unsafe extern "C" {
     pub(super) fn rvirtio_net_txq_wake(n: *mut RawNet, q: u32);
     pub(super) fn rvirtio_net_txq_start(n: *mut RawNet, q: u32);
     pub(super) fn rvirtio_net_txq_stopped(n: *mut RawNet, q: u32) -> bool;
+    pub(super) fn rvirtio_net_txq_lock(n: *mut RawNet, q: u32);
+    pub(super) fn rvirtio_net_txq_unlock(n: *mut RawNet, q: u32);
     pub(super) fn rvirtio_net_txq_sent(n: *mut RawNet, q: u32, bytes: u32);
     pub(super) fn rvirtio_net_txq_completed(n: *mut RawNet, q: u32, pkts: u32, bytes: u32);
     pub(super) fn rvirtio_skb_tx_info(skb: *mut RawSkb, t: *mut RawTxInfo);

@@ -36,32 +36,33 @@ impl<'a> Napi<'a> {
         self.0.as_ptr()
     }
 
-    /// Enables the context (in `open`; once per [`Napi::disable`]).
+    /// Enables the context (in `open`; nothing if it is enabled). Sleeps.
     pub fn enable(&self) {
-        // SAFETY: a live context (type invariant).
+        // SAFETY: a live context (type invariant); the shim enables it at
+        // most once per disable.
         unsafe { rvirtio_napi_enable(self.raw()) }
     }
 
     /// Disables the context, waiting for a running poll to end (in
-    /// `stop`; sleeps).
+    /// `stop`; nothing if it is disabled). Sleeps.
     pub fn disable(&self) {
-        // SAFETY: a live context.
+        // SAFETY: a live context; the shim disables only an enabled one.
         unsafe { rvirtio_napi_disable(self.raw()) }
     }
 
-    /// Claims the context for a poll: `false` when it is already
-    /// scheduled or disabled. Follow a `true` with [`Napi::schedule`]
-    /// (after switching the queue's interrupts off).
-    pub fn schedule_prep(&self) -> bool {
+    /// Schedules a poll, unless one is scheduled already or the context is
+    /// disabled; `before` runs first when it will be (to switch the
+    /// queue's interrupts off). Returns whether it was scheduled. From any
+    /// context, the interrupt handler included.
+    pub fn schedule(&self, before: impl FnOnce()) -> bool {
         // SAFETY: a live context.
-        unsafe { rvirtio_napi_schedule_prep(self.raw()) }
-    }
-
-    /// Schedules the poll claimed by [`Napi::schedule_prep`].
-    pub fn schedule(&self) {
-        // SAFETY: a live context; claimed by the caller (a poll that was
-        // not claimed is only scheduled twice, which NAPI tolerates).
-        unsafe { rvirtio_napi_schedule(self.raw()) }
+        if !unsafe { rvirtio_napi_schedule_prep(self.raw()) } {
+            return false;
+        }
+        before();
+        // SAFETY: a live context, claimed just above (so listed once).
+        unsafe { rvirtio_napi_schedule(self.raw()) };
+        true
     }
 }
 

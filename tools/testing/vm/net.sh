@@ -1,21 +1,25 @@
 #!/bin/sh
 # rvirtio_net on the bridge topology (two vnet_hdr taps on a host bridge,
 # each NIC in a guest namespace of its own) and on QEMU's hub (no
-# vnet_hdr: no offloads), with the C virtio_net never loaded: the
-# interfaces are eth%d under their PCI devices, `ethtool -i` names the
-# driver, `ethtool -k` shows the offloads the devices offer (checksum and
-# TSO behind the taps, none behind the hub), the link is up; ping of many
-# sizes up to the MTU, a 64 MiB file over TCP with matching sha256 at the
-# far end, iperf3 TCP both ways (with TSO frames sent: more bytes than
-# packets times the MTU); no packet dropped as invalid; rmmod and modprobe
-# rounds rebind every NIC and traffic flows again.
+# vnet_hdr: no offloads; the first hub NIC without MRG_RXBUF, so it
+# receives into small buffers, the second into mergeable ones), with the
+# C virtio_net never loaded: the interfaces are eth%d under their PCI
+# devices, `ethtool -i` names the driver and the PCI device, the MAC comes
+# from the configuration, `ethtool -k` shows the offloads the devices
+# offer (checksum and TSO behind the taps, none behind the hub), the
+# receive mode is the one the features give; QMP set_link down and up is
+# seen as carrier; ping of many sizes up to the MTU, a 64 MiB file over
+# TCP both ways with matching sha256 at the far end, iperf3 TCP both ways
+# (with TSO frames sent behind the taps: more bytes than packets times the
+# MTU); no packet dropped as invalid; rmmod and modprobe rounds rebind
+# every NIC and traffic flows again.
 # rvirtio-test: timeout=900 net=bridge
 # rvirtio-qemu: -netdev tap,id=n0,ifname=rvtap0,script=no,downscript=no
 # rvirtio-qemu: -device virtio-net-pci,netdev=n0,disable-legacy=on,addr=0x5,mac=52:54:00:00:00:01
 # rvirtio-qemu: -netdev tap,id=n1,ifname=rvtap1,script=no,downscript=no
 # rvirtio-qemu: -device virtio-net-pci,netdev=n1,disable-legacy=on,addr=0x6,mac=52:54:00:00:00:02
 # rvirtio-qemu: -netdev hubport,id=h0,hubid=0
-# rvirtio-qemu: -device virtio-net-pci,netdev=h0,disable-legacy=on,addr=0x7,mac=52:54:00:00:00:03
+# rvirtio-qemu: -device virtio-net-pci,netdev=h0,disable-legacy=on,addr=0x7,mac=52:54:00:00:00:03,mrg_rxbuf=off
 # rvirtio-qemu: -netdev hubport,id=h1,hubid=0
 # rvirtio-qemu: -device virtio-net-pci,netdev=h1,disable-legacy=on,addr=0x8,mac=52:54:00:00:00:04
 . "$RVIRTIO_LIB"
@@ -39,18 +43,18 @@ stat() {
 	ip netns exec "$1" cat "/sys/class/net/$2/statistics/$3"
 }
 
-# transfer: 64 MiB from nsa to nsb over TCP (busybox httpd and wget),
-# sha256 compared at the far end.
+# transfer FROM_NS FROM_ADDR TO_NS: 64 MiB over TCP (busybox httpd and
+# wget), sha256 compared at the far end.
 transfer() {
 	rm -f /tmp/recv.bin
-	ip netns exec nsa busybox httpd -f -p 8080 -h /tmp/www &
+	ip netns exec "$1" busybox httpd -f -p 8080 -h /tmp/www &
 	_httpd=$!
 	sleep 0.3
-	ip netns exec nsb busybox wget -q -O /tmp/recv.bin http://10.0.0.1:8080/send.bin ||
-		{ kill $_httpd; fail "wget of the 64 MiB file"; }
+	ip netns exec "$3" busybox wget -q -O /tmp/recv.bin "http://$2:8080/send.bin" ||
+		{ kill $_httpd; fail "wget of the 64 MiB file from $1"; }
 	kill $_httpd
 	wait $_httpd 2>/dev/null
-	expect_eq "sha256 of the 64 MiB sent over TCP" \
+	expect_eq "sha256 of the 64 MiB sent over TCP from $1 to $3" \
 		"$(sha256sum </tmp/recv.bin | cut -d' ' -f1)" "$sum"
 	rm -f /tmp/recv.bin
 }
@@ -63,6 +67,19 @@ iperf() {
 		fail "iperf3 $1: $(cat /tmp/iperf.json)"
 	_bps=$(sed -n 's/.*"bits_per_second":[[:space:]]*\([0-9.e+]*\).*/\1/p' /tmp/iperf.json | tail -n1)
 	echo "ok: iperf3 TCP ${1:-(nsa to nsb)}: $_bps bit/s"
+}
+
+wait_carrier_is() { # NS IFACE 0|1
+	_n=0
+	until [ "$(ip netns exec "$1" cat /sys/class/net/$2/carrier 2>/dev/null)" = "$3" ]; do
+		_n=$((_n + 1))
+		[ $_n -lt 100 ] || fail "carrier of $2 is not $3"
+		sleep 0.1
+	done
+}
+
+wait_for_carrier() { # NS IFACE
+	wait_carrier_is "$1" "$2" 1
 }
 
 no_invalid() { # NS IFACE: no packet was dropped as invalid
@@ -83,6 +100,10 @@ expect_eq "ethtool -i driver" "$(ethtool -i "$tap_a" | sed -n 's/^driver: //p')"
 expect_eq "ethtool -i bus-info" "$(ethtool -i "$tap_a" | sed -n 's/^bus-info: //p')" \
 	"$(basename "$(readlink -f /sys/class/net/$tap_a/device)")"
 expect_eq "MAC from the configuration" "$(cat /sys/class/net/$tap_a/address)" 52:54:00:00:00:01
+for pair in 05:Mergeable 07:Small 08:Mergeable; do
+	check "0000:00:${pair%%:*}.0 receives in mode ${pair#*:}" \
+		dmesg_has "0000:00:${pair%%:*}.0: [0-9]+ receive buffers, mode ${pair#*:},"
+done
 
 mkdir -p /tmp/www
 dd if=/dev/urandom of=/tmp/www/send.bin bs=1M count=64 2>/dev/null || fail "making the file"
@@ -93,18 +114,16 @@ net_pair "$tap_a" "$tap_b"
 for f in tx-checksumming rx-checksumming scatter-gather tcp-segmentation-offload; do
 	expect_eq "$tap_a $f" "$(offload nsa "$tap_a" $f)" on
 done
-wait_for_carrier() { # NS IFACE
-	_n=0
-	until [ "$(ip netns exec "$1" cat /sys/class/net/$2/carrier 2>/dev/null)" = 1 ]; do
-		_n=$((_n + 1))
-		[ $_n -lt 50 ] || fail "no carrier on $2"
-		sleep 0.1
-	done
-}
 wait_for_carrier nsa "$tap_a"
 wait_for_carrier nsb "$tap_b"
+qmp '{"execute": "set_link", "arguments": {"name": "n0", "up": false}}'
+wait_carrier_is nsa "$tap_a" 0
+qmp '{"execute": "set_link", "arguments": {"name": "n0", "up": true}}'
+wait_carrier_is nsa "$tap_a" 1
+echo "ok: QMP set_link down and up seen as carrier on $tap_a"
 net_ping_sizes nsa 10.0.0.2 1472
-transfer
+transfer nsa 10.0.0.1 nsb
+transfer nsb 10.0.0.2 nsa
 tx0=$(stat nsa "$tap_a" tx_packets)
 txb0=$(stat nsa "$tap_a" tx_bytes)
 iperf ""
@@ -128,8 +147,10 @@ for f in tx-checksumming tcp-segmentation-offload; do
 done
 wait_for_carrier nsa "$hub_a"
 net_ping_sizes nsa 10.0.0.2 1472
-transfer
+transfer nsa 10.0.0.1 nsb
+transfer nsb 10.0.0.2 nsa
 iperf ""
+iperf -R
 no_invalid nsa "$hub_a"
 no_invalid nsb "$hub_b"
 
@@ -146,5 +167,5 @@ set -- $(net_ifaces rvirtio_net)
 net_pair "$1" "$2"
 wait_for_carrier nsa "$1"
 net_ping_sizes nsa 10.0.0.2 1472
-transfer
+transfer nsa 10.0.0.1 nsb
 no_kernel_errors
