@@ -20,7 +20,7 @@
 #include <linux/spinlock.h>
 
 /* Bump on any change of the functions or structures below (kext::net::SHIM_ABI). */
-#define RVIRTIO_NET_SHIM_ABI 2
+#define RVIRTIO_NET_SHIM_ABI 3
 
 unsigned int rvirtio_net_abi(void);
 unsigned int rvirtio_net_abi(void)
@@ -115,6 +115,12 @@ struct rvirtio_net_cb {
 	void (*get_link)(void *drv, struct rvirtio_net_link *l);
 	void (*get_rings)(void *drv, struct rvirtio_net_rings *r);
 	void (*get_channels)(void *drv, struct rvirtio_net_channels *c);
+	/* ethtool -S: how many counters, their names, their values. */
+	u32 (*stats_count)(void *drv);
+	/* Writes name i, NUL-terminated, into name (ETH_GSTRING_LEN bytes). */
+	void (*stats_name)(void *drv, u32 i, u8 *name);
+	/* Writes count values. */
+	void (*stats_values)(void *drv, u64 *values, u32 count);
 };
 
 struct rvirtio_napi {
@@ -315,7 +321,43 @@ static void rvirtio_net_get_channels(struct net_device *dev, struct ethtool_chan
 	ch->combined_count = c.combined;
 }
 
+static int rvirtio_net_get_sset_count(struct net_device *dev, int sset)
+{
+	struct rvirtio_net *n = rvirtio_net_of(dev);
+
+	if (sset != ETH_SS_STATS)
+		return -EOPNOTSUPP;
+	return min_t(u32, n->cb->stats_count(n->drv), INT_MAX);
+}
+
+static void rvirtio_net_get_strings(struct net_device *dev, u32 sset, u8 *data)
+{
+	struct rvirtio_net *n = rvirtio_net_of(dev);
+	u32 i, count;
+
+	if (sset != ETH_SS_STATS)
+		return;
+	count = n->cb->stats_count(n->drv);
+	for (i = 0; i < count; i++) {
+		memset(data, 0, ETH_GSTRING_LEN);
+		n->cb->stats_name(n->drv, i, data);
+		data[ETH_GSTRING_LEN - 1] = 0;
+		data += ETH_GSTRING_LEN;
+	}
+}
+
+static void rvirtio_net_get_ethtool_stats(struct net_device *dev, struct ethtool_stats *stats,
+					  u64 *data)
+{
+	struct rvirtio_net *n = rvirtio_net_of(dev);
+
+	n->cb->stats_values(n->drv, data, stats->n_stats);
+}
+
 static const struct ethtool_ops rvirtio_net_ethtool_ops = {
+	.get_sset_count = rvirtio_net_get_sset_count,
+	.get_strings = rvirtio_net_get_strings,
+	.get_ethtool_stats = rvirtio_net_get_ethtool_stats,
 	.get_drvinfo = rvirtio_net_get_drvinfo,
 	.get_link = ethtool_op_get_link,
 	.get_link_ksettings = rvirtio_net_get_link_ksettings,
@@ -922,6 +964,9 @@ u32 rvirtio_net_frag_size(u32 len)
 	X(offsetof(struct rvirtio_net_cb, get_link))                            \
 	X(offsetof(struct rvirtio_net_cb, get_rings))                           \
 	X(offsetof(struct rvirtio_net_cb, get_channels))                        \
+	X(offsetof(struct rvirtio_net_cb, stats_count))                         \
+	X(offsetof(struct rvirtio_net_cb, stats_name))                          \
+	X(offsetof(struct rvirtio_net_cb, stats_values))                        \
 	X(sizeof_field(struct sk_buff, cb))                                     \
 	X(MAX_SKB_FRAGS)                                                        \
 	X(SKB_DROP_REASON_NOT_SPECIFIED)                                        \
@@ -930,7 +975,8 @@ u32 rvirtio_net_frag_size(u32 len)
 	X(SKB_DROP_REASON_DEV_HDR)                                              \
 	X(DUPLEX_HALF)                                                          \
 	X(DUPLEX_FULL)                                                          \
-	X(DUPLEX_UNKNOWN)
+	X(DUPLEX_UNKNOWN)                                                       \
+	X(ETH_GSTRING_LEN)
 
 #define RVIRTIO_NET_C_VALUE(v) (long)(v),
 

@@ -7,7 +7,7 @@ use super::*;
 
 /// The version of the shim's ABI these declarations were written for; it
 /// must equal `RVIRTIO_NET_SHIM_ABI` in `rust/helpers/net.c`.
-pub const SHIM_ABI: u32 = 2;
+pub const SHIM_ABI: u32 = 3;
 
 /// A structure (its size), field (its offset) or constant (its value) of
 /// the shim that this module mirrors, as `rvirtio_net_c_layout` measures
@@ -106,6 +106,12 @@ pub enum CField {
     CbGetRings,
     /// `get_channels`.
     CbGetChannels,
+    /// `stats_count`.
+    CbStatsCount,
+    /// `stats_name`.
+    CbStatsName,
+    /// `stats_values`.
+    CbStatsValues,
     /// `sizeof_field(struct sk_buff, cb)`: the control buffer, at least
     /// the largest virtio-net header.
     SkbCbSize,
@@ -126,6 +132,8 @@ pub enum CField {
     DuplexFull,
     /// `DUPLEX_UNKNOWN`.
     DuplexUnknown,
+    /// `ETH_GSTRING_LEN`: the length of an ethtool statistic's name.
+    GstringLen,
 }
 
 /// The size, offset or value C gives `field`, or `None` when the linked
@@ -144,7 +152,7 @@ pub fn max_skb_frags() -> usize {
 
 /// Every `(C field, Rust value)` pair that must agree. For
 /// [`CField::SkbCbSize`] the Rust value is the least C must give.
-pub fn layout() -> [(CField, usize); 53] {
+pub fn layout() -> [(CField, usize); 57] {
     use CField as F;
     [
         (F::Stats, size_of::<Stats>()),
@@ -192,6 +200,9 @@ pub fn layout() -> [(CField, usize); 53] {
         (F::CbGetLink, offset_of!(Callbacks, get_link)),
         (F::CbGetRings, offset_of!(Callbacks, get_rings)),
         (F::CbGetChannels, offset_of!(Callbacks, get_channels)),
+        (F::CbStatsCount, offset_of!(Callbacks, stats_count)),
+        (F::CbStatsName, offset_of!(Callbacks, stats_name)),
+        (F::CbStatsValues, offset_of!(Callbacks, stats_values)),
         (F::SkbCbSize, HDR_LEN_MAX),
         (F::DropNotSpecified, DropReason::NotSpecified as usize),
         (F::DropNomem, DropReason::NoMem as usize),
@@ -200,6 +211,7 @@ pub fn layout() -> [(CField, usize); 53] {
         (F::DuplexHalf, usize::from(DUPLEX_HALF)),
         (F::DuplexFull, usize::from(DUPLEX_FULL)),
         (F::DuplexUnknown, usize::from(DUPLEX_UNKNOWN)),
+        (F::GstringLen, STAT_NAME_LEN),
     ]
 }
 

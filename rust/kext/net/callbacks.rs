@@ -30,6 +30,9 @@ impl<T: NetDeviceOps + EthtoolOps> Vtable<T> {
         get_link: get_link::<T>,
         get_rings: get_rings::<T>,
         get_channels: get_channels::<T>,
+        stats_count: stats_count::<T>,
+        stats_name: stats_name::<T>,
+        stats_values: stats_values::<T>,
     };
 }
 
@@ -275,4 +278,48 @@ unsafe extern "C" fn get_channels<T: EthtoolOps>(drv: *mut c_void, c: *mut Chann
     }
     // SAFETY: as above.
     unsafe { *c = (*drv.cast::<T>()).channels() };
+}
+
+/// # Safety
+///
+/// Called by the shim's ethtool `get_sset_count` and `get_strings` with
+/// its registration's driver pointer.
+unsafe extern "C" fn stats_count<T: EthtoolOps>(drv: *mut c_void) -> u32 {
+    if drv.is_null() {
+        return 0;
+    }
+    // SAFETY: a live `T` (see `parts`).
+    unsafe { (*drv.cast::<T>()).stats_count() }
+}
+
+/// # Safety
+///
+/// Called by the shim's ethtool `get_strings` with its registration's
+/// driver pointer and a zeroed name of `STAT_NAME_LEN` bytes.
+unsafe extern "C" fn stats_name<T: EthtoolOps>(drv: *mut c_void, i: u32, name: *mut u8) {
+    if drv.is_null() || name.is_null() {
+        return;
+    }
+    // SAFETY: the shim's `ETH_GSTRING_LEN` bytes (checked equal to
+    // `STAT_NAME_LEN` by `check_abi`), ours for the call.
+    let buf = unsafe { &mut *name.cast::<[u8; STAT_NAME_LEN]>() };
+    let mut n = StatName::new(buf);
+    // SAFETY: a live `T`.
+    unsafe { (*drv.cast::<T>()).stat_name(i, &mut n) };
+}
+
+/// # Safety
+///
+/// Called by the shim's ethtool `get_ethtool_stats` with its
+/// registration's driver pointer and `count` values to fill.
+unsafe extern "C" fn stats_values<T: EthtoolOps>(drv: *mut c_void, values: *mut u64, count: u32) {
+    if drv.is_null() || values.is_null() {
+        return;
+    }
+    // SAFETY: the ethtool core's array of `count` (`n_stats`) values, ours
+    // for the call.
+    let v = unsafe { core::slice::from_raw_parts_mut(values, count as usize) };
+    v.fill(0);
+    // SAFETY: a live `T`.
+    unsafe { (*drv.cast::<T>()).stats(v) };
 }

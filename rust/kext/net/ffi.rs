@@ -57,6 +57,9 @@ pub(super) struct Callbacks {
     pub(super) get_link: unsafe extern "C" fn(Drv, *mut Link),
     pub(super) get_rings: unsafe extern "C" fn(Drv, *mut Rings),
     pub(super) get_channels: unsafe extern "C" fn(Drv, *mut Channels),
+    pub(super) stats_count: unsafe extern "C" fn(Drv) -> u32,
+    pub(super) stats_name: unsafe extern "C" fn(Drv, u32, *mut u8),
+    pub(super) stats_values: unsafe extern "C" fn(Drv, *mut u64, u32),
 }
 
 #[expect(

@@ -243,6 +243,49 @@ pub trait EthtoolOps: Send + Sync + 'static {
     fn rings(&self) -> Rings;
     /// Queue pairs (`ethtool -l`).
     fn channels(&self) -> Channels;
+    /// How many counters `ethtool -S` shows.
+    fn stats_count(&self) -> u32 {
+        0
+    }
+    /// The name of counter `i` (at most [`STAT_NAME_LEN`]` - 1` bytes are
+    /// kept).
+    fn stat_name(&self, _i: u32, _name: &mut StatName<'_>) {}
+    /// The values of the counters, in order (`values` has
+    /// [`EthtoolOps::stats_count`] entries, or fewer).
+    fn stats(&self, _values: &mut [u64]) {}
+}
+
+/// The length of an `ethtool -S` counter name, its NUL included
+/// (`ETH_GSTRING_LEN`).
+pub const STAT_NAME_LEN: usize = 32;
+
+/// The name of an `ethtool -S` counter being written: formatted text,
+/// cut at [`STAT_NAME_LEN`]` - 1` bytes.
+pub struct StatName<'a> {
+    buf: &'a mut [u8; STAT_NAME_LEN],
+    len: usize,
+}
+
+impl<'a> StatName<'a> {
+    pub(super) fn new(buf: &'a mut [u8; STAT_NAME_LEN]) -> Self {
+        Self { buf, len: 0 }
+    }
+}
+
+impl core::fmt::Write for StatName<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        for &b in s.as_bytes() {
+            // Room for the NUL, which the buffer's zeroes provide.
+            if self.len.saturating_add(1) >= STAT_NAME_LEN {
+                break;
+            }
+            if let Some(d) = self.buf.get_mut(self.len) {
+                *d = b;
+                self.len = self.len.saturating_add(1);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Why a packet was dropped (`enum skb_drop_reason`, checked by

@@ -12,6 +12,15 @@
 # rvirtio-qemu: -device virtio-net-pci,netdev=h1,disable-legacy=off,disable-modern=off,addr=0x6,mac=52:54:00:00:00:06
 . "$RVIRTIO_LIB"
 
+listening() { # NS PORT: wait until a TCP server listens on PORT in NS
+	_n=0
+	until ip netns exec "$1" busybox netstat -ltn | grep -q ":$2 "; do
+		_n=$((_n + 1))
+		[ $_n -lt 100 ] || fail "nothing listens on port $2 in $1"
+		sleep 0.1
+	done
+}
+
 check "modprobe rvirtio_net force_legacy=1" modprobe rvirtio_net force_legacy=1
 n=0
 while [ "$(net_ifaces rvirtio_net | wc -l)" -lt 2 ]; do
@@ -35,7 +44,7 @@ for dir in "nsa 10.0.0.1 nsb" "nsb 10.0.0.2 nsa"; do
 	set -- $dir
 	ip netns exec "$1" busybox httpd -f -p 8080 -h /tmp/www &
 	httpd=$!
-	sleep 0.3
+	listening "$1" 8080
 	ip netns exec "$3" busybox wget -q -O /tmp/recv.bin "http://$2:8080/send.bin" ||
 		{ kill $httpd; fail "wget of the 64 MiB file from $1"; }
 	kill $httpd

@@ -11,18 +11,30 @@
 # seen as carrier; ping of many sizes up to the MTU, a 64 MiB file over
 # TCP both ways with matching sha256 at the far end, iperf3 TCP both ways
 # (with TSO frames sent behind the taps: more bytes than packets times the
-# MTU); no packet dropped as invalid; rmmod and modprobe rounds rebind
-# every NIC and traffic flows again.
+# MTU); no packet dropped as invalid; ethtool -S counts per queue
+# (packets, bytes, kicks, interrupts), -l, -g and the link; rmmod and modprobe rounds rebind
+# every NIC and traffic flows again; QEMU device_del of a NIC during
+# iperf3 removes its interface without an oops or a hang, and the module
+# unloads.
 # rvirtio-test: timeout=900 net=bridge
 # rvirtio-qemu: -netdev tap,id=n0,ifname=rvtap0,script=no,downscript=no
 # rvirtio-qemu: -device virtio-net-pci,netdev=n0,disable-legacy=on,addr=0x5,mac=52:54:00:00:00:01
 # rvirtio-qemu: -netdev tap,id=n1,ifname=rvtap1,script=no,downscript=no
-# rvirtio-qemu: -device virtio-net-pci,netdev=n1,disable-legacy=on,addr=0x6,mac=52:54:00:00:00:02
+# rvirtio-qemu: -device virtio-net-pci,netdev=n1,disable-legacy=on,addr=0x6,mac=52:54:00:00:00:02,id=nic1
 # rvirtio-qemu: -netdev hubport,id=h0,hubid=0
 # rvirtio-qemu: -device virtio-net-pci,netdev=h0,disable-legacy=on,addr=0x7,mac=52:54:00:00:00:03,mrg_rxbuf=off
 # rvirtio-qemu: -netdev hubport,id=h1,hubid=0
 # rvirtio-qemu: -device virtio-net-pci,netdev=h1,disable-legacy=on,addr=0x8,mac=52:54:00:00:00:04
 . "$RVIRTIO_LIB"
+
+listening() { # NS PORT: wait until a TCP server listens on PORT in NS
+	_n=0
+	until ip netns exec "$1" busybox netstat -ltn | grep -q ":$2 "; do
+		_n=$((_n + 1))
+		[ $_n -lt 100 ] || fail "nothing listens on port $2 in $1"
+		sleep 0.1
+	done
+}
 
 # wait_ifaces N: until rvirtio_net has N interfaces.
 wait_ifaces() {
@@ -49,7 +61,7 @@ transfer() {
 	rm -f /tmp/recv.bin
 	ip netns exec "$1" busybox httpd -f -p 8080 -h /tmp/www &
 	_httpd=$!
-	sleep 0.3
+	listening "$1" 8080
 	ip netns exec "$3" busybox wget -q -O /tmp/recv.bin "http://$2:8080/send.bin" ||
 		{ kill $_httpd; fail "wget of the 64 MiB file from $1"; }
 	kill $_httpd
@@ -62,7 +74,7 @@ transfer() {
 # iperf DIR: iperf3 TCP for 3 s from nsa (DIR "") or to it (DIR -R).
 iperf() {
 	ip netns exec nsb iperf3 -s -1 -D -B 10.0.0.2 >/dev/null || fail "iperf3 server"
-	sleep 0.5
+	listening nsb 5201
 	ip netns exec nsa iperf3 -c 10.0.0.2 -t 3 $1 -J >/tmp/iperf.json ||
 		fail "iperf3 $1: $(cat /tmp/iperf.json)"
 	_bps=$(sed -n 's/.*"bits_per_second":[[:space:]]*\([0-9.e+]*\).*/\1/p' /tmp/iperf.json | tail -n1)
@@ -136,6 +148,19 @@ echo "average frame sent during iperf3: $avg bytes"
 [ "$avg" -gt 1514 ] || fail "no TSO frames sent (average $avg bytes)"
 no_invalid nsa "$tap_a"
 no_invalid nsb "$tap_b"
+ethstat() { # NS IFACE NAME: a counter of ethtool -S
+	ip netns exec "$1" ethtool -S "$2" | sed -n "s/^ *$3: //p"
+}
+expect_eq "ethtool -S tx0_packets" "$(ethstat nsa "$tap_a" tx0_packets)" "$(stat nsa "$tap_a" tx_packets)"
+expect_eq "ethtool -S rx0_bytes" "$(ethstat nsb "$tap_b" rx0_bytes)" "$(stat nsb "$tap_b" rx_bytes)"
+for c in rx0_kicks rx0_interrupts tx0_kicks tx0_interrupts; do
+	[ "$(ethstat nsa "$tap_a" $c)" -gt 0 ] || fail "ethtool -S $c is not counted"
+done
+echo "ok: ethtool -S counts packets, bytes, kicks and interrupts per queue"
+expect_eq "ethtool -l combined" \
+	"$(ip netns exec nsa ethtool -l "$tap_a" | sed -n 's/^Combined:[[:space:]]*//p' | tail -n1)" 1
+check "ethtool -g shows the rings" sh -c "ip netns exec nsa ethtool -g $tap_a | grep -Eq '^RX:[[:space:]]+[0-9]+'"
+expect_eq "ethtool link" "$(ip netns exec nsa ethtool "$tap_a" | sed -n 's/^[[:space:]]*Link detected: //p')" yes
 
 step "hub: no offloads, traffic crosses both devices"
 ip netns del nsa
@@ -168,4 +193,25 @@ net_pair "$1" "$2"
 wait_for_carrier nsa "$1"
 net_ping_sizes nsa 10.0.0.2 1472
 transfer nsa 10.0.0.1 nsb
+
+step "device_del of a NIC during iperf3"
+ip netns exec nsb iperf3 -s -1 -D -B 10.0.0.2 >/dev/null || fail "iperf3 server"
+listening nsb 5201
+ip netns exec nsa iperf3 -c 10.0.0.2 -t 60 >/dev/null 2>&1 &
+iperf_pid=$!
+sleep 3
+qmp '{"execute": "device_del", "arguments": {"id": "nic1"}}'
+n=0
+while [ -e /sys/bus/pci/devices/0000:00:06.0 ]; do
+	n=$((n + 1))
+	[ $n -lt 600 ] || fail "the NIC was not removed within 60 s"
+	sleep 0.1
+done
+echo "ok: the NIC is gone"
+expect_eq "interfaces left in nsb" "$(ip netns exec nsb ls /sys/class/net | tr '\n' ' ')" "lo "
+kill $iperf_pid 2>/dev/null
+wait $iperf_pid 2>/dev/null
+ip netns del nsa
+ip netns del nsb
+check "rmmod rvirtio_net after the removal" rmmod rvirtio_net
 no_kernel_errors
