@@ -56,3 +56,73 @@ pub fn c_layout(field: CField) -> Option<usize> {
     let v = unsafe { ffi::rvirtio_c_layout(field as u32) };
     usize::try_from(v).ok()
 }
+
+/// How a C shim's value must compare with the Rust one
+/// ([`shim_mismatches`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expect {
+    /// The same (sizes, offsets, constants).
+    Equal,
+    /// At least the Rust value (a size or alignment Rust relies on).
+    AtLeast,
+}
+
+/// The entries of `layout` (a shim's mirrored structures and values, with
+/// the Rust value of each) where `c` (the shim's own measure) disagrees as
+/// `expect` says, or does not know the entry; each is logged with the
+/// shim's name, and counted.
+pub fn shim_mismatches<F: Copy + core::fmt::Debug>(
+    shim: &str,
+    layout: impl IntoIterator<Item = (F, usize)>,
+    c: impl Fn(F) -> Option<usize>,
+    expect: impl Fn(F) -> Expect,
+) -> usize {
+    layout
+        .into_iter()
+        .filter(|&(field, rust)| {
+            let cv = c(field);
+            let ok = match expect(field) {
+                Expect::AtLeast => cv.is_some_and(|v| v >= rust),
+                Expect::Equal => cv == Some(rust),
+            };
+            if !ok {
+                kernel::pr_err!(
+                    "{} shim layout mismatch: {:?}: C {:?}, Rust {}\n",
+                    shim,
+                    field,
+                    cv,
+                    rust
+                );
+            }
+            !ok
+        })
+        .count()
+}
+
+/// Checks a C shim before it is used: the linked C helpers implement
+/// [`HELPERS_ABI`](super::HELPERS_ABI), the shim reports ABI `abi` equal
+/// to `expected`, and `mismatches` (its [`shim_mismatches`]) finds none.
+/// Logs what fails.
+///
+/// # Errors
+///
+/// `EINVAL` on any mismatch.
+pub fn check_shim(
+    shim: &str,
+    abi: u32,
+    expected: u32,
+    mismatches: impl FnOnce() -> usize,
+) -> kernel::error::Result {
+    if !super::helpers_abi_matches() {
+        kernel::pr_err!("C helpers do not implement ABI {}\n", super::HELPERS_ABI);
+        return Err(kernel::error::code::EINVAL);
+    }
+    if abi != expected {
+        kernel::pr_err!("{} shim ABI {}, expected {}\n", shim, abi, expected);
+        return Err(kernel::error::code::EINVAL);
+    }
+    if mismatches() != 0 {
+        return Err(kernel::error::code::EINVAL);
+    }
+    Ok(())
+}

@@ -4,6 +4,11 @@
 //! value mirrored between `rust/helpers/net.c` and Rust.
 
 use super::*;
+use crate::kext::c_layout::{
+    check_shim,
+    shim_mismatches,
+    Expect, //
+};
 
 /// The version of the shim's ABI these declarations were written for; it
 /// must equal `RVIRTIO_NET_SHIM_ABI` in `rust/helpers/net.c`.
@@ -218,51 +223,25 @@ pub fn layout() -> [(CField, usize); 57] {
 /// The entries of [`layout`] where C and Rust disagree (or C does not know
 /// the field), each logged, and counted.
 pub fn layout_mismatches() -> usize {
-    layout()
-        .into_iter()
-        .filter(|&(field, rust)| {
-            let c = c_layout(field);
-            let ok = match field {
-                CField::SkbCbSize => c.is_some_and(|c| c >= rust),
-                _ => c == Some(rust),
-            };
-            if !ok {
-                pr_err!(
-                    "net shim layout mismatch: {:?}: C {:?}, Rust {}\n",
-                    field,
-                    c,
-                    rust
-                );
-            }
-            !ok
-        })
-        .count()
+    shim_mismatches("net", layout(), c_layout, |f| match f {
+        CField::SkbCbSize => Expect::AtLeast,
+        _ => Expect::Equal,
+    })
 }
 
 /// Checks that the linked C helpers and netdev shim implement the ABI
-/// these declarations expect and that every mirrored structure and value
-/// has C's layout; logs what does not. [`Registration::new`] runs it, so a
-/// module with a mismatched shim makes no interface.
+/// these declarations expect, that every mirrored structure and value
+/// has C's layout, and that `MAX_SKB_FRAGS` is known; logs what does not.
+/// [`Registration::new`] runs it, so a module with a mismatched shim makes
+/// no interface.
 ///
 /// # Errors
 ///
 /// `EINVAL` on any mismatch.
 pub fn check_abi() -> Result {
-    if !crate::kext::helpers_abi_matches() {
-        pr_err!(
-            "C helpers do not implement ABI {}\n",
-            crate::kext::HELPERS_ABI
-        );
-        return Err(EINVAL);
-    }
     // SAFETY: `rvirtio_net_abi` takes no arguments and has no side effects.
     let abi = unsafe { rvirtio_net_abi() };
-    if abi != SHIM_ABI {
-        pr_err!("net shim ABI {}, expected {}\n", abi, SHIM_ABI);
-        return Err(EINVAL);
-    }
-    if layout_mismatches() != 0 || max_skb_frags() == 0 {
-        return Err(EINVAL);
-    }
-    Ok(())
+    check_shim("net", abi, SHIM_ABI, || {
+        layout_mismatches().saturating_add(usize::from(max_skb_frags() == 0))
+    })
 }

@@ -12,22 +12,8 @@
 # rvirtio-qemu: -device virtio-net-pci,netdev=h1,disable-legacy=off,disable-modern=off,addr=0x6,mac=52:54:00:00:00:06
 . "$RVIRTIO_LIB"
 
-listening() { # NS PORT: wait until a TCP server listens on PORT in NS
-	_n=0
-	until ip netns exec "$1" busybox netstat -ltn | grep -q ":$2 "; do
-		_n=$((_n + 1))
-		[ $_n -lt 100 ] || fail "nothing listens on port $2 in $1"
-		sleep 0.1
-	done
-}
-
 check "modprobe rvirtio_net force_legacy=1" modprobe rvirtio_net force_legacy=1
-n=0
-while [ "$(net_ifaces rvirtio_net | wc -l)" -lt 2 ]; do
-	n=$((n + 1))
-	[ $n -lt 100 ] || fail "rvirtio_net made $(net_ifaces rvirtio_net | wc -l) interfaces, not 2"
-	sleep 0.1
-done
+net_wait_ifaces rvirtio_net 2
 check "legacy interfaces" dmesg_has "0000:00:05.0: legacy interface"
 check "0000:00:05.0: small buffers, 10-byte header" \
 	dmesg_has "0000:00:05.0: [0-9]+ receive buffers, mode Small, header 10 bytes"
@@ -37,22 +23,9 @@ set -- $(net_ifaces rvirtio_net)
 net_pair "$1" "$2"
 net_ping_sizes nsa 10.0.0.2 1472
 
-mkdir -p /tmp/www
-dd if=/dev/urandom of=/tmp/www/send.bin bs=1M count=64 2>/dev/null || fail "making the file"
-sum=$(sha256sum </tmp/www/send.bin | cut -d' ' -f1)
-for dir in "nsa 10.0.0.1 nsb" "nsb 10.0.0.2 nsa"; do
-	set -- $dir
-	ip netns exec "$1" busybox httpd -f -p 8080 -h /tmp/www &
-	httpd=$!
-	listening "$1" 8080
-	ip netns exec "$3" busybox wget -q -O /tmp/recv.bin "http://$2:8080/send.bin" ||
-		{ kill $httpd; fail "wget of the 64 MiB file from $1"; }
-	kill $httpd
-	wait $httpd 2>/dev/null
-	expect_eq "sha256 of the 64 MiB sent over TCP from $1 to $3" \
-		"$(sha256sum </tmp/recv.bin | cut -d' ' -f1)" "$sum"
-	rm -f /tmp/recv.bin
-done
+net_make_file 64
+net_transfer nsa 10.0.0.1 nsb
+net_transfer nsb 10.0.0.2 nsa
 set -- $(ip netns exec nsa ls /sys/class/net | grep -v lo) $(ip netns exec nsb ls /sys/class/net | grep -v lo)
 expect_eq "$1 rx_length_errors" "$(ip netns exec nsa cat /sys/class/net/$1/statistics/rx_length_errors)" 0
 expect_eq "$2 rx_length_errors" "$(ip netns exec nsb cat /sys/class/net/$2/statistics/rx_length_errors)" 0

@@ -27,25 +27,6 @@
 # rvirtio-qemu: -device virtio-net-pci,netdev=h1,disable-legacy=on,addr=0x8,mac=52:54:00:00:00:04
 . "$RVIRTIO_LIB"
 
-listening() { # NS PORT: wait until a TCP server listens on PORT in NS
-	_n=0
-	until ip netns exec "$1" busybox netstat -ltn | grep -q ":$2 "; do
-		_n=$((_n + 1))
-		[ $_n -lt 100 ] || fail "nothing listens on port $2 in $1"
-		sleep 0.1
-	done
-}
-
-# wait_ifaces N: until rvirtio_net has N interfaces.
-wait_ifaces() {
-	_n=0
-	while [ "$(net_ifaces rvirtio_net | wc -l)" -lt "$1" ]; do
-		_n=$((_n + 1))
-		[ $_n -lt 100 ] || fail "rvirtio_net made $(net_ifaces rvirtio_net | wc -l) interfaces, not $1"
-		sleep 0.1
-	done
-}
-
 offload() { # NS IFACE FEATURE: the feature's state in ethtool -k
 	ip netns exec "$1" ethtool -k "$2" 2>/dev/null | sed -n "s/^$3: \([a-z]*\).*/\1/p"
 }
@@ -55,26 +36,10 @@ stat() {
 	ip netns exec "$1" cat "/sys/class/net/$2/statistics/$3"
 }
 
-# transfer FROM_NS FROM_ADDR TO_NS: 64 MiB over TCP (busybox httpd and
-# wget), sha256 compared at the far end.
-transfer() {
-	rm -f /tmp/recv.bin
-	ip netns exec "$1" busybox httpd -f -p 8080 -h /tmp/www &
-	_httpd=$!
-	listening "$1" 8080
-	ip netns exec "$3" busybox wget -q -O /tmp/recv.bin "http://$2:8080/send.bin" ||
-		{ kill $_httpd; fail "wget of the 64 MiB file from $1"; }
-	kill $_httpd
-	wait $_httpd 2>/dev/null
-	expect_eq "sha256 of the 64 MiB sent over TCP from $1 to $3" \
-		"$(sha256sum </tmp/recv.bin | cut -d' ' -f1)" "$sum"
-	rm -f /tmp/recv.bin
-}
-
 # iperf DIR: iperf3 TCP for 3 s from nsa (DIR "") or to it (DIR -R).
 iperf() {
 	ip netns exec nsb iperf3 -s -1 -D -B 10.0.0.2 >/dev/null || fail "iperf3 server"
-	listening nsb 5201
+	net_listening nsb 5201
 	ip netns exec nsa iperf3 -c 10.0.0.2 -t 3 $1 -J >/tmp/iperf.json ||
 		fail "iperf3 $1: $(cat /tmp/iperf.json)"
 	_bps=$(sed -n 's/.*"bits_per_second":[[:space:]]*\([0-9.e+]*\).*/\1/p' /tmp/iperf.json | tail -n1)
@@ -100,7 +65,7 @@ no_invalid() { # NS IFACE: no packet was dropped as invalid
 
 lsmod | grep -q '^virtio_net' && fail "the C virtio_net is loaded"
 check "modprobe rvirtio_net" modprobe rvirtio_net
-wait_ifaces 4
+net_wait_ifaces rvirtio_net 4
 lsmod | grep -q '^virtio_net' && fail "the C virtio_net got loaded"
 set -- $(net_ifaces rvirtio_net)
 tap_a=$1 tap_b=$2 hub_a=$3 hub_b=$4
@@ -117,9 +82,7 @@ for pair in 05:Mergeable 07:Small 08:Mergeable; do
 		dmesg_has "0000:00:${pair%%:*}.0: [0-9]+ receive buffers, mode ${pair#*:},"
 done
 
-mkdir -p /tmp/www
-dd if=/dev/urandom of=/tmp/www/send.bin bs=1M count=64 2>/dev/null || fail "making the file"
-sum=$(sha256sum </tmp/www/send.bin | cut -d' ' -f1)
+net_make_file 64
 
 step "bridge: offloads on, traffic crosses both devices"
 net_pair "$tap_a" "$tap_b"
@@ -134,8 +97,8 @@ qmp '{"execute": "set_link", "arguments": {"name": "n0", "up": true}}'
 wait_carrier_is nsa "$tap_a" 1
 echo "ok: QMP set_link down and up seen as carrier on $tap_a"
 net_ping_sizes nsa 10.0.0.2 1472
-transfer nsa 10.0.0.1 nsb
-transfer nsb 10.0.0.2 nsa
+net_transfer nsa 10.0.0.1 nsb
+net_transfer nsb 10.0.0.2 nsa
 tx0=$(stat nsa "$tap_a" tx_packets)
 txb0=$(stat nsa "$tap_a" tx_bytes)
 iperf ""
@@ -165,15 +128,15 @@ expect_eq "ethtool link" "$(ip netns exec nsa ethtool "$tap_a" | sed -n 's/^[[:s
 step "hub: no offloads, traffic crosses both devices"
 ip netns del nsa
 ip netns del nsb
-wait_ifaces 4
+net_wait_ifaces rvirtio_net 4
 net_pair "$hub_a" "$hub_b"
 for f in tx-checksumming tcp-segmentation-offload; do
 	expect_eq "$hub_a $f" "$(offload nsa "$hub_a" $f)" off
 done
 wait_for_carrier nsa "$hub_a"
 net_ping_sizes nsa 10.0.0.2 1472
-transfer nsa 10.0.0.1 nsb
-transfer nsb 10.0.0.2 nsa
+net_transfer nsa 10.0.0.1 nsb
+net_transfer nsb 10.0.0.2 nsa
 iperf ""
 iperf -R
 no_invalid nsa "$hub_a"
@@ -186,17 +149,17 @@ for r in 1 2 3 4 5; do
 	check "rmmod rvirtio_net ($r)" rmmod rvirtio_net
 	[ -z "$(net_ifaces rvirtio_net)" ] || fail "interfaces left after rmmod"
 	check "modprobe rvirtio_net ($r)" modprobe rvirtio_net
-	wait_ifaces 4
+	net_wait_ifaces rvirtio_net 4
 done
 set -- $(net_ifaces rvirtio_net)
 net_pair "$1" "$2"
 wait_for_carrier nsa "$1"
 net_ping_sizes nsa 10.0.0.2 1472
-transfer nsa 10.0.0.1 nsb
+net_transfer nsa 10.0.0.1 nsb
 
 step "device_del of a NIC during iperf3"
 ip netns exec nsb iperf3 -s -1 -D -B 10.0.0.2 >/dev/null || fail "iperf3 server"
-listening nsb 5201
+net_listening nsb 5201
 ip netns exec nsa iperf3 -c 10.0.0.2 -t 60 >/dev/null 2>&1 &
 iperf_pid=$!
 sleep 3
