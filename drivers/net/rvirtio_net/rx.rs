@@ -192,7 +192,11 @@ impl Net {
     pub(super) fn poll_rx(&self, poll: &NapiPoll<'_>, budget: u32) -> u32 {
         let mut done = 0u32;
         if self.failed.load(Relaxed) {
-            // Failed: interrupts stay off, nothing more is received.
+            // Failed: nothing more is received, and the queue's interrupts
+            // stay off; the poll still ends (a poll that did less than
+            // its budget and did not complete would stay scheduled, and
+            // disabling NAPI would wait for it for good).
+            poll.complete_done(0);
             return 0;
         }
         while done < budget {
