@@ -6,11 +6,14 @@
 # matching sha256 at the far end. The first NIC is offered no receive GSO
 # (guest_tso4/6=off: mergeable buffers carrying MTU-sized frames only),
 # the second the full set (GSO packets up to 64 KiB in mergeable buffers).
-# rvirtio-test: timeout=600 net=bridge,mtu=9000
+# On PCI and on virtio-mmio version 2 (microvm-v2).
+# rvirtio-test: timeout=600 net=bridge,mtu=9000 machines=pc,microvm-v2
 # rvirtio-qemu: -netdev tap,id=n0,ifname=rvtap0,script=no,downscript=no
-# rvirtio-qemu: -device virtio-net-pci,netdev=n0,disable-legacy=on,addr=0x5,host_mtu=9000,guest_tso4=off,guest_tso6=off,guest_ecn=off,guest_ufo=off
 # rvirtio-qemu: -netdev tap,id=n1,ifname=rvtap1,script=no,downscript=no
-# rvirtio-qemu: -device virtio-net-pci,netdev=n1,disable-legacy=on,addr=0x6,host_mtu=9000
+# rvirtio-qemu[pc]: -device virtio-net-pci,netdev=n0,disable-legacy=on,addr=0x5,host_mtu=9000,guest_tso4=off,guest_tso6=off,guest_ecn=off,guest_ufo=off
+# rvirtio-qemu[pc]: -device virtio-net-pci,netdev=n1,disable-legacy=on,addr=0x6,host_mtu=9000
+# rvirtio-qemu[microvm*]: -device virtio-net-device,netdev=n0,host_mtu=9000,guest_tso4=off,guest_tso6=off,guest_ecn=off,guest_ufo=off
+# rvirtio-qemu[microvm*]: -device virtio-net-device,netdev=n1,host_mtu=9000
 . "$RVIRTIO_LIB"
 
 check "modprobe rvirtio_net" modprobe rvirtio_net
