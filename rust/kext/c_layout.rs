@@ -57,38 +57,72 @@ pub fn c_layout(field: CField) -> Option<usize> {
     usize::try_from(v).ok()
 }
 
-/// Checks a C shim of a module: its ABI version `abi` against the `want`
-/// the Rust declarations were written for, and every mirrored value
-/// (`rows`: a field id with Rust's size, offset or value) against what
-/// the shim measures (`c`). Logs each mismatch; `EINVAL` if any.
-pub fn check_shim<F: Copy + core::fmt::Debug>(
-    name: &str,
-    abi: u32,
-    want: u32,
-    rows: &[(F, usize)],
+/// How a C shim's value must compare with the Rust one
+/// ([`shim_mismatches`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expect {
+    /// The same (sizes, offsets, constants).
+    Equal,
+    /// At least the Rust value (a size or alignment Rust relies on).
+    AtLeast,
+}
+
+/// The entries of `layout` (a shim's mirrored structures and values, with
+/// the Rust value of each) where `c` (the shim's own measure) disagrees as
+/// `expect` says, or does not know the entry; each is logged with the
+/// shim's name, and counted.
+pub fn shim_mismatches<F: Copy + core::fmt::Debug>(
+    shim: &str,
+    layout: impl IntoIterator<Item = (F, usize)>,
     c: impl Fn(F) -> Option<usize>,
+    expect: impl Fn(F) -> Expect,
+) -> usize {
+    layout
+        .into_iter()
+        .filter(|&(field, rust)| {
+            let cv = c(field);
+            let ok = match expect(field) {
+                Expect::AtLeast => cv.is_some_and(|v| v >= rust),
+                Expect::Equal => cv == Some(rust),
+            };
+            if !ok {
+                kernel::pr_err!(
+                    "{} shim layout mismatch: {:?}: C {:?}, Rust {}\n",
+                    shim,
+                    field,
+                    cv,
+                    rust
+                );
+            }
+            !ok
+        })
+        .count()
+}
+
+/// Checks a C shim before it is used: the linked C helpers implement
+/// [`HELPERS_ABI`](super::HELPERS_ABI), the shim reports ABI `abi` equal
+/// to `expected`, and `mismatches` (its [`shim_mismatches`]) finds none.
+/// Logs what fails.
+///
+/// # Errors
+///
+/// `EINVAL` on any mismatch.
+pub fn check_shim(
+    shim: &str,
+    abi: u32,
+    expected: u32,
+    mismatches: impl FnOnce() -> usize,
 ) -> kernel::error::Result {
-    use kernel::prelude::*;
-    if abi != want {
-        pr_err!("{} shim ABI {}, expected {}\n", name, abi, want);
-        return Err(EINVAL);
+    if !super::helpers_abi_matches() {
+        kernel::pr_err!("C helpers do not implement ABI {}\n", super::HELPERS_ABI);
+        return Err(kernel::error::code::EINVAL);
     }
-    let mut bad = 0u32;
-    for &(field, rust) in rows {
-        let got = c(field);
-        if got != Some(rust) {
-            pr_err!(
-                "{} shim layout mismatch: {:?}: C {:?}, Rust {}\n",
-                name,
-                field,
-                got,
-                rust
-            );
-            bad = bad.saturating_add(1);
-        }
+    if abi != expected {
+        kernel::pr_err!("{} shim ABI {}, expected {}\n", shim, abi, expected);
+        return Err(kernel::error::code::EINVAL);
     }
-    if bad != 0 {
-        return Err(EINVAL);
+    if mismatches() != 0 {
+        return Err(kernel::error::code::EINVAL);
     }
     Ok(())
 }

@@ -134,7 +134,10 @@ pub fn layout() -> [(CField, usize); 7] {
 pub fn check_abi() -> Result {
     // SAFETY: no arguments, no side effects.
     let abi = unsafe { rvirtio_hvc_abi() };
-    crate::kext::c_layout::check_shim("hvc", abi, SHIM_ABI, &layout(), c_layout)
+    use crate::kext::c_layout::{check_shim, shim_mismatches, Expect};
+    check_shim("hvc", abi, SHIM_ABI, || {
+        shim_mismatches("hvc", layout(), c_layout, |_| Expect::Equal)
+    })
 }
 
 /// An hvc terminal; removed when dropped (after which no operation runs).

@@ -79,6 +79,19 @@ impl QueueStats {
     }
 }
 
+/// Readers, for a driver's own statistics (rvirtio_net's `ethtool -S`).
+impl QueueStats {
+    /// Notifications sent.
+    pub fn kicks(&self) -> u64 {
+        self.kicks.load(Relaxed)
+    }
+
+    /// Interrupts the queue's handler took.
+    pub fn interrupts(&self) -> u64 {
+        self.interrupts.load(Relaxed)
+    }
+}
+
 impl fmt::Display for QueueStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Loading a driver runs no test and logs nothing but the driver's own
-# messages: with a virtio-blk and a virtio-rng device present, modprobe of
-# rvirtio_blk and rvirtio_rng adds no KTAP or KUnit line to the kernel log,
+# messages: with a virtio-blk, a virtio-rng and a virtio-net device
+# present, modprobe of rvirtio_blk, rvirtio_rng and rvirtio_net adds no KTAP
+# or KUnit line to the kernel log,
 # and every line it adds comes from the driver (prefixed with the module's
 # name) or names its disk (" vda: ..."). The one other line allowed is the
 # PCI core's, when the driver enables its device and ACPI routes its INTx
@@ -13,6 +14,8 @@
 # rvirtio-qemu: -drive if=none,id=d0,file=@DISK0@,format=raw
 # rvirtio-qemu: -device virtio-blk-pci,drive=d0,disable-legacy=on,addr=0x5
 # rvirtio-qemu: -device virtio-rng-pci,disable-legacy=on,addr=0x6
+# rvirtio-qemu: -netdev hubport,id=h0,hubid=0
+# rvirtio-qemu: -device virtio-net-pci,netdev=h0,disable-legacy=on,addr=0x7
 . "$RVIRTIO_LIB"
 
 check "no rvirtio module is loaded yet" sh -c '! grep -q "^rvirtio" /proc/modules'
@@ -24,6 +27,8 @@ wait_for /sys/block/vda 10
 check "modprobe rvirtio_rng" modprobe rvirtio_rng
 wait_for /sys/class/misc/hw_random/rng_current 10
 expect_eq "rng_current" "$(cat /sys/class/misc/hw_random/rng_current)" rvirtio_rng.0
+check "modprobe rvirtio_net" modprobe rvirtio_net
+net_wait_ifaces rvirtio_net 1
 # Messages printed after probe returns (partition scan) have time to land.
 sleep 2
 
@@ -45,10 +50,11 @@ fi
 echo "ok: no test refusal message"
 
 step "every line is the drivers' own"
-if grep -Ev '^(rvirtio_blk|rvirtio_rng)[: ]|^ vd[a-z]+: |^ACPI: \\_SB_\.LNK[A-Z]: Enabled at IRQ [0-9]+$|^(clocksource|tsc): ' /tmp/load.log; then
-	fail "lines not from rvirtio_blk, rvirtio_rng or their disk (above)"
+if grep -Ev '^(rvirtio_blk|rvirtio_rng|rvirtio_net)[: ]|^ vd[a-z]+: |^ACPI: \\_SB_\.LNK[A-Z]: Enabled at IRQ [0-9]+$|^(clocksource|tsc): ' /tmp/load.log; then
+	fail "lines not from rvirtio_blk, rvirtio_rng, rvirtio_net or the disk (above)"
 fi
-echo "ok: every line is from rvirtio_blk, rvirtio_rng, vda, the PCI IRQ link or timekeeping"
+echo "ok: every line is from rvirtio_blk, rvirtio_rng, rvirtio_net, vda, the PCI IRQ link or timekeeping"
 
 check "rmmod rvirtio_blk" rmmod rvirtio_blk
 check "rmmod rvirtio_rng" rmmod rvirtio_rng
+check "rmmod rvirtio_net" rmmod rvirtio_net

@@ -229,3 +229,51 @@ net_ping_sizes() {
 	echo "ok: ping from $1 to $2, payloads 0 to $3 bytes"
 }
 
+# net_wait_ifaces DRIVER N: wait (10 s at most) until DRIVER has N
+# interfaces (net_ifaces).
+net_wait_ifaces() {
+	_n=0
+	while [ "$(net_ifaces "$1" | wc -l)" -lt "$2" ]; do
+		_n=$((_n + 1))
+		[ $_n -lt 100 ] || fail "$1 made $(net_ifaces "$1" | wc -l) interfaces, not $2"
+		sleep 0.1
+	done
+}
+
+# net_listening NS PORT: wait (10 s at most) until a TCP server listens on
+# PORT in namespace NS.
+net_listening() {
+	_n=0
+	until ip netns exec "$1" busybox netstat -ltn | grep -q ":$2 "; do
+		_n=$((_n + 1))
+		[ $_n -lt 100 ] || fail "nothing listens on port $2 in $1"
+		sleep 0.1
+	done
+}
+
+# net_make_file MIB: /tmp/www/send.bin of MIB MiB of random bytes, for
+# net_transfer; its sha256 in $net_sum.
+net_make_file() {
+	mkdir -p /tmp/www
+	dd if=/dev/urandom of=/tmp/www/send.bin bs=1M count="$1" 2>/dev/null ||
+		fail "making the $1 MiB file"
+	net_sum=$(sha256sum </tmp/www/send.bin | cut -d' ' -f1)
+}
+
+# net_transfer FROM_NS FROM_ADDR TO_NS: sends /tmp/www/send.bin
+# (net_make_file) from namespace FROM_NS to TO_NS over TCP (busybox httpd
+# and wget) and fails unless its sha256 at the far end matches.
+net_transfer() {
+	rm -f /tmp/recv.bin
+	ip netns exec "$1" busybox httpd -f -p 8080 -h /tmp/www &
+	_httpd=$!
+	net_listening "$1" 8080
+	ip netns exec "$3" busybox wget -q -O /tmp/recv.bin "http://$2:8080/send.bin" ||
+		{ kill $_httpd; fail "wget of the file from $1"; }
+	kill $_httpd
+	wait $_httpd 2>/dev/null
+	expect_eq "sha256 of the file sent over TCP from $1 to $3" \
+		"$(sha256sum </tmp/recv.bin | cut -d' ' -f1)" "$net_sum"
+	rm -f /tmp/recv.bin
+}
+

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The features rvirtio_net negotiates, with the driver's own
+//! requirements on top of the spec's, and the interface offloads they
+//! give. Compiled into the driver and into its KUnit module.
+
+use crate::{
+    net::Offloads,
+    virtio::{
+        features::{
+            DriverFeatures,
+            FeatureDep,
+            Features, //
+        },
+        net::{
+            self as vnet,
+            wire::feature as f,
+            RxOffloads,
+            TxOffloads, //
+        },
+    },
+};
+
+/// The features this driver uses.
+pub const WANTED: Features = Features::single(f::CSUM)
+    .with(f::GUEST_CSUM)
+    .with(f::MTU)
+    .with(f::MAC)
+    .with(f::GUEST_TSO4)
+    .with(f::GUEST_TSO6)
+    .with(f::GUEST_ECN)
+    .with(f::HOST_TSO4)
+    .with(f::HOST_TSO6)
+    .with(f::HOST_ECN)
+    .with(f::MRG_RXBUF)
+    .with(f::STATUS)
+    .with(f::SPEED_DUPLEX);
+
+/// The driver's own requirements on top of the spec's
+/// ([`vnet::FEATURE_DEPS`]): big-packet receive is not implemented, so the
+/// receive GSO offloads need MRG_RXBUF; ECN needs TSO4 (the spec's "TSO4
+/// or TSO6", narrowed to what [`FeatureDep`] can say).
+pub const DRIVER_DEPS: [FeatureDep; 4] = [
+    FeatureDep::new(f::GUEST_TSO4, Features::single(f::MRG_RXBUF)),
+    FeatureDep::new(f::GUEST_TSO6, Features::single(f::MRG_RXBUF)),
+    FeatureDep::new(f::GUEST_ECN, Features::single(f::GUEST_TSO4)),
+    FeatureDep::new(f::HOST_ECN, Features::single(f::HOST_TSO4)),
+];
+
+/// Both lists of requirements, for negotiation.
+pub const DEPS: [FeatureDep; vnet::FEATURE_DEPS.len() + DRIVER_DEPS.len()] = {
+    let mut out =
+        [FeatureDep::new(f::CSUM, Features::EMPTY); vnet::FEATURE_DEPS.len() + DRIVER_DEPS.len()];
+    let (spec, ours) = out.split_at_mut(vnet::FEATURE_DEPS.len());
+    spec.copy_from_slice(&vnet::FEATURE_DEPS);
+    ours.copy_from_slice(&DRIVER_DEPS);
+    out
+};
+
+/// What the driver tells the framework.
+pub const DRIVER: DriverFeatures<'static> = DriverFeatures {
+    wanted: WANTED,
+    required: Features::EMPTY,
+    deps: &DEPS,
+};
+
+/// The offloads the interface shows for the negotiated offloads: the
+/// ones the user may switch, and the ones on.
+pub fn offloads(rx: RxOffloads, tx: TxOffloads) -> (Offloads, Offloads) {
+    let mut hw = Offloads::NONE;
+    let mut on = Offloads::NONE;
+    if tx.csum {
+        hw = hw.with(Offloads::SG).with(Offloads::HW_CSUM);
+        if tx.tso4 {
+            hw = hw.with(Offloads::TSO);
+        }
+        if tx.tso6 {
+            hw = hw.with(Offloads::TSO6);
+        }
+        if tx.ecn {
+            hw = hw.with(Offloads::TSO_ECN);
+        }
+        on = hw;
+    }
+    if rx.csum {
+        on = on.with(Offloads::RXCSUM);
+    }
+    if rx.tso4 || rx.tso6 {
+        on = on.with(Offloads::GRO_HW);
+    }
+    (hw, on)
+}

@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! rvirtio_net: the virtio network device (virtio 1.4 §5.1) as a Linux
+//! network interface, on the project's netdev layer (`rust/kext/net`).
+//!
+//! One queue pair: receive queue 0 and transmit queue 1, each with a NAPI
+//! context scheduled from its interrupt. Receive buffers are page
+//! fragments: with `VIRTIO_NET_F_MRG_RXBUF` a packet spans `num_buffers`
+//! of them, sized by the moving average of packet lengths (the C driver's
+//! EWMA); without it each holds a whole frame (small buffers). Every field
+//! the device supplies (used length, `num_buffers`, the header's flags,
+//! GSO type and size, `hdr_len`, checksum start and offset) is checked by
+//! the core (`virtio::net`) before the kernel sees the packet; a bad
+//! packet is dropped and counted. Transmit maps the header (in the skb's
+//! control buffer), the linear part and every fragment as one
+//! device-readable chain (indirect where the ring offers it), with
+//! byte queue limits; completions are reclaimed in the transmit NAPI
+//! poll. Offloads (checksum both ways, TSO4/6 with ECN both ways) follow
+//! the negotiated features. The link comes from `status` (with
+//! `VIRTIO_NET_F_STATUS`) on every configuration interrupt; the address
+//! from the configuration (`VIRTIO_NET_F_MAC`) or random; the MTU from
+//! the device (`VIRTIO_NET_F_MTU`).
+//!
+//! Not yet: the control queue (receive filters, MAC_ADDR_SET, VLAN filter,
+//! announce, multiqueue, guest offload switching), big-packet receive
+//! (GUEST_TSO without MRG_RXBUF: the driver then does not accept the
+//! receive offloads), UFO/USO, ethtool `-S`.
+//!
+//! C version of this driver: `drivers/net/virtio_net.c`.
+
+use kernel::{
+    device::{
+        Bound,
+        Device, //
+    },
+    prelude::*, //
+};
+
+#[path = "../../rust/virtio/mod.rs"]
+pub mod virtio;
+
+#[path = "../../rust/kext/mod.rs"]
+pub mod kext;
+
+#[path = "../../rust/kvirtio/mod.rs"]
+pub mod kvirtio;
+
+#[path = "../../rust/kext/net/mod.rs"]
+pub mod net;
+
+pub mod rvirtio_net;
+
+use kvirtio::{
+    driver::{
+        Driver,
+        Setup, //
+    },
+    queue::QueueSpec,
+};
+use net::{
+    Config as NetConfig,
+    NapiKind,
+    Registration, //
+};
+use rvirtio_net::{
+    features::{
+        self,
+        offloads, //
+    },
+    Net,
+    Token, //
+};
+use virtio::{
+    features::DriverFeatures,
+    net::{
+        self as vnet,
+        wire::{
+            config as cfg,
+            feature as f,
+            ETH_ALEN, //
+        },
+        RawConfig, RxMode, RxOffloads, TxOffloads,
+    },
+    spec::DeviceId,
+    wire::ByteOrder,
+};
+
+crate::module_virtio_driver! {
+    type: RvirtioNet,
+    name: "rvirtio_net",
+    authors: ["rvirtio developers"],
+    description: "virtio network device, in Rust",
+    license: "GPL",
+    params: {
+        force_legacy: u32 {
+            default: 0,
+            description: "Use the legacy interface of transitional devices (0: modern first)",
+        },
+    },
+}
+
+/// The driver.
+pub struct RvirtioNet;
+
+/// Largest ring the driver asks for.
+const RING_MAX: u16 = 1024;
+
+/// Per-device driver data: the interface, which owns the driver's state.
+pub struct NetData {
+    reg: Registration<Net>,
+}
+
+impl Driver for RvirtioNet {
+    const DEVICE_ID: DeviceId = DeviceId::NET;
+    const NAME: &'static CStr = c"rvirtio_net";
+    const FEATURES: DriverFeatures<'static> = features::DRIVER;
+    type Data = NetData;
+
+    fn force_legacy() -> bool {
+        *module_parameters::force_legacy.value() != 0
+    }
+
+    fn probe(setup: &mut Setup<'_>) -> Result<NetData> {
+        let negotiated = setup.features();
+        let has = |x| negotiated.contains(x);
+        let (mac_f, mtu_f, sd_f) = (has(f::MAC), has(f::MTU), has(f::SPEED_DUPLEX));
+        let raw = setup.read_config(|r| {
+            let mut mac = [0u8; ETH_ALEN];
+            if mac_f {
+                r.read_bytes(cfg::MAC, &mut mac)?;
+            }
+            Ok(RawConfig {
+                mac,
+                max_virtqueue_pairs: 1,
+                mtu: if mtu_f { r.read_u16(cfg::MTU)? } else { 0 },
+                speed: if sd_f { r.read_u32(cfg::SPEED)? } else { 0 },
+                duplex: if sd_f { r.read_u8(cfg::DUPLEX)? } else { 0 },
+            })
+        })?;
+        let (config, issues) = vnet::config(negotiated, &raw);
+        for issue in issues.iter().flatten() {
+            dev_warn!(
+                setup.device(),
+                "configuration value not used: {:?}\n",
+                issue
+            );
+        }
+        let mtu = config.mtu.unwrap_or(1500);
+        let mode = vnet::rx_mode(negotiated, mtu);
+        if mode == RxMode::Big {
+            dev_err!(
+                setup.device(),
+                "an MTU of {} without MRG_RXBUF needs big-packet receive, which this driver lacks\n",
+                mtu
+            );
+            return Err(ENOTSUPP);
+        }
+        let max_frags =
+            u16::try_from(net::max_skb_frags().saturating_add(2)).map_err(|_| EINVAL)?;
+        let specs = [
+            QueueSpec::new(RING_MAX),
+            QueueSpec {
+                max_size: RING_MAX,
+                max_indirect: max_frags,
+                callback: true,
+            },
+        ];
+        let mut queues = setup.find_queues::<Token>(&specs)?;
+        let tx = queues.pop().ok_or(ENODEV)?;
+        let rx = queues.pop().ok_or(ENODEV)?;
+        let rx_off = RxOffloads::negotiated(negotiated);
+        let tx_off = TxOffloads::negotiated(negotiated);
+        let (hw, on) = offloads(rx_off, tx_off);
+        let max_mtu = match (config.mtu, mode) {
+            (Some(m), _) => m,
+            (None, RxMode::Mergeable) => u16::MAX
+                .saturating_sub(vnet::ETH_HLEN as u16)
+                .saturating_sub(vnet::VLAN_HLEN as u16),
+            (None, _) => 1500,
+        };
+        let order = ByteOrder::for_interface(setup.is_legacy());
+        let state = Net::new(
+            rx,
+            tx,
+            setup.dma(),
+            setup.device_config()?,
+            setup.device_status()?,
+            negotiated,
+            order,
+            mode,
+            mtu,
+            config,
+        )?;
+        let reg = Registration::new(
+            setup.device(),
+            &NetConfig {
+                max_pairs: 1,
+                pairs: 1,
+                hw_offloads: hw,
+                offloads: on,
+                min_mtu: u32::from(vnet::MIN_MTU),
+                max_mtu: u32::from(max_mtu),
+                mtu: u32::from(mtu),
+                mac: config.mac,
+                version: c"",
+            },
+            state,
+        )?;
+        Ok(NetData { reg })
+    }
+
+    fn ready(data: &NetData, dev: &Device<Bound>) -> Result {
+        let net = data.reg.ops();
+        // Receive buffers first: the device may deliver as soon as the
+        // interface is up.
+        net.refill.fill();
+        data.reg.register()?;
+        net.update_link(data.reg.dev());
+        dev_info!(
+            dev,
+            "{} receive buffers, mode {:?}, header {} bytes\n",
+            net.rx_posted(),
+            net.rx_mode(),
+            net.hdr_len()
+        );
+        Ok(())
+    }
+
+    fn queue_interrupt(data: &NetData, queue: u16) {
+        let (kind, q) = match queue {
+            0 => (NapiKind::Rx, &data.reg.ops().rx),
+            1 => (NapiKind::Tx, &data.reg.ops().tx),
+            _ => return,
+        };
+        if let Some(napi) = data.reg.dev().napi(0, kind) {
+            napi.schedule(|| q.disable_cb());
+        }
+    }
+
+    fn config_changed(data: &NetData) {
+        data.reg.ops().update_link(data.reg.dev());
+    }
+
+    fn remove(data: &NetData) {
+        // Every callback has returned after this; the buffers go back when
+        // the data is dropped, after the device is reset.
+        data.reg.unregister();
+        data.reg.ops().refill.stop();
+    }
+}

@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! rvirtio_net_kunit: the KUnit suite `rvirtio_net`, in a module of its own.
+//!
+//! The suite tests what of rvirtio_net needs the kernel: the netdev shim's
+//! ABI and the layout of every structure and value mirrored between it and
+//! `rust/kext/net/`, receive fragments (sizes, bounds, a DMA mapping of the
+//! whole fragment), and the driver's feature table (its requirements on
+//! top of the spec's, run through the core's negotiation as the kernel
+//! build compiles it) with the interface offloads it gives. The
+//! kernel-independent protocol logic (headers, validation of every
+//! device-supplied field, mergeable accounting, control commands) is
+//! tested on the host (`rust/virtio/tests/net.rs`). Loading the driver
+//! runs no test; loading this module runs the suite and nothing else.
+
+use kernel::prelude::*;
+
+#[path = "../../../rust/virtio/mod.rs"]
+pub mod virtio;
+
+#[path = "../../../rust/kext/mod.rs"]
+pub mod kext;
+
+#[path = "../../../rust/kext/net/mod.rs"]
+pub mod net;
+
+#[path = "../rvirtio_net/features.rs"]
+pub mod features;
+
+module! {
+    type: RvirtioNetKunit,
+    name: "rvirtio_net_kunit",
+    authors: ["rvirtio developers"],
+    description: "KUnit suite of rvirtio_net's kernel-side logic",
+    license: "GPL",
+}
+
+struct RvirtioNetKunit;
+
+impl kernel::Module for RvirtioNetKunit {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        // The suite tests the shim this module linked: refuse a mismatch.
+        net::check_abi()?;
+        Ok(RvirtioNetKunit)
+    }
+}
+
+#[kunit_tests(rvirtio_net)]
+mod tests {
+    use crate::features::{offloads, DRIVER, WANTED};
+    use crate::kext::dma::{DmaDevice, TestDmaDevice};
+    use crate::net::{
+        c_layout, check_abi, layout, max_skb_frags, CField, DropReason, MappedRxFrag, Offloads,
+        RxFrag, Stats,
+    };
+    use crate::virtio::{
+        features::{negotiate, Feature, Features},
+        net::{wire::feature as f, RxOffloads, TxOffloads},
+    };
+
+    /// The shim implements the ABI the Rust side expects, and every
+    /// structure and value mirrored between them has C's layout.
+    #[test]
+    fn shim_abi_and_layout() {
+        assert!(crate::kext::helpers_abi_matches());
+        assert!(check_abi().is_ok());
+        for (field, rust) in layout() {
+            if field != CField::SkbCbSize {
+                assert_eq!(c_layout(field), Some(rust));
+            }
+        }
+        assert_eq!(c_layout(CField::Stats), Some(core::mem::size_of::<Stats>()));
+        assert_eq!(c_layout(CField::Stats), Some(72));
+        assert_eq!(
+            c_layout(CField::DropDevHdr),
+            Some(DropReason::DevHdr as usize)
+        );
+        // The skb control buffer holds the largest virtio-net header.
+        assert!(c_layout(CField::SkbCbSize).is_some_and(|n| n >= 20));
+        assert!((17..=45).contains(&max_skb_frags()));
+    }
+
+    fn offered(all: Features) -> Features {
+        all.with(Feature::VERSION_1)
+    }
+
+    fn accept(offer: Features) -> Features {
+        match negotiate(offered(offer), &DRIVER, Features::EMPTY, false) {
+            Ok(a) => a,
+            Err(_) => Features::EMPTY,
+        }
+    }
+
+    /// Everything offered: every wanted feature accepted.
+    #[test]
+    fn negotiation_all_offered() {
+        let a = accept(WANTED);
+        for x in [
+            f::CSUM,
+            f::GUEST_CSUM,
+            f::GUEST_TSO4,
+            f::GUEST_TSO6,
+            f::GUEST_ECN,
+        ] {
+            assert!(a.contains(x));
+        }
+        for x in [
+            f::HOST_TSO4,
+            f::HOST_TSO6,
+            f::HOST_ECN,
+            f::MRG_RXBUF,
+            f::STATUS,
+            f::MTU,
+        ] {
+            assert!(a.contains(x));
+        }
+        // Not implemented yet: never accepted.
+        assert!(!accept(WANTED.with(f::CTRL_VQ).with(f::MQ)).contains(f::CTRL_VQ));
+    }
+
+    /// Without MRG_RXBUF the receive GSO offloads are not accepted (the
+    /// driver has no big-packet receive), checksum offload is.
+    #[test]
+    fn negotiation_without_mergeable() {
+        let a = accept(WANTED.without(f::MRG_RXBUF));
+        assert!(a.contains(f::GUEST_CSUM));
+        assert!(!a.contains(f::GUEST_TSO4));
+        assert!(!a.contains(f::GUEST_TSO6));
+        assert!(!a.contains(f::GUEST_ECN));
+        assert!(a.contains(f::HOST_TSO4));
+    }
+
+    /// The spec's requirements: TSO needs the checksum offload of its
+    /// direction; ECN needs TSO4 (the driver's narrowing of "TSO4 or TSO6").
+    #[test]
+    fn negotiation_dependencies() {
+        let a = accept(WANTED.without(f::CSUM));
+        assert!(!a.contains(f::HOST_TSO4) && !a.contains(f::HOST_TSO6));
+        assert!(!a.contains(f::HOST_ECN));
+        let a = accept(WANTED.without(f::GUEST_CSUM));
+        assert!(!a.contains(f::GUEST_TSO4) && !a.contains(f::GUEST_ECN));
+        let a = accept(WANTED.without(f::HOST_TSO4));
+        assert!(a.contains(f::HOST_TSO6) && !a.contains(f::HOST_ECN));
+    }
+
+    /// The interface offloads for the negotiated ones.
+    #[test]
+    fn interface_offloads() {
+        let a = accept(WANTED);
+        let (hw, on) = offloads(RxOffloads::negotiated(a), TxOffloads::negotiated(a));
+        for o in [
+            Offloads::SG,
+            Offloads::HW_CSUM,
+            Offloads::TSO,
+            Offloads::TSO6,
+            Offloads::TSO_ECN,
+        ] {
+            assert!(hw.contains(o) && on.contains(o));
+        }
+        assert!(on.contains(Offloads::RXCSUM) && on.contains(Offloads::GRO_HW));
+        let none = accept(Features::EMPTY);
+        let (hw, on) = offloads(RxOffloads::negotiated(none), TxOffloads::negotiated(none));
+        assert_eq!(hw, Offloads::NONE);
+        assert_eq!(on, Offloads::NONE);
+        // Checksum without TSO: no segmentation offload shown.
+        let c = accept(Features::single(f::CSUM));
+        let (hw, _) = offloads(RxOffloads::negotiated(c), TxOffloads::negotiated(c));
+        assert!(hw.contains(Offloads::HW_CSUM) && !hw.contains(Offloads::TSO));
+    }
+
+    /// Receive fragments: rounded to the cache line, reads bounded.
+    #[test]
+    fn rx_frag_bounds() {
+        assert!(RxFrag::alloc(0).is_none());
+        let Some(frag) = RxFrag::alloc(100) else {
+            panic!("no memory for a fragment");
+        };
+        assert!(frag.size() >= 100 && frag.size() % 64 == 0);
+        let mut b = [0u8; 16];
+        assert!(frag.read(0, &mut b).is_ok());
+        assert!(frag.read(frag.size() - 16, &mut b).is_ok());
+        assert!(frag.read(frag.size() - 15, &mut b).is_err());
+        assert!(frag.read(u32::MAX, &mut b).is_err());
+    }
+
+    /// A fragment is mapped whole for the device and given back.
+    #[test]
+    fn rx_frag_mapping() {
+        let Ok(tdev) = TestDmaDevice::new(c"rvirtio_net_kunit") else {
+            panic!("no test DMA device");
+        };
+        for dma_api in [false, true] {
+            let dma = DmaDevice::new(tdev.device(), dma_api);
+            let Some(frag) = RxFrag::alloc(1536) else {
+                panic!("no memory for a fragment");
+            };
+            let size = frag.size();
+            let Ok(m) = MappedRxFrag::map(frag, &dma) else {
+                panic!("mapping failed");
+            };
+            assert_eq!(m.buf().len, size);
+            assert!(m.buf().addr != 0);
+            let frag = m.unmap();
+            let mut b = [0u8; 12];
+            assert!(frag.read(0, &mut b).is_ok());
+        }
+    }
+}

@@ -1,0 +1,992 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rvirtio netdev shim: the networking objects the 7.2 kernel crate cannot
+ * reach (linux/netdevice.h is not in its bindings, and most of the fast
+ * path is static inline): a net_device whose private area is struct
+ * rvirtio_net, its net_device_ops and ethtool_ops as trampolines into
+ * Rust (struct rvirtio_net_cb), NAPI contexts, and the sk_buff, TX queue,
+ * BQL and carrier inlines. The virtio logic stays in Rust; the shim only
+ * forwards. Included by the helpers.c of the net driver; the Rust side is
+ * rust/kext/net/, which checks every structure mirrored here with
+ * rvirtio_net_c_layout().
+ */
+#include <linux/etherdevice.h>
+#include <linux/ethtool.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/netdevice.h>
+#include <linux/skbuff.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+
+/* Bump on any change of the functions or structures below (kext::net::SHIM_ABI). */
+#define RVIRTIO_NET_SHIM_ABI 3
+
+unsigned int rvirtio_net_abi(void);
+unsigned int rvirtio_net_abi(void)
+{
+	return RVIRTIO_NET_SHIM_ABI;
+}
+
+/* Interface statistics (ndo_get_stats64), filled by the driver. */
+struct rvirtio_net_stats {
+	u64 rx_packets;
+	u64 rx_bytes;
+	u64 rx_dropped;
+	u64 rx_errors;
+	u64 rx_length_errors;
+	u64 tx_packets;
+	u64 tx_bytes;
+	u64 tx_dropped;
+	u64 tx_errors;
+};
+
+/* ethtool's link settings: speed in Mb/s (SPEED_UNKNOWN) and duplex. */
+struct rvirtio_net_link {
+	u32 speed;
+	u8 duplex;
+};
+
+/* ethtool -g: ring sizes. */
+struct rvirtio_net_rings {
+	u32 rx_max;
+	u32 rx;
+	u32 tx_max;
+	u32 tx;
+};
+
+/* ethtool -l: queue pairs (combined channels). */
+struct rvirtio_net_channels {
+	u32 max_combined;
+	u32 combined;
+};
+
+/* What a transmitted packet asks of the device (from the skb). */
+struct rvirtio_skb_tx {
+	u32 len;
+	u32 headlen;
+	u32 nr_frags;
+	u8 csum_partial;
+	u16 csum_start;
+	u16 csum_offset;
+	/* RVIRTIO_GSO_* of the skb's gso_type, 0 without GSO. */
+	u32 gso;
+	u16 gso_size;
+};
+
+/* GSO kinds between Rust and the shim (SKB_GSO_* are not all visible to Rust). */
+#define RVIRTIO_GSO_TCPV4 1
+#define RVIRTIO_GSO_TCPV6 2
+#define RVIRTIO_GSO_UDP 4
+#define RVIRTIO_GSO_UDP_L4 8
+#define RVIRTIO_GSO_ECN 16
+/* A GSO type the shim does not know: the driver drops the packet. */
+#define RVIRTIO_GSO_OTHER 32
+
+/* Offload flags between Rust and the shim, mapped to netdev_features_t. */
+#define RVIRTIO_NETIF_SG 1
+#define RVIRTIO_NETIF_HW_CSUM 2
+#define RVIRTIO_NETIF_TSO 4
+#define RVIRTIO_NETIF_TSO6 8
+#define RVIRTIO_NETIF_TSO_ECN 16
+#define RVIRTIO_NETIF_RXCSUM 32
+#define RVIRTIO_NETIF_GRO_HW 64
+
+struct rvirtio_net;
+struct rvirtio_napi;
+
+struct rvirtio_net_cb {
+	int (*open)(void *drv, struct rvirtio_net *n);
+	int (*stop)(void *drv, struct rvirtio_net *n);
+	/* Returns a netdev_tx_t; owns skb (consumed or dropped) on NETDEV_TX_OK. */
+	int (*start_xmit)(void *drv, struct rvirtio_net *n, struct sk_buff *skb, u32 queue,
+			  bool more);
+	void (*set_rx_mode)(void *drv, struct rvirtio_net *n);
+	/* 0: the shim commits the address; else -errno. */
+	int (*set_mac_address)(void *drv, struct rvirtio_net *n, const u8 *mac);
+	int (*change_mtu)(void *drv, struct rvirtio_net *n, u32 mtu);
+	void (*get_stats64)(void *drv, struct rvirtio_net_stats *s);
+	int (*vlan_rx_add_vid)(void *drv, struct rvirtio_net *n, u16 vid);
+	int (*vlan_rx_kill_vid)(void *drv, struct rvirtio_net *n, u16 vid);
+	void (*tx_timeout)(void *drv, struct rvirtio_net *n, u32 queue);
+	/* NAPI poll of queue index (receive or transmit); returns the work done. */
+	int (*poll)(void *drv, struct rvirtio_net *n, struct rvirtio_napi *napi, u32 index,
+		    bool tx, int budget);
+	void (*get_link)(void *drv, struct rvirtio_net_link *l);
+	void (*get_rings)(void *drv, struct rvirtio_net_rings *r);
+	void (*get_channels)(void *drv, struct rvirtio_net_channels *c);
+	/* ethtool -S: how many counters, their names, their values. */
+	u32 (*stats_count)(void *drv);
+	/* Writes name i, NUL-terminated, into name (ETH_GSTRING_LEN bytes). */
+	void (*stats_name)(void *drv, u32 i, u8 *name);
+	/* Writes count values. */
+	void (*stats_values)(void *drv, u64 *values, u32 count);
+};
+
+struct rvirtio_napi {
+	struct napi_struct napi;
+	struct rvirtio_net *n;
+	u32 index;
+	bool tx;
+	/* Enabled (napi_enable without napi_disable since), under n->napi_lock. */
+	bool enabled;
+};
+
+/*
+ * The net_device's private area. Lifetime: drv is the driver's data; the
+ * Rust side (kext::net::Registration) keeps it alive until after
+ * rvirtio_net_free(). The net_device_ops and ethtool_ops end with
+ * unregister_netdev() (it closes the device, which disables the NAPI
+ * contexts, and waits for every caller under RTNL and in the transmit
+ * path). The carrier may be set from the configuration interrupt: it goes
+ * through lock and live, which unregister clears first, so nothing
+ * touches a net_device being unregistered.
+ */
+struct rvirtio_net {
+	struct net_device *dev;
+	const struct rvirtio_net_cb *cb;
+	void *drv;
+	/* Orders carrier changes with unregister; live while registered. */
+	spinlock_t lock;
+	/* Serialises NAPI enable and disable (each once, in turn). */
+	struct mutex napi_lock;
+	bool live;
+	bool registered;
+	u32 nr_napi;
+	/* Receive queue i at 2i, transmit queue i at 2i + 1. */
+	struct rvirtio_napi *napi;
+	char version[32];
+};
+
+static struct rvirtio_net *rvirtio_net_of(struct net_device *dev)
+{
+	return netdev_priv(dev);
+}
+
+static int rvirtio_net_open(struct net_device *dev)
+{
+	struct rvirtio_net *n = rvirtio_net_of(dev);
+
+	return n->cb->open(n->drv, n);
+}
+
+static int rvirtio_net_stop(struct net_device *dev)
+{
+	struct rvirtio_net *n = rvirtio_net_of(dev);
+
+	return n->cb->stop(n->drv, n);
+}
+
+static netdev_tx_t rvirtio_net_start_xmit(struct sk_buff *skb, struct net_device *dev)
+{
+	struct rvirtio_net *n = rvirtio_net_of(dev);
+
+	return n->cb->start_xmit(n->drv, n, skb, skb_get_queue_mapping(skb), netdev_xmit_more()) ?
+		       NETDEV_TX_BUSY :
+		       NETDEV_TX_OK;
+}
+
+static void rvirtio_net_set_rx_mode(struct net_device *dev)
+{
+	struct rvirtio_net *n = rvirtio_net_of(dev);
+
+	n->cb->set_rx_mode(n->drv, n);
+}
+
+static int rvirtio_net_set_mac_address(struct net_device *dev, void *p)
+{
+	struct rvirtio_net *n = rvirtio_net_of(dev);
+	struct sockaddr *addr = p;
+	int err;
+
+	err = eth_prepare_mac_addr_change(dev, p);
+	if (err)
+		return err;
+	err = n->cb->set_mac_address(n->drv, n, (const u8 *)addr->sa_data);
+	if (err)
+		return err;
+	eth_commit_mac_addr_change(dev, p);
+	return 0;
+}
+
+static int rvirtio_net_change_mtu(struct net_device *dev, int mtu)
+{
+	struct rvirtio_net *n = rvirtio_net_of(dev);
+	int err;
+
+	err = n->cb->change_mtu(n->drv, n, mtu);
+	if (err)
+		return err;
+	WRITE_ONCE(dev->mtu, mtu);
+	return 0;
+}
+
+static void rvirtio_net_get_stats64(struct net_device *dev, struct rtnl_link_stats64 *tot)
+{
+	struct rvirtio_net *n = rvirtio_net_of(dev);
+	struct rvirtio_net_stats s = {};
+
+	n->cb->get_stats64(n->drv, &s);
+	tot->rx_packets = s.rx_packets;
+	tot->rx_bytes = s.rx_bytes;
+	tot->rx_dropped = s.rx_dropped;
+	tot->rx_errors = s.rx_errors;
+	tot->rx_length_errors = s.rx_length_errors;
+	tot->tx_packets = s.tx_packets;
+	tot->tx_bytes = s.tx_bytes;
+	tot->tx_dropped = s.tx_dropped;
+	tot->tx_errors = s.tx_errors;
+}
+
+static int rvirtio_net_vlan_rx_add_vid(struct net_device *dev, __be16 proto, u16 vid)
+{
+	struct rvirtio_net *n = rvirtio_net_of(dev);
+
+	return n->cb->vlan_rx_add_vid(n->drv, n, vid);
+}
+
+static int rvirtio_net_vlan_rx_kill_vid(struct net_device *dev, __be16 proto, u16 vid)
+{
+	struct rvirtio_net *n = rvirtio_net_of(dev);
+
+	return n->cb->vlan_rx_kill_vid(n->drv, n, vid);
+}
+
+static void rvirtio_net_tx_timeout(struct net_device *dev, unsigned int txqueue)
+{
+	struct rvirtio_net *n = rvirtio_net_of(dev);
+
+	n->cb->tx_timeout(n->drv, n, txqueue);
+}
+
+static const struct net_device_ops rvirtio_net_ops = {
+	.ndo_open = rvirtio_net_open,
+	.ndo_stop = rvirtio_net_stop,
+	.ndo_start_xmit = rvirtio_net_start_xmit,
+	.ndo_validate_addr = eth_validate_addr,
+	.ndo_set_rx_mode = rvirtio_net_set_rx_mode,
+	.ndo_set_mac_address = rvirtio_net_set_mac_address,
+	.ndo_change_mtu = rvirtio_net_change_mtu,
+	.ndo_get_stats64 = rvirtio_net_get_stats64,
+	.ndo_vlan_rx_add_vid = rvirtio_net_vlan_rx_add_vid,
+	.ndo_vlan_rx_kill_vid = rvirtio_net_vlan_rx_kill_vid,
+	.ndo_tx_timeout = rvirtio_net_tx_timeout,
+	.ndo_features_check = passthru_features_check,
+};
+
+static void rvirtio_net_get_drvinfo(struct net_device *dev, struct ethtool_drvinfo *info)
+{
+	struct rvirtio_net *n = rvirtio_net_of(dev);
+
+	strscpy(info->driver, KBUILD_MODNAME, sizeof(info->driver));
+	strscpy(info->version, n->version, sizeof(info->version));
+	if (dev->dev.parent)
+		strscpy(info->bus_info, dev_name(dev->dev.parent), sizeof(info->bus_info));
+}
+
+static int rvirtio_net_get_link_ksettings(struct net_device *dev,
+					  struct ethtool_link_ksettings *cmd)
+{
+	struct rvirtio_net *n = rvirtio_net_of(dev);
+	struct rvirtio_net_link l = { .speed = SPEED_UNKNOWN, .duplex = DUPLEX_UNKNOWN };
+
+	n->cb->get_link(n->drv, &l);
+	cmd->base.speed = l.speed;
+	cmd->base.duplex = l.duplex;
+	cmd->base.port = PORT_OTHER;
+	return 0;
+}
+
+static void rvirtio_net_get_ringparam(struct net_device *dev, struct ethtool_ringparam *ring,
+				      struct kernel_ethtool_ringparam *kring,
+				      struct netlink_ext_ack *extack)
+{
+	struct rvirtio_net *n = rvirtio_net_of(dev);
+	struct rvirtio_net_rings r = {};
+
+	n->cb->get_rings(n->drv, &r);
+	ring->rx_max_pending = r.rx_max;
+	ring->rx_pending = r.rx;
+	ring->tx_max_pending = r.tx_max;
+	ring->tx_pending = r.tx;
+}
+
+static void rvirtio_net_get_channels(struct net_device *dev, struct ethtool_channels *ch)
+{
+	struct rvirtio_net *n = rvirtio_net_of(dev);
+	struct rvirtio_net_channels c = {};
+
+	n->cb->get_channels(n->drv, &c);
+	ch->max_combined = c.max_combined;
+	ch->combined_count = c.combined;
+}
+
+static int rvirtio_net_get_sset_count(struct net_device *dev, int sset)
+{
+	struct rvirtio_net *n = rvirtio_net_of(dev);
+
+	if (sset != ETH_SS_STATS)
+		return -EOPNOTSUPP;
+	return min_t(u32, n->cb->stats_count(n->drv), INT_MAX);
+}
+
+static void rvirtio_net_get_strings(struct net_device *dev, u32 sset, u8 *data)
+{
+	struct rvirtio_net *n = rvirtio_net_of(dev);
+	u32 i, count;
+
+	if (sset != ETH_SS_STATS)
+		return;
+	count = n->cb->stats_count(n->drv);
+	for (i = 0; i < count; i++) {
+		memset(data, 0, ETH_GSTRING_LEN);
+		n->cb->stats_name(n->drv, i, data);
+		data[ETH_GSTRING_LEN - 1] = 0;
+		data += ETH_GSTRING_LEN;
+	}
+}
+
+static void rvirtio_net_get_ethtool_stats(struct net_device *dev, struct ethtool_stats *stats,
+					  u64 *data)
+{
+	struct rvirtio_net *n = rvirtio_net_of(dev);
+
+	n->cb->stats_values(n->drv, data, stats->n_stats);
+}
+
+static const struct ethtool_ops rvirtio_net_ethtool_ops = {
+	.get_sset_count = rvirtio_net_get_sset_count,
+	.get_strings = rvirtio_net_get_strings,
+	.get_ethtool_stats = rvirtio_net_get_ethtool_stats,
+	.get_drvinfo = rvirtio_net_get_drvinfo,
+	.get_link = ethtool_op_get_link,
+	.get_link_ksettings = rvirtio_net_get_link_ksettings,
+	.get_ringparam = rvirtio_net_get_ringparam,
+	.get_channels = rvirtio_net_get_channels,
+};
+
+static int rvirtio_net_napi_poll(struct napi_struct *napi, int budget)
+{
+	struct rvirtio_napi *rn = container_of(napi, struct rvirtio_napi, napi);
+	struct rvirtio_net *n = rn->n;
+
+	return n->cb->poll(n->drv, n, rn, rn->index, rn->tx, budget);
+}
+
+/*
+ * A net_device named eth%d with nr_pairs transmit and receive queues, a
+ * NAPI context per queue, and the driver's callbacks; not registered.
+ */
+struct rvirtio_net *rvirtio_net_alloc(struct device *parent, u32 nr_pairs,
+				      const struct rvirtio_net_cb *cb, void *drv,
+				      const char *version);
+struct rvirtio_net *rvirtio_net_alloc(struct device *parent, u32 nr_pairs,
+				      const struct rvirtio_net_cb *cb, void *drv,
+				      const char *version)
+{
+	struct net_device *dev;
+	struct rvirtio_net *n;
+	u32 i;
+
+	if (!nr_pairs || nr_pairs > 0x8000)
+		return NULL;
+	dev = alloc_etherdev_mq(sizeof(*n), nr_pairs);
+	if (!dev)
+		return NULL;
+	n = netdev_priv(dev);
+	n->dev = dev;
+	n->cb = cb;
+	n->drv = drv;
+	spin_lock_init(&n->lock);
+	mutex_init(&n->napi_lock);
+	strscpy(n->version, version, sizeof(n->version));
+	n->nr_napi = 2 * nr_pairs;
+	n->napi = kcalloc(n->nr_napi, sizeof(*n->napi), GFP_KERNEL);
+	if (!n->napi) {
+		free_netdev(dev);
+		return NULL;
+	}
+	dev->netdev_ops = &rvirtio_net_ops;
+	dev->ethtool_ops = &rvirtio_net_ethtool_ops;
+	dev->priv_flags |= IFF_LIVE_ADDR_CHANGE;
+	SET_NETDEV_DEV(dev, parent);
+	for (i = 0; i < n->nr_napi; i++) {
+		struct rvirtio_napi *rn = &n->napi[i];
+
+		rn->n = n;
+		rn->index = i / 2;
+		rn->tx = i % 2;
+		if (rn->tx)
+			netif_napi_add_tx(dev, &rn->napi, rvirtio_net_napi_poll);
+		else
+			netif_napi_add(dev, &rn->napi, rvirtio_net_napi_poll);
+	}
+	netif_carrier_off(dev);
+	return n;
+}
+
+static netdev_features_t rvirtio_netif_features(u32 f)
+{
+	netdev_features_t r = 0;
+
+	if (f & RVIRTIO_NETIF_SG)
+		r |= NETIF_F_SG;
+	if (f & RVIRTIO_NETIF_HW_CSUM)
+		r |= NETIF_F_HW_CSUM;
+	if (f & RVIRTIO_NETIF_TSO)
+		r |= NETIF_F_TSO;
+	if (f & RVIRTIO_NETIF_TSO6)
+		r |= NETIF_F_TSO6;
+	if (f & RVIRTIO_NETIF_TSO_ECN)
+		r |= NETIF_F_TSO_ECN;
+	if (f & RVIRTIO_NETIF_RXCSUM)
+		r |= NETIF_F_RXCSUM;
+	if (f & RVIRTIO_NETIF_GRO_HW)
+		r |= NETIF_F_GRO_HW;
+	return r;
+}
+
+/* Before registration: offloads, MTU range and MTU, queue counts. */
+void rvirtio_net_configure(struct rvirtio_net *n, u32 hw_features, u32 features, u32 min_mtu,
+			   u32 max_mtu, u32 mtu);
+void rvirtio_net_configure(struct rvirtio_net *n, u32 hw_features, u32 features, u32 min_mtu,
+			   u32 max_mtu, u32 mtu)
+{
+	struct net_device *dev = n->dev;
+
+	dev->hw_features = rvirtio_netif_features(hw_features);
+	dev->features = rvirtio_netif_features(features) | NETIF_F_HIGHDMA;
+	dev->vlan_features = dev->features;
+	dev->min_mtu = min_mtu;
+	dev->max_mtu = max_mtu;
+	dev->mtu = mtu;
+}
+
+void rvirtio_net_set_mac(struct rvirtio_net *n, const u8 *mac);
+void rvirtio_net_set_mac(struct rvirtio_net *n, const u8 *mac)
+{
+	eth_hw_addr_set(n->dev, mac);
+}
+
+void rvirtio_net_random_mac(struct rvirtio_net *n);
+void rvirtio_net_random_mac(struct rvirtio_net *n)
+{
+	eth_hw_addr_random(n->dev);
+}
+
+void rvirtio_net_mac(struct rvirtio_net *n, u8 *mac);
+void rvirtio_net_mac(struct rvirtio_net *n, u8 *mac)
+{
+	memcpy(mac, n->dev->dev_addr, ETH_ALEN);
+}
+
+/* The used number of queue pairs (netif_set_real_num_queues). */
+int rvirtio_net_set_real_num_queues(struct rvirtio_net *n, u32 pairs);
+int rvirtio_net_set_real_num_queues(struct rvirtio_net *n, u32 pairs)
+{
+	if (!pairs || 2 * pairs > n->nr_napi)
+		return -EINVAL;
+	return netif_set_real_num_queues(n->dev, pairs, pairs);
+}
+
+int rvirtio_net_register(struct rvirtio_net *n);
+int rvirtio_net_register(struct rvirtio_net *n)
+{
+	unsigned long flags;
+	int err;
+
+	err = register_netdev(n->dev);
+	if (err)
+		return err;
+	spin_lock_irqsave(&n->lock, flags);
+	n->live = true;
+	n->registered = true;
+	spin_unlock_irqrestore(&n->lock, flags);
+	return 0;
+}
+
+/*
+ * Unregisters (once): carrier changes stop first, then the device is
+ * closed (NAPI disabled) and every callback has returned.
+ */
+void rvirtio_net_unregister(struct rvirtio_net *n);
+void rvirtio_net_unregister(struct rvirtio_net *n)
+{
+	unsigned long flags;
+	bool registered;
+
+	spin_lock_irqsave(&n->lock, flags);
+	n->live = false;
+	registered = n->registered;
+	n->registered = false;
+	spin_unlock_irqrestore(&n->lock, flags);
+	if (registered)
+		unregister_netdev(n->dev);
+}
+
+void rvirtio_napi_disable(struct rvirtio_napi *rn);
+
+/*
+ * After rvirtio_net_unregister: disables the NAPI contexts the driver left
+ * enabled, so no poll runs once this returns (before the driver's data
+ * goes).
+ */
+void rvirtio_net_quiesce(struct rvirtio_net *n);
+void rvirtio_net_quiesce(struct rvirtio_net *n)
+{
+	u32 i;
+
+	for (i = 0; i < n->nr_napi; i++)
+		rvirtio_napi_disable(&n->napi[i]);
+}
+
+/* After rvirtio_net_quiesce: frees it all. */
+void rvirtio_net_free(struct rvirtio_net *n);
+void rvirtio_net_free(struct rvirtio_net *n)
+{
+	u32 i;
+
+	for (i = 0; i < n->nr_napi; i++)
+		netif_napi_del(&n->napi[i].napi);
+	kfree(n->napi);
+	mutex_destroy(&n->napi_lock);
+	free_netdev(n->dev);
+}
+
+/* Carrier from any context; ignored unless registered. */
+void rvirtio_net_set_carrier(struct rvirtio_net *n, bool on);
+void rvirtio_net_set_carrier(struct rvirtio_net *n, bool on)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&n->lock, flags);
+	if (n->live) {
+		if (on)
+			netif_carrier_on(n->dev);
+		else
+			netif_carrier_off(n->dev);
+	}
+	spin_unlock_irqrestore(&n->lock, flags);
+}
+
+bool rvirtio_net_carrier_ok(struct rvirtio_net *n);
+bool rvirtio_net_carrier_ok(struct rvirtio_net *n)
+{
+	return netif_carrier_ok(n->dev);
+}
+
+u32 rvirtio_net_mtu(struct rvirtio_net *n);
+u32 rvirtio_net_mtu(struct rvirtio_net *n)
+{
+	return READ_ONCE(n->dev->mtu);
+}
+
+/* NAPI context i (receive queue i/2 or transmit queue i/2), or NULL. */
+struct rvirtio_napi *rvirtio_net_napi(struct rvirtio_net *n, u32 i);
+struct rvirtio_napi *rvirtio_net_napi(struct rvirtio_net *n, u32 i)
+{
+	return i < n->nr_napi ? &n->napi[i] : NULL;
+}
+
+/* Enables rn unless it is enabled (napi_enable twice is a BUG). Sleeps. */
+void rvirtio_napi_enable(struct rvirtio_napi *rn);
+void rvirtio_napi_enable(struct rvirtio_napi *rn)
+{
+	mutex_lock(&rn->n->napi_lock);
+	if (!rn->enabled) {
+		napi_enable(&rn->napi);
+		rn->enabled = true;
+	}
+	mutex_unlock(&rn->n->napi_lock);
+}
+
+/* Disables rn if it is enabled, waiting for its poll. Sleeps. */
+void rvirtio_napi_disable(struct rvirtio_napi *rn)
+{
+	mutex_lock(&rn->n->napi_lock);
+	if (rn->enabled) {
+		napi_disable(&rn->napi);
+		rn->enabled = false;
+	}
+	mutex_unlock(&rn->n->napi_lock);
+}
+
+/* Claims rn for a poll: false when scheduled already, or disabled. */
+bool rvirtio_napi_schedule_prep(struct rvirtio_napi *rn);
+bool rvirtio_napi_schedule_prep(struct rvirtio_napi *rn)
+{
+	return napi_schedule_prep(&rn->napi);
+}
+
+/* Schedules the poll claimed by rvirtio_napi_schedule_prep (only then). */
+void rvirtio_napi_schedule(struct rvirtio_napi *rn);
+void rvirtio_napi_schedule(struct rvirtio_napi *rn)
+{
+	__napi_schedule(&rn->napi);
+}
+
+bool rvirtio_napi_complete_done(struct rvirtio_napi *rn, int work);
+bool rvirtio_napi_complete_done(struct rvirtio_napi *rn, int work)
+{
+	return napi_complete_done(&rn->napi, work);
+}
+
+/* Receive: the Ethernet type, then GRO. Consumes skb. */
+void rvirtio_napi_gro_receive(struct rvirtio_napi *rn, struct sk_buff *skb);
+void rvirtio_napi_gro_receive(struct rvirtio_napi *rn, struct sk_buff *skb)
+{
+	skb->protocol = eth_type_trans(skb, rn->n->dev);
+	napi_gro_receive(&rn->napi, skb);
+}
+
+/* An skb with len bytes of linear room, for this NAPI context. */
+struct sk_buff *rvirtio_napi_alloc_skb(struct rvirtio_napi *rn, u32 len);
+struct sk_buff *rvirtio_napi_alloc_skb(struct rvirtio_napi *rn, u32 len)
+{
+	return napi_alloc_skb(&rn->napi, len);
+}
+
+/* Transmit completion in NAPI (budget 0: from netpoll). */
+void rvirtio_napi_consume_skb(struct sk_buff *skb, int budget);
+void rvirtio_napi_consume_skb(struct sk_buff *skb, int budget)
+{
+	napi_consume_skb(skb, budget);
+}
+
+/* TX queue state and byte queue limits of transmit queue q. */
+static struct netdev_queue *rvirtio_txq(struct rvirtio_net *n, u32 q)
+{
+	return netdev_get_tx_queue(n->dev, q);
+}
+
+bool rvirtio_net_txq_valid(struct rvirtio_net *n, u32 q);
+bool rvirtio_net_txq_valid(struct rvirtio_net *n, u32 q)
+{
+	return q < n->dev->num_tx_queues;
+}
+
+/* Stops q; a full barrier after, so a following check of the ring sees
+ * completions that ran before a waker saw the queue running. */
+void rvirtio_net_txq_stop(struct rvirtio_net *n, u32 q);
+void rvirtio_net_txq_stop(struct rvirtio_net *n, u32 q)
+{
+	netif_tx_stop_queue(rvirtio_txq(n, q));
+	smp_mb__after_atomic();
+}
+
+void rvirtio_net_txq_wake(struct rvirtio_net *n, u32 q);
+void rvirtio_net_txq_wake(struct rvirtio_net *n, u32 q)
+{
+	netif_tx_wake_queue(rvirtio_txq(n, q));
+}
+
+void rvirtio_net_txq_start(struct rvirtio_net *n, u32 q);
+void rvirtio_net_txq_start(struct rvirtio_net *n, u32 q)
+{
+	netif_tx_start_queue(rvirtio_txq(n, q));
+}
+
+/* The queue's transmit lock (as the stack holds it around start_xmit). */
+void rvirtio_net_txq_lock(struct rvirtio_net *n, u32 q);
+void rvirtio_net_txq_lock(struct rvirtio_net *n, u32 q)
+{
+	__netif_tx_lock_bh(rvirtio_txq(n, q));
+}
+
+void rvirtio_net_txq_unlock(struct rvirtio_net *n, u32 q);
+void rvirtio_net_txq_unlock(struct rvirtio_net *n, u32 q)
+{
+	__netif_tx_unlock_bh(rvirtio_txq(n, q));
+}
+
+bool rvirtio_net_txq_stopped(struct rvirtio_net *n, u32 q);
+bool rvirtio_net_txq_stopped(struct rvirtio_net *n, u32 q)
+{
+	return netif_tx_queue_stopped(rvirtio_txq(n, q));
+}
+
+void rvirtio_net_txq_sent(struct rvirtio_net *n, u32 q, u32 bytes);
+void rvirtio_net_txq_sent(struct rvirtio_net *n, u32 q, u32 bytes)
+{
+	netdev_tx_sent_queue(rvirtio_txq(n, q), bytes);
+}
+
+void rvirtio_net_txq_completed(struct rvirtio_net *n, u32 q, u32 pkts, u32 bytes);
+void rvirtio_net_txq_completed(struct rvirtio_net *n, u32 q, u32 pkts, u32 bytes)
+{
+	netdev_tx_completed_queue(rvirtio_txq(n, q), pkts, bytes);
+}
+
+/* sk_buff accessors. */
+void rvirtio_skb_tx_info(struct sk_buff *skb, struct rvirtio_skb_tx *t);
+void rvirtio_skb_tx_info(struct sk_buff *skb, struct rvirtio_skb_tx *t)
+{
+	struct skb_shared_info *sh = skb_shinfo(skb);
+
+	memset(t, 0, sizeof(*t));
+	t->len = skb->len;
+	t->headlen = skb_headlen(skb);
+	t->nr_frags = sh->nr_frags;
+	if (skb->ip_summed == CHECKSUM_PARTIAL) {
+		t->csum_partial = 1;
+		t->csum_start = skb_checksum_start_offset(skb);
+		t->csum_offset = skb->csum_offset;
+	}
+	if (skb_is_gso(skb)) {
+		unsigned int g = sh->gso_type;
+
+		t->gso_size = sh->gso_size;
+		if (g & SKB_GSO_TCPV4)
+			t->gso |= RVIRTIO_GSO_TCPV4;
+		if (g & SKB_GSO_TCPV6)
+			t->gso |= RVIRTIO_GSO_TCPV6;
+		if (g & SKB_GSO_UDP)
+			t->gso |= RVIRTIO_GSO_UDP;
+		if (g & SKB_GSO_UDP_L4)
+			t->gso |= RVIRTIO_GSO_UDP_L4;
+		if (g & SKB_GSO_TCP_ECN)
+			t->gso |= RVIRTIO_GSO_ECN;
+		if (g & ~(SKB_GSO_TCPV4 | SKB_GSO_TCPV6 | SKB_GSO_UDP | SKB_GSO_UDP_L4 |
+			  SKB_GSO_TCP_ECN | SKB_GSO_DODGY))
+			t->gso |= RVIRTIO_GSO_OTHER;
+	}
+}
+
+/* The linear data (headlen bytes). */
+void *rvirtio_skb_data(struct sk_buff *skb);
+void *rvirtio_skb_data(struct sk_buff *skb)
+{
+	return skb->data;
+}
+
+/* Fragment i: its address in the linear map and its length, or -EINVAL. */
+int rvirtio_skb_frag(struct sk_buff *skb, u32 i, void **addr, u32 *len);
+int rvirtio_skb_frag(struct sk_buff *skb, u32 i, void **addr, u32 *len)
+{
+	const skb_frag_t *f;
+
+	if (i >= skb_shinfo(skb)->nr_frags)
+		return -EINVAL;
+	f = &skb_shinfo(skb)->frags[i];
+	/* Unreadable (device memory) fragments have no address. */
+	*addr = skb_frag_address_safe(f);
+	*len = skb_frag_size(f);
+	return *addr ? 0 : -EINVAL;
+}
+
+/* The control buffer (the driver's while it owns the skb). */
+u8 *rvirtio_skb_cb(struct sk_buff *skb);
+u8 *rvirtio_skb_cb(struct sk_buff *skb)
+{
+	return (u8 *)skb->cb;
+}
+
+/* Appends len bytes to the linear part; -ENOSPC without the room. */
+int rvirtio_skb_put_data(struct sk_buff *skb, const void *data, u32 len);
+int rvirtio_skb_put_data(struct sk_buff *skb, const void *data, u32 len)
+{
+	if (skb_tailroom(skb) < len)
+		return -ENOSPC;
+	skb_put_data(skb, data, len);
+	return 0;
+}
+
+/*
+ * Appends len bytes at addr (in a page fragment whose reference the skb
+ * takes) to the packet head, through *curr: once the current skb has
+ * MAX_SKB_FRAGS fragments, a new one is chained (head's frag_list, then
+ * ->next), as the C driver's receive_mergeable does. -ENOMEM when no skb
+ * can be allocated (the fragment is not taken).
+ */
+int rvirtio_skb_add_frag(struct sk_buff *head, struct sk_buff **curr, void *addr, u32 len,
+			 u32 truesize);
+int rvirtio_skb_add_frag(struct sk_buff *head, struct sk_buff **curr, void *addr, u32 len,
+			 u32 truesize)
+{
+	struct page *page = virt_to_head_page(addr);
+	u32 offset = addr - page_address(page);
+	struct sk_buff *c = *curr;
+	int nr = skb_shinfo(c)->nr_frags;
+
+	if (nr == MAX_SKB_FRAGS) {
+		struct sk_buff *nskb = alloc_skb(0, GFP_ATOMIC);
+
+		if (!nskb)
+			return -ENOMEM;
+		if (c == head)
+			skb_shinfo(c)->frag_list = nskb;
+		else
+			c->next = nskb;
+		head->truesize += nskb->truesize;
+		c = nskb;
+		*curr = c;
+		nr = 0;
+	}
+	if (c != head) {
+		head->data_len += len;
+		head->len += len;
+		head->truesize += truesize;
+	}
+	skb_add_rx_frag(c, nr, page, offset, len, truesize);
+	return 0;
+}
+
+u32 rvirtio_skb_len(struct sk_buff *skb);
+u32 rvirtio_skb_len(struct sk_buff *skb)
+{
+	return skb->len;
+}
+
+/* A partial checksum from start (from the frame start) at offset; false
+ * when it lies outside the packet. */
+bool rvirtio_skb_set_csum_partial(struct sk_buff *skb, u16 start, u16 offset);
+bool rvirtio_skb_set_csum_partial(struct sk_buff *skb, u16 start, u16 offset)
+{
+	return skb_partial_csum_set(skb, start, offset);
+}
+
+void rvirtio_skb_set_csum_unnecessary(struct sk_buff *skb);
+void rvirtio_skb_set_csum_unnecessary(struct sk_buff *skb)
+{
+	skb->ip_summed = CHECKSUM_UNNECESSARY;
+}
+
+/*
+ * GSO metadata from a device: the type (RVIRTIO_GSO_*), the segment size;
+ * marked SKB_GSO_DODGY (untrusted: the stack recounts the segments).
+ * -EINVAL for an unknown type, or without a partial checksum set before.
+ */
+int rvirtio_skb_set_gso(struct sk_buff *skb, u32 gso, u16 size);
+int rvirtio_skb_set_gso(struct sk_buff *skb, u32 gso, u16 size)
+{
+	struct skb_shared_info *sh = skb_shinfo(skb);
+	unsigned int type;
+
+	if (skb->ip_summed != CHECKSUM_PARTIAL || !size)
+		return -EINVAL;
+	switch (gso & ~RVIRTIO_GSO_ECN) {
+	case RVIRTIO_GSO_TCPV4:
+		type = SKB_GSO_TCPV4;
+		break;
+	case RVIRTIO_GSO_TCPV6:
+		type = SKB_GSO_TCPV6;
+		break;
+	case RVIRTIO_GSO_UDP:
+		type = SKB_GSO_UDP;
+		break;
+	case RVIRTIO_GSO_UDP_L4:
+		type = SKB_GSO_UDP_L4;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (gso & RVIRTIO_GSO_ECN)
+		type |= SKB_GSO_TCP_ECN;
+	sh->gso_size = size;
+	sh->gso_type = type | SKB_GSO_DODGY;
+	sh->gso_segs = 0;
+	return 0;
+}
+
+/* Drops skb with a reason (SKB_DROP_REASON_*: see kext::net::DropReason). */
+void rvirtio_skb_drop(struct sk_buff *skb, u32 reason);
+void rvirtio_skb_drop(struct sk_buff *skb, u32 reason)
+{
+	dev_kfree_skb_any_reason(skb, reason);
+}
+
+/* A page fragment of len bytes (aligned to the cache line) for receive. */
+void *rvirtio_net_alloc_frag(u32 len);
+void *rvirtio_net_alloc_frag(u32 len)
+{
+	return netdev_alloc_frag_align(SKB_DATA_ALIGN(len), SMP_CACHE_BYTES);
+}
+
+void rvirtio_net_free_frag(void *addr);
+void rvirtio_net_free_frag(void *addr)
+{
+	skb_free_frag(addr);
+}
+
+u32 rvirtio_net_frag_size(u32 len);
+u32 rvirtio_net_frag_size(u32 len)
+{
+	return SKB_DATA_ALIGN(len);
+}
+
+/*
+ * The structures and values mirrored in Rust (kext::net::abi), in the
+ * order of Rust's CField: sizes, offsets of every field, values.
+ */
+#define RVIRTIO_NET_C_FIELDS(X)                                                 \
+	X(sizeof(struct rvirtio_net_stats))                                     \
+	X(offsetof(struct rvirtio_net_stats, rx_packets))                       \
+	X(offsetof(struct rvirtio_net_stats, rx_bytes))                         \
+	X(offsetof(struct rvirtio_net_stats, rx_dropped))                       \
+	X(offsetof(struct rvirtio_net_stats, rx_errors))                        \
+	X(offsetof(struct rvirtio_net_stats, rx_length_errors))                 \
+	X(offsetof(struct rvirtio_net_stats, tx_packets))                       \
+	X(offsetof(struct rvirtio_net_stats, tx_bytes))                         \
+	X(offsetof(struct rvirtio_net_stats, tx_dropped))                       \
+	X(offsetof(struct rvirtio_net_stats, tx_errors))                        \
+	X(sizeof(struct rvirtio_net_link))                                      \
+	X(offsetof(struct rvirtio_net_link, speed))                             \
+	X(offsetof(struct rvirtio_net_link, duplex))                            \
+	X(sizeof(struct rvirtio_net_rings))                                     \
+	X(offsetof(struct rvirtio_net_rings, rx_max))                           \
+	X(offsetof(struct rvirtio_net_rings, rx))                               \
+	X(offsetof(struct rvirtio_net_rings, tx_max))                           \
+	X(offsetof(struct rvirtio_net_rings, tx))                               \
+	X(sizeof(struct rvirtio_net_channels))                                  \
+	X(offsetof(struct rvirtio_net_channels, max_combined))                  \
+	X(offsetof(struct rvirtio_net_channels, combined))                      \
+	X(sizeof(struct rvirtio_skb_tx))                                        \
+	X(offsetof(struct rvirtio_skb_tx, len))                                 \
+	X(offsetof(struct rvirtio_skb_tx, headlen))                             \
+	X(offsetof(struct rvirtio_skb_tx, nr_frags))                            \
+	X(offsetof(struct rvirtio_skb_tx, csum_partial))                        \
+	X(offsetof(struct rvirtio_skb_tx, csum_start))                          \
+	X(offsetof(struct rvirtio_skb_tx, csum_offset))                         \
+	X(offsetof(struct rvirtio_skb_tx, gso))                                 \
+	X(offsetof(struct rvirtio_skb_tx, gso_size))                            \
+	X(sizeof(struct rvirtio_net_cb))                                        \
+	X(offsetof(struct rvirtio_net_cb, open))                                \
+	X(offsetof(struct rvirtio_net_cb, stop))                                \
+	X(offsetof(struct rvirtio_net_cb, start_xmit))                          \
+	X(offsetof(struct rvirtio_net_cb, set_rx_mode))                         \
+	X(offsetof(struct rvirtio_net_cb, set_mac_address))                     \
+	X(offsetof(struct rvirtio_net_cb, change_mtu))                          \
+	X(offsetof(struct rvirtio_net_cb, get_stats64))                         \
+	X(offsetof(struct rvirtio_net_cb, vlan_rx_add_vid))                     \
+	X(offsetof(struct rvirtio_net_cb, vlan_rx_kill_vid))                    \
+	X(offsetof(struct rvirtio_net_cb, tx_timeout))                          \
+	X(offsetof(struct rvirtio_net_cb, poll))                                \
+	X(offsetof(struct rvirtio_net_cb, get_link))                            \
+	X(offsetof(struct rvirtio_net_cb, get_rings))                           \
+	X(offsetof(struct rvirtio_net_cb, get_channels))                        \
+	X(offsetof(struct rvirtio_net_cb, stats_count))                         \
+	X(offsetof(struct rvirtio_net_cb, stats_name))                          \
+	X(offsetof(struct rvirtio_net_cb, stats_values))                        \
+	X(sizeof_field(struct sk_buff, cb))                                     \
+	X(MAX_SKB_FRAGS)                                                        \
+	X(SKB_DROP_REASON_NOT_SPECIFIED)                                        \
+	X(SKB_DROP_REASON_NOMEM)                                                \
+	X(SKB_DROP_REASON_PKT_TOO_SMALL)                                        \
+	X(SKB_DROP_REASON_DEV_HDR)                                              \
+	X(DUPLEX_HALF)                                                          \
+	X(DUPLEX_FULL)                                                          \
+	X(DUPLEX_UNKNOWN)                                                       \
+	X(ETH_GSTRING_LEN)
+
+#define RVIRTIO_NET_C_VALUE(v) (long)(v),
+
+/* The size, offset or value number id of the list above, or -1. */
+long rvirtio_net_c_layout(u32 id);
+long rvirtio_net_c_layout(u32 id)
+{
+	static const long values[] = { RVIRTIO_NET_C_FIELDS(RVIRTIO_NET_C_VALUE) };
+
+	return id < ARRAY_SIZE(values) ? values[id] : -1;
+}
+#undef RVIRTIO_NET_C_VALUE
+#undef RVIRTIO_NET_C_FIELDS
