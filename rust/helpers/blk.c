@@ -22,7 +22,7 @@
 #include <linux/slab.h>
 
 /* Bump on any change of the functions or structures below (kext::blk::SHIM_ABI). */
-#define RVIRTIO_BLK_SHIM_ABI 5
+#define RVIRTIO_BLK_SHIM_ABI 6
 
 unsigned int rvirtio_blk_abi(void);
 unsigned int rvirtio_blk_abi(void)
@@ -623,25 +623,6 @@ void rvirtio_blk_leak(struct rvirtio_blk *b)
 	__module_get(THIS_MODULE);
 }
 
-/* The request's operation (REQ_OP_*), position and size. */
-unsigned int rvirtio_rq_op(struct request *rq);
-unsigned int rvirtio_rq_op(struct request *rq)
-{
-	return req_op(rq);
-}
-
-u64 rvirtio_rq_pos(struct request *rq);
-u64 rvirtio_rq_pos(struct request *rq)
-{
-	return blk_rq_pos(rq);
-}
-
-u32 rvirtio_rq_bytes(struct request *rq);
-u32 rvirtio_rq_bytes(struct request *rq)
-{
-	return blk_rq_bytes(rq);
-}
-
 /* The request must not deallocate (write zeroes without unmapping). */
 bool rvirtio_rq_nounmap(struct request *rq);
 bool rvirtio_rq_nounmap(struct request *rq)
@@ -651,10 +632,13 @@ bool rvirtio_rq_nounmap(struct request *rq)
 
 /*
  * The wire area of a request: the first wire.size bytes of its per-request
- * data, aligned as struct request (zeroed by blk-mq at allocation).
+ * data, aligned as struct request (zeroed by blk-mq at allocation). Rust
+ * finds it the same way, one struct request past the request
+ * (RVIRTIO_BLK_REQUEST_SIZE checks the size); it also reads the request's
+ * operation, position and size itself (the fields req_op(), blk_rq_pos()
+ * and blk_rq_bytes() read), and ends requests with blk_mq_end_request().
  */
-void *rvirtio_rq_wire(struct request *rq);
-void *rvirtio_rq_wire(struct request *rq)
+static void *rvirtio_rq_wire(struct request *rq)
 {
 	return blk_mq_rq_to_pdu(rq);
 }
@@ -728,12 +712,6 @@ void rvirtio_rq_complete(struct request *rq, u32 used_len)
 	p->used_len = used_len;
 	if (!blk_should_fake_timeout(rq->q))
 		blk_mq_complete_request(rq);
-}
-
-void rvirtio_rq_end(struct request *rq, u8 status);
-void rvirtio_rq_end(struct request *rq, u8 status)
-{
-	blk_mq_end_request(rq, (__force blk_status_t)status);
 }
 
 /*
@@ -935,6 +913,7 @@ enum rvirtio_blk_c_field {
 	RVIRTIO_BLK_STS_IOERR,
 	RVIRTIO_BLK_STS_DEV_RESOURCE,
 	RVIRTIO_BLK_REQUEST_ALIGN,
+	RVIRTIO_BLK_REQUEST_SIZE,
 };
 
 #define RVIRTIO_OFF(t, T, f, F) \
@@ -993,6 +972,8 @@ long rvirtio_blk_c_layout(unsigned int id)
 	RVIRTIO_STS(IOERR);
 	RVIRTIO_STS(DEV_RESOURCE);
 	case RVIRTIO_BLK_REQUEST_ALIGN: return __alignof__(struct request);
+	/* blk_mq_rq_to_pdu() is rq + 1: the per-request data starts here. */
+	case RVIRTIO_BLK_REQUEST_SIZE: return sizeof(struct request);
 	}
 	return -1;
 }

@@ -341,8 +341,9 @@ impl<'a> Setup<'a> {
             let t = self.init.transport().map_err(errno::init)?;
             t.enable_queue(i).map_err(errno::transport)?;
             let notify_data = features.contains(Feature::NOTIFICATION_DATA);
+            let doorbell = self.transport.doorbell(i, notify_data)?;
             let q = Arc::pin_init(
-                Queue::new(sq, self.transport.clone(), notify_data, i),
+                Queue::new(sq, self.transport.clone(), doorbell, i),
                 GFP_KERNEL,
             )?;
             let info: Arc<dyn QueueInfo> = q.clone();

@@ -8,14 +8,18 @@
 //! the lock is released. A device that breaks the ring rules fails the
 //! device (FAILED), and the queue refuses further work.
 
-use super::{errno, platform::KernelPlatform, stats::QueueStats, transport::DeviceTransport};
+use super::{
+    errno,
+    platform::KernelPlatform,
+    stats::{LockedCounts, QueueStats, StatsSnapshot},
+    transport::{DeviceTransport, Doorbell},
+};
 use crate::{
     kext::sync::{SpinLockIrq, SpinLockIrqGuard},
     virtio::{
         init::set_failed,
         queue::{Buf, NotifyData, RingError, Used, Virtqueue},
         split::SplitQueue,
-        transport::Transport,
     },
 };
 use kernel::{prelude::*, sync::Arc};
@@ -53,31 +57,58 @@ impl Default for QueueSpec {
     }
 }
 
+/// What the queue's lock guards: the ring, and the counters that change
+/// with it.
+struct Locked<T> {
+    ring: SplitQueue<KernelPlatform, T>,
+    counts: LockedCounts,
+}
+
+impl<T> core::ops::Deref for Locked<T> {
+    type Target = SplitQueue<KernelPlatform, T>;
+
+    #[inline(always)]
+    fn deref(&self) -> &Self::Target {
+        &self.ring
+    }
+}
+
+impl<T> core::ops::DerefMut for Locked<T> {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.ring
+    }
+}
+
 /// A virtqueue of a live device, shared by the driver's paths and its
 /// interrupt handler (an irqsave spinlock guards the ring).
 #[pin_data]
 pub struct Queue<T> {
     #[pin]
-    vq: SpinLockIrq<SplitQueue<KernelPlatform, T>>,
+    vq: SpinLockIrq<Locked<T>>,
     transport: Arc<DeviceTransport>,
-    notify_data: bool,
+    doorbell: Doorbell,
     index: u16,
     stats: QueueStats,
 }
 
 impl<T: Send> Queue<T> {
     /// A queue around a programmed ring: queue `index` of the device behind
-    /// `transport`, notified with notification data when `notify_data`.
+    /// `transport`, notified through `doorbell`.
     pub(crate) fn new(
         vq: SplitQueue<KernelPlatform, T>,
         transport: Arc<DeviceTransport>,
-        notify_data: bool,
+        doorbell: Doorbell,
         index: u16,
     ) -> impl PinInit<Self, Error> {
+        let locked = Locked {
+            ring: vq,
+            counts: LockedCounts::default(),
+        };
         try_pin_init!(Self {
-            vq <- crate::new_spinlock_irq!(vq, "rvirtio_queue"),
+            vq <- crate::new_spinlock_irq!(locked, "rvirtio_queue"),
             transport,
-            notify_data,
+            doorbell,
             index,
             stats: QueueStats::new(),
         }? Error)
@@ -110,7 +141,7 @@ impl<T: Send> Queue<T> {
         let mut vq = self.vq.lock();
         let r = vq.add(out, inb, token);
         if r.is_ok() {
-            self.stats.added();
+            vq.counts.added();
         }
         drop(vq);
         r.map_err(|e| (self.violation(e.error), e.token))
@@ -129,22 +160,22 @@ impl<T: Send> Queue<T> {
     /// lock. Inlined into its three callers (`kick`, `add_kick`, the end of
     /// a `Batch`).
     #[inline(always)]
-    fn prepare_kick(&self, vq: &mut SplitQueue<KernelPlatform, T>) -> Result<Option<NotifyData>> {
-        let need = vq.prepare_kick().map_err(|e| self.violation(e))?;
+    fn prepare_kick(&self, vq: &mut Locked<T>) -> Result<Option<NotifyData>> {
+        let need = vq.ring.prepare_kick().map_err(|e| self.violation(e))?;
         if need {
-            self.stats.kicked();
+            vq.counts.kicked();
         }
-        Ok(need.then(|| vq.notification_data()))
+        Ok(need.then(|| vq.ring.notification_data()))
     }
 
     /// Rings the doorbell (outside the lock) if [`Queue::prepare_kick`] said
     /// so.
-    #[inline]
+    #[inline(always)]
     fn notify(&self, kick: Option<NotifyData>) -> Result {
         match kick {
             Some(data) => self
                 .transport
-                .notify(self.index, self.notify_data.then_some(data))
+                .ring(&self.doorbell, data)
                 .map_err(errno::transport),
             None => Ok(()),
         }
@@ -168,7 +199,7 @@ impl<T: Send> Queue<T> {
                 drop(vq);
                 return Err((self.violation(e.error), e.token));
             }
-            self.stats.added();
+            vq.counts.added();
             if kick {
                 self.prepare_kick(&mut vq).unwrap_or(None)
             } else {
@@ -203,7 +234,7 @@ impl<T: Send> Queue<T> {
         let mut vq = self.vq.lock();
         let r = vq.get_used();
         if let Ok(Some(_)) = r {
-            self.stats.used(1);
+            vq.counts.used(1);
         }
         drop(vq);
         r.map_err(|e| self.violation(e))
@@ -226,11 +257,15 @@ impl<T: Send> Queue<T> {
                     return Ok(false);
                 }
             }
-            let r = self.vq.lock().enable_cb();
-            if r.map_err(|e| self.violation(e))? {
+            let mut vq = self.vq.lock();
+            let r = vq.enable_cb();
+            if let Ok(true) = r {
                 if done == 0 {
-                    self.stats.spurious();
+                    vq.counts.spurious();
                 }
+            }
+            drop(vq);
+            if r.map_err(|e| self.violation(e))? {
                 return Ok(true);
             }
         }
@@ -254,13 +289,13 @@ impl<T: Send> Queue<T> {
                         done = done.saturating_add(1);
                         if done >= budget {
                             let _ = vq.enable_cb();
-                            self.stats.used(u64::from(done));
+                            vq.counts.used(u64::from(done));
                             return Ok(false);
                         }
                     }
                     Ok(None) => break,
                     Err(e) => {
-                        self.stats.used(u64::from(done));
+                        vq.counts.used(u64::from(done));
                         drop(vq);
                         return Err(self.violation(e));
                     }
@@ -269,15 +304,15 @@ impl<T: Send> Queue<T> {
             match vq.enable_cb() {
                 Ok(true) => {
                     if done == 0 {
-                        self.stats.spurious();
+                        vq.counts.spurious();
                     } else {
-                        self.stats.used(u64::from(done));
+                        vq.counts.used(u64::from(done));
                     }
                     return Ok(true);
                 }
                 Ok(false) => continue,
                 Err(e) => {
-                    self.stats.used(u64::from(done));
+                    vq.counts.used(u64::from(done));
                     drop(vq);
                     return Err(self.violation(e));
                 }
@@ -343,7 +378,7 @@ impl<T: Send> Queue<T> {
 pub struct Batch<'a, T: Send> {
     q: &'a Queue<T>,
     /// `Some` until the batch ends.
-    vq: Option<SpinLockIrqGuard<'a, SplitQueue<KernelPlatform, T>>>,
+    vq: Option<SpinLockIrqGuard<'a, Locked<T>>>,
     /// Whether something was added (a notification is decided at the
     /// end).
     notify: bool,
@@ -361,7 +396,7 @@ impl<T: Send> Batch<'_, T> {
         };
         match vq.add(out, inb, token) {
             Ok(()) => {
-                self.q.stats.added();
+                vq.counts.added();
                 self.notify = true;
                 Ok(())
             }
@@ -400,7 +435,9 @@ pub trait QueueInfo: Send + Sync {
     /// The ring layout and the ring features in use.
     fn ring(&self) -> RingInfo;
     /// The queue's counters.
-    fn stats(&self) -> &QueueStats;
+    fn stats(&self) -> StatsSnapshot;
+    /// Counts an interrupt of the queue (in its handler).
+    fn interrupted(&self);
     /// Whether the device has used buffers the driver has not taken back
     /// (or broke the ring rules: the driver should look). For handlers
     /// that serve several queues, to skip the idle ones cheaply.
@@ -443,8 +480,14 @@ impl<T: Send> QueueInfo for Queue<T> {
         }
     }
 
-    fn stats(&self) -> &QueueStats {
-        &self.stats
+    fn stats(&self) -> StatsSnapshot {
+        let counts = self.vq.lock().counts;
+        StatsSnapshot::new(counts, &self.stats)
+    }
+
+    #[inline]
+    fn interrupted(&self) {
+        self.stats.interrupted();
     }
 
     fn more_used(&self) -> bool {

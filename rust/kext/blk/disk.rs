@@ -60,9 +60,10 @@ impl<'d> DiskRef<'d> {
                 &mut n_out,
             )
         };
-        kernel::error::to_result(n)?;
-        // CAST: non-negative (checked above).
-        let n = n as usize;
+        // A negative errno on failure (inline: `to_result` is a call).
+        let Ok(n) = usize::try_from(n) else {
+            return Err(Error::from_errno(n));
+        };
         // CAST: a `u32` fits `usize`.
         let n_out = n_out as usize;
         if n > N || n_out > n {

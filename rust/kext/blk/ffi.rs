@@ -108,12 +108,8 @@ unsafe extern "C" {
     pub(super) fn rvirtio_blk_mark_dead(b: *mut RawDisk);
     pub(super) fn rvirtio_blk_destroy(b: *mut RawDisk, added: bool);
     pub(super) fn rvirtio_blk_leak(b: *mut RawDisk);
-    pub(super) fn rvirtio_rq_op(rq: *mut bindings::request) -> u32;
-    pub(super) fn rvirtio_rq_pos(rq: *mut bindings::request) -> u64;
-    pub(super) fn rvirtio_rq_bytes(rq: *mut bindings::request) -> u32;
     pub(super) fn rvirtio_rq_fua(rq: *mut bindings::request) -> bool;
     pub(super) fn rvirtio_rq_nounmap(rq: *mut bindings::request) -> bool;
-    pub(super) fn rvirtio_rq_wire(rq: *mut bindings::request) -> *mut kernel::ffi::c_void;
     pub(super) fn rvirtio_rq_bio(rq: *mut bindings::request) -> *mut bindings::bio;
     pub(super) fn rvirtio_bio_next(
         bio: *mut bindings::bio,
@@ -127,7 +123,6 @@ unsafe extern "C" {
     pub(super) fn rvirtio_rq_give_back(back: *mut RawRqList, rq: *mut bindings::request);
     pub(super) fn rvirtio_rq_timeouts(rq: *mut bindings::request) -> u32;
     pub(super) fn rvirtio_rq_complete(rq: *mut bindings::request, used_len: u32);
-    pub(super) fn rvirtio_rq_end(rq: *mut bindings::request, status: u8);
     pub(super) fn rvirtio_rq_map(
         b: *mut RawDisk,
         rq: *mut bindings::request,
