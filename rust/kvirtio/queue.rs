@@ -10,7 +10,7 @@
 
 use super::{
     errno,
-    platform::KernelPlatform,
+    platform::{DeviceView, KernelPlatform},
     stats::{LockedCounts, QueueStats, StatsSnapshot},
     transport::{DeviceTransport, Doorbell},
 };
@@ -20,9 +20,16 @@ use crate::{
         init::set_failed,
         queue::{Buf, NotifyData, RingError, Used, Virtqueue},
         split::SplitQueue,
+        wire::ByteOrder,
     },
 };
-use kernel::{prelude::*, sync::Arc};
+use kernel::{
+    prelude::*,
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc,
+    },
+};
 
 /// What a driver asks of one queue.
 #[derive(Clone, Copy, Debug)]
@@ -80,6 +87,48 @@ impl<T> core::ops::DerefMut for Locked<T> {
     }
 }
 
+/// A look at the device's used index without the queue's lock, for the
+/// handlers of interrupts that serve several queues
+/// ([`QueueInfo::more_used`]), as the C core's `vring_interrupt()` reads
+/// it. Only a hint: every buffer is still taken under the lock, with the
+/// ring's checks and barriers.
+pub(crate) struct UsedPeek {
+    /// The queue's ring memory.
+    view: DeviceView,
+    /// Where `used.idx` is in it.
+    used_idx: usize,
+    /// The ring's byte order (legacy: the guest's).
+    order: ByteOrder,
+    /// The ring's `last_used` as of the latest time buffers were taken
+    /// (stored under the lock). It only moves forward, so a stale value
+    /// makes the hint say "look" when there is nothing, never the reverse.
+    seen: Atomic<u32>,
+}
+
+// SAFETY: the view only makes volatile loads of one device-written index
+// of ring memory that the queue owns (see `Queue::new`), which is what
+// any context may do at any time; `seen` is atomic.
+unsafe impl Send for UsedPeek {}
+// SAFETY: as above.
+unsafe impl Sync for UsedPeek {}
+
+impl UsedPeek {
+    /// A peek at `used.idx` at offset `used_idx` of `view`, in `order`.
+    ///
+    /// # Safety
+    ///
+    /// `view` must be the memory of the ring of the queue this is given to
+    /// (which then owns that memory for as long as it holds this).
+    pub(crate) unsafe fn new(view: DeviceView, used_idx: usize, order: ByteOrder) -> Self {
+        Self {
+            view,
+            used_idx,
+            order,
+            seen: Atomic::new(0),
+        }
+    }
+}
+
 /// A virtqueue of a live device, shared by the driver's paths and its
 /// interrupt handler (an irqsave spinlock guards the ring).
 #[pin_data]
@@ -90,17 +139,22 @@ pub struct Queue<T> {
     doorbell: Doorbell,
     index: u16,
     stats: QueueStats,
+    /// The ring's memory, which `vq` owns (dropped with it).
+    peek: UsedPeek,
 }
 
 impl<T: Send> Queue<T> {
     /// A queue around a programmed ring: queue `index` of the device behind
-    /// `transport`, notified through `doorbell`.
+    /// `transport`, notified through `doorbell`; `peek` looks at its ring's
+    /// memory.
     pub(crate) fn new(
         vq: SplitQueue<KernelPlatform, T>,
         transport: Arc<DeviceTransport>,
         doorbell: Doorbell,
         index: u16,
+        peek: UsedPeek,
     ) -> impl PinInit<Self, Error> {
+        peek.seen.store(u32::from(vq.last_used_idx()), Relaxed);
         let locked = Locked {
             ring: vq,
             counts: LockedCounts::default(),
@@ -111,7 +165,15 @@ impl<T: Send> Queue<T> {
             doorbell,
             index,
             stats: QueueStats::new(),
+            peek,
         }? Error)
+    }
+
+    /// Records where the driver now is in the used ring, for
+    /// [`QueueInfo::more_used`]; under the lock, after buffers were taken.
+    #[inline]
+    fn note_used(&self, vq: &Locked<T>) {
+        self.peek.seen.store(u32::from(vq.ring.last_used_idx()), Relaxed);
     }
 
     /// The queue's index on the device.
@@ -235,6 +297,7 @@ impl<T: Send> Queue<T> {
         let r = vq.get_used();
         if let Ok(Some(_)) = r {
             vq.counts.used(1);
+            self.note_used(&vq);
         }
         drop(vq);
         r.map_err(|e| self.violation(e))
@@ -290,12 +353,14 @@ impl<T: Send> Queue<T> {
                         if done >= budget {
                             let _ = vq.enable_cb();
                             vq.counts.used(u64::from(done));
+                            self.note_used(&vq);
                             return Ok(false);
                         }
                     }
                     Ok(None) => break,
                     Err(e) => {
                         vq.counts.used(u64::from(done));
+                        self.note_used(&vq);
                         drop(vq);
                         return Err(self.violation(e));
                     }
@@ -307,12 +372,14 @@ impl<T: Send> Queue<T> {
                         vq.counts.spurious();
                     } else {
                         vq.counts.used(u64::from(done));
+                        self.note_used(&vq);
                     }
                     return Ok(true);
                 }
                 Ok(false) => continue,
                 Err(e) => {
                     vq.counts.used(u64::from(done));
+                    self.note_used(&vq);
                     drop(vq);
                     return Err(self.violation(e));
                 }
@@ -439,8 +506,9 @@ pub trait QueueInfo: Send + Sync {
     /// Counts an interrupt of the queue (in its handler).
     fn interrupted(&self);
     /// Whether the device has used buffers the driver has not taken back
-    /// (or broke the ring rules: the driver should look). For handlers
-    /// that serve several queues, to skip the idle ones cheaply.
+    /// (or may have: the driver should look). For handlers that serve
+    /// several queues, to skip the idle ones cheaply: without the queue's
+    /// lock, as the C core's `vring_interrupt()` looks.
     fn more_used(&self) -> bool;
 }
 
@@ -490,7 +558,15 @@ impl<T: Send> QueueInfo for Queue<T> {
         self.stats.interrupted();
     }
 
+    /// `used.idx` against where the driver was when it last took buffers.
+    /// A stale `seen` (buffers taken since) says yes: the handler then
+    /// finds nothing. An index the device moves right after the load raises
+    /// another interrupt (an idle queue has interrupts enabled), or is
+    /// found by the drain running elsewhere, whose re-enable checks again.
+    #[inline]
     fn more_used(&self) -> bool {
-        self.vq.lock().more_used().unwrap_or(true)
+        let p = &self.peek;
+        let used = p.order.from_raw16(p.view.read_u16(p.used_idx));
+        u32::from(used) != p.seen.load(Relaxed)
     }
 }
