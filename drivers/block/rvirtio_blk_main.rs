@@ -104,6 +104,7 @@ use virtio::{
             ID_BYTES,
             MAX_RANGES, //
         },
+        Answer,
         Caps,
         Config,
         TimeoutState,
@@ -324,8 +325,8 @@ impl blk::Operations for Blk {
     }
 
     #[inline]
-    fn complete(&self, disk: DiskRef<'_>, mut rq: Request) {
-        let (status, violation) = completion_status(disk.unmap(&mut rq), self.check_len);
+    fn complete(&self, _disk: DiskRef<'_>, rq: Request, answer: Answer) {
+        let (status, violation) = completion_status(answer, self.check_len);
         if violation {
             self.violation();
         }

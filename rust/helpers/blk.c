@@ -58,7 +58,12 @@ struct rvirtio_blk_cb {
 	u8 (*queue_rq)(void *drv, struct rvirtio_blk *b, unsigned int hctx, struct request *rq,
 		       bool last);
 	void (*commit_rqs)(void *drv, unsigned int hctx);
-	void (*complete)(void *drv, struct rvirtio_blk *b, struct request *rq);
+	/*
+	 * A completed request, already unmapped (rvirtio_rq_unmap): used_len is
+	 * what the device said it wrote, in_len what it could write.
+	 */
+	void (*complete)(void *drv, struct rvirtio_blk *b, struct request *rq, u32 used_len,
+			 u32 in_len);
 	/* Returns an enum blk_eh_timer_return. */
 	unsigned int (*timeout)(void *drv, struct rvirtio_blk *b, struct request *rq);
 	/* sysfs "serial": writes at most len bytes; returns the length or -errno. */
@@ -248,11 +253,61 @@ static void rvirtio_blk_queue_rqs(struct rq_list *rqlist)
 	*rqlist = back;
 }
 
+/*
+ * Unmaps what rvirtio_rq_map mapped. Nothing to unmap: physical addresses
+ * (no ACCESS_PLATFORM), or the DMA layer says unmapping does nothing for
+ * this device (direct mapping, coherent, no bounce buffer used since it was
+ * set up; asked after this request's mappings, as dma_need_unmap() wants).
+ * Never the latter with CONFIG_DMA_API_DEBUG, which checks every unmap, nor
+ * behind an IOMMU. Inlined into the completion: the DMA API's part is out
+ * of line.
+ */
+static void rvirtio_pdu_dma_unmap(struct rvirtio_blk *b, struct rvirtio_blk_pdu *p)
+{
+	struct device *dev = b->dma_dev;
+
+	if (p->nents)
+		rvirtio_unmap_sg(dev, b->dma_api, p->sg, p->nents, p->data_dir);
+	if (p->hdr_mapped)
+		rvirtio_unmap_single(dev, b->dma_api, p->hdr_dma, b->wire.status_offset + 1,
+				     DMA_BIDIRECTIONAL);
+	if (p->payload_len)
+		rvirtio_unmap_single(dev, b->dma_api, p->payload_dma, p->payload_len,
+				     DMA_TO_DEVICE);
+}
+
+static __always_inline void rvirtio_pdu_unmap(struct rvirtio_blk *b, struct rvirtio_blk_pdu *p)
+{
+	if (b->dma_api && dma_need_unmap(b->dma_dev))
+		rvirtio_pdu_dma_unmap(b, p);
+	p->nents = 0;
+	p->hdr_mapped = 0;
+	p->payload_len = 0;
+}
+
+/*
+ * Unmaps what rvirtio_rq_map mapped, and gives the bytes the device said it
+ * wrote and could write (data and status). The driver reads the status byte
+ * in the wire area after this.
+ */
+void rvirtio_rq_unmap(struct rvirtio_blk *b, struct request *rq, u32 *used_len, u32 *in_len);
+void rvirtio_rq_unmap(struct rvirtio_blk *b, struct request *rq, u32 *used_len, u32 *in_len)
+{
+	struct rvirtio_blk_pdu *p = rvirtio_blk_pdu(b, rq);
+
+	*used_len = p->used_len;
+	*in_len = p->in_len;
+	rvirtio_pdu_unmap(b, p);
+}
+
+/* Unmapped here, so the driver gets the answer in the one call. */
 static void rvirtio_blk_complete_rq(struct request *rq)
 {
 	struct rvirtio_blk *b = rq->q->queuedata;
+	struct rvirtio_blk_pdu *p = rvirtio_blk_pdu(b, rq);
 
-	b->cb->complete(b->drv, b, rq);
+	rvirtio_pdu_unmap(b, p);
+	b->cb->complete(b->drv, b, rq, p->used_len, p->in_len);
 }
 
 static enum blk_eh_timer_return rvirtio_blk_timeout(struct request *rq)
@@ -817,49 +872,6 @@ err_payload_inval:
 				     DMA_TO_DEVICE);
 	p->payload_len = 0;
 	return -EINVAL;
-}
-
-/*
- * Unmaps what rvirtio_rq_map mapped, and gives the bytes the device said it
- * wrote and could write (data and status). The driver reads the status byte
- * in the wire area after this.
- */
-void rvirtio_rq_unmap(struct rvirtio_blk *b, struct request *rq, u32 *used_len, u32 *in_len);
-void rvirtio_rq_unmap(struct rvirtio_blk *b, struct request *rq, u32 *used_len, u32 *in_len)
-{
-	struct rvirtio_blk_pdu *p = rvirtio_blk_pdu(b, rq);
-	struct device *dev = b->dma_dev;
-
-	*used_len = p->used_len;
-	*in_len = p->in_len;
-	/*
-	 * Nothing to unmap: physical addresses (no ACCESS_PLATFORM), or the
-	 * DMA layer says unmapping does nothing for this device (direct
-	 * mapping, coherent, no bounce buffer used since it was set up; asked
-	 * after this request's mappings, as dma_need_unmap() wants). Never
-	 * the latter with CONFIG_DMA_API_DEBUG, which checks every unmap, nor
-	 * behind an IOMMU.
-	 */
-	if (!b->dma_api || !dma_need_unmap(dev)) {
-		p->nents = 0;
-		p->hdr_mapped = 0;
-		p->payload_len = 0;
-		return;
-	}
-	if (p->nents) {
-		rvirtio_unmap_sg(dev, b->dma_api, p->sg, p->nents, p->data_dir);
-		p->nents = 0;
-	}
-	if (p->hdr_mapped) {
-		rvirtio_unmap_single(dev, b->dma_api, p->hdr_dma, b->wire.status_offset + 1,
-				     DMA_BIDIRECTIONAL);
-		p->hdr_mapped = 0;
-	}
-	if (p->payload_len) {
-		rvirtio_unmap_single(dev, b->dma_api, p->payload_dma, p->payload_len,
-				     DMA_TO_DEVICE);
-		p->payload_len = 0;
-	}
 }
 
 /*

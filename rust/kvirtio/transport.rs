@@ -143,13 +143,19 @@ impl DeviceTransport {
     /// notification data, sent when the queue negotiated it. Like every
     /// access, it fails with `Io` once the transport is revoked: the RCU
     /// read lock and the revocation flag are the whole cost of that.
-    #[inline]
+    /// The guard is taken here rather than through `with` so that the
+    /// whole path inlines into the caller.
+    #[inline(always)]
     pub(crate) fn ring(&self, bell: &Doorbell, data: NotifyData) -> Result<(), TransportError> {
         let data = bell.notify_data.then_some(data);
-        self.with(|b| match b {
-            AnyTransport::Pci(p) => p.notify_at(bell.index, bell.at, data).map_err(|_| TransportError::Io),
-            AnyTransport::Mmio(m) => m.notify(bell.index, data),
-        })
+        let guard = kernel::sync::rcu::read_lock();
+        match self.bus.try_access_with_guard(&guard) {
+            Some(AnyTransport::Pci(p)) => p
+                .notify_at(bell.index, bell.at, data)
+                .map_err(|_| TransportError::Io),
+            Some(AnyTransport::Mmio(m)) => m.notify(bell.index, data),
+            None => Err(TransportError::Io),
+        }
     }
 
     /// Revokes register access (see the [module documentation](self)).

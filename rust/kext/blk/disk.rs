@@ -346,18 +346,27 @@ impl<T: Operations> Disk<T> {
     /// # Safety
     ///
     /// Called by the shim with the `drv` given at creation, the disk, and
-    /// a request the driver completed.
+    /// a request the driver completed, which the shim unmapped: the device
+    /// said it wrote `used_len` bytes of the `in_len` it could write.
     unsafe extern "C" fn complete_cb(
         drv: *mut kernel::ffi::c_void,
         b: *mut RawDisk,
         rq: *mut bindings::request,
+        used_len: u32,
+        in_len: u32,
     ) {
         // SAFETY: called by the shim with our `drv`.
         let ops = unsafe { Self::ops_of(drv) };
         // SAFETY: the shim passes its disk, alive during the callback, and
         // the live request the driver completed (it owns it again).
-        if let Some((disk, rq)) = unsafe { Self::args(b, rq) } {
-            ops.complete(disk, rq);
+        if let Some((disk, mut rq)) = unsafe { Self::args(b, rq) } {
+            // Unmapped: the device can no longer change the status byte.
+            let answer = Answer {
+                status: rq.wire_mut().status,
+                used_len,
+                in_len,
+            };
+            ops.complete(disk, rq, answer);
         }
     }
 

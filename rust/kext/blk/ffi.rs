@@ -55,8 +55,13 @@ pub(super) struct Callbacks {
         bool,
     ) -> u8,
     pub(super) commit_rqs: unsafe extern "C" fn(*mut kernel::ffi::c_void, u32),
-    pub(super) complete:
-        unsafe extern "C" fn(*mut kernel::ffi::c_void, *mut RawDisk, *mut bindings::request),
+    pub(super) complete: unsafe extern "C" fn(
+        *mut kernel::ffi::c_void,
+        *mut RawDisk,
+        *mut bindings::request,
+        u32,
+        u32,
+    ),
     pub(super) timeout:
         unsafe extern "C" fn(*mut kernel::ffi::c_void, *mut RawDisk, *mut bindings::request) -> u32,
     pub(super) serial: unsafe extern "C" fn(
