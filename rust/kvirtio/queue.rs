@@ -173,7 +173,9 @@ impl<T: Send> Queue<T> {
     /// [`QueueInfo::more_used`]; under the lock, after buffers were taken.
     #[inline]
     fn note_used(&self, vq: &Locked<T>) {
-        self.peek.seen.store(u32::from(vq.ring.last_used_idx()), Relaxed);
+        self.peek
+            .seen
+            .store(u32::from(vq.ring.last_used_idx()), Relaxed);
     }
 
     /// The queue's index on the device.
