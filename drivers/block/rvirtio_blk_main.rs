@@ -486,16 +486,14 @@ impl Blk {
             _ => 0,
         };
         rq.wire_mut().prepare(ty, sector);
-        let (out, inb) = match disk.map(rq, payload, el) {
-            Ok(v) => v,
+        // Mapping starts the request, as the C driver starts it once mapped:
+        // a request that goes back to blk-mq unmapped was never started.
+        match disk.map(rq, payload, el) {
+            Ok(v) => Ok(v),
             // Out of DMA mappings for now: blk-mq retries.
-            Err(e) if e == ENOMEM => return Err(Status::Resource),
-            Err(_) => return Err(Status::IoError),
-        };
-        // Started once mapped, as the C driver does: a request that goes
-        // back to blk-mq unmapped was never started.
-        rq.start();
-        Ok((out, inb))
+            Err(e) if e == ENOMEM => Err(Status::Resource),
+            Err(_) => Err(Status::IoError),
+        }
     }
 
     /// Builds the payload of a discard or write-zeroes request (its ranges,

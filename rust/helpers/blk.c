@@ -719,13 +719,6 @@ bool rvirtio_rq_fua(struct request *rq)
 	return rq->cmd_flags & REQ_FUA;
 }
 
-void rvirtio_rq_start(struct request *rq);
-void rvirtio_rq_start(struct request *rq)
-{
-	rvirtio_blk_pdu(rq->q->queuedata, rq)->timeouts = 0;
-	blk_mq_start_request(rq);
-}
-
 /* The next request of a queue_rqs batch, or NULL. */
 struct request *rvirtio_rq_list_pop(struct rq_list *rqs);
 struct request *rvirtio_rq_list_pop(struct rq_list *rqs)
@@ -777,9 +770,11 @@ void rvirtio_rq_complete(struct request *rq, u32 used_len)
  * status. The addresses are the DMA API's or physical ones, as b->dma_api
  * says (rvirtio_map_single/rvirtio_map_sg of helpers.c); a DMA segment
  * never exceeds the queue's max_segment_size, which the driver also set
- * as the device's dma_set_max_seg_size() so an IOMMU merges no further. *n_out is the number of leading device-readable elements.
- * Returns the number of elements or a negative errno; on failure nothing
- * stays mapped. The driver wrote the header before.
+ * as the device's dma_set_max_seg_size() so an IOMMU merges no further.
+ * *n_out is the number of leading device-readable elements. Starts the
+ * request once it is mapped (blk_mq_start_request). Returns the number of
+ * elements or a negative errno; on failure nothing stays mapped and the
+ * request is not started. The driver wrote the header before.
  */
 int rvirtio_rq_map(struct rvirtio_blk *b, struct request *rq, u32 payload_len, u64 *addrs,
 		   u32 *lens, u32 max, u32 *n_out);
@@ -856,6 +851,12 @@ int rvirtio_rq_map(struct rvirtio_blk *b, struct request *rq, u32 payload_len, u
 	}
 	addrs[n] = p->hdr_dma + b->wire.status_offset;
 	lens[n++] = 1;
+	/*
+	 * Started once mapped, as the C driver does (in the same call: one
+	 * call less per request); one that fails here was never started.
+	 */
+	p->timeouts = 0;
+	blk_mq_start_request(rq);
 	return n;
 err:
 	rvirtio_unmap_single(dev, b->dma_api, p->hdr_dma, hdr_map_len, DMA_BIDIRECTIONAL);

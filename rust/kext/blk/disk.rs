@@ -30,9 +30,10 @@ impl<'d> DiskRef<'d> {
     }
 
     /// Maps `rq` for the device into `el`, with the header its
-    /// [`Request::wire_mut`] holds: returns the device-readable elements
-    /// (header, data of a write) and the device-writable ones (data of a
-    /// read, status).
+    /// [`Request::wire_mut`] holds, and starts it (`blk_mq_start_request`):
+    /// returns the device-readable elements (header, data of a write) and
+    /// the device-writable ones (data of a read, status). On failure the
+    /// request is neither mapped nor started.
     ///
     /// With `payload_len` not zero, the data is the first `payload_len`
     /// bytes of the wire area's ranges (device-readable) instead of the
@@ -68,7 +69,8 @@ impl<'d> DiskRef<'d> {
         let n_out = n_out as usize;
         if n > N || n_out > n {
             // Not reached: the helper writes at most `max` elements and
-            // counts the readable ones among them.
+            // counts the readable ones among them. (Were it, the request
+            // would go back started, which blk-mq accepts.)
             self.unmap(rq);
             return Err(EINVAL);
         }

@@ -123,7 +123,6 @@ unsafe extern "C" {
     ) -> *mut bindings::bio;
     pub(super) fn rvirtio_blk_drv_in(b: *mut RawDisk, out: *mut u8, len: u32)
         -> kernel::ffi::c_int;
-    pub(super) fn rvirtio_rq_start(rq: *mut bindings::request);
     pub(super) fn rvirtio_rq_list_pop(rqs: *mut RawRqList) -> *mut bindings::request;
     pub(super) fn rvirtio_rq_give_back(back: *mut RawRqList, rq: *mut bindings::request);
     pub(super) fn rvirtio_rq_timeouts(rq: *mut bindings::request) -> u32;

@@ -109,12 +109,6 @@ impl Request {
         }
     }
 
-    /// Marks the request started (before handing it to the device).
-    pub fn start(&self) {
-        // SAFETY: a live request.
-        unsafe { rvirtio_rq_start(self.raw()) };
-    }
-
     /// How often the request timed out since it was last started: 1 in
     /// its first [`Operations::timeout`], 2 after one re-arm, and so on.
     pub fn timeouts(&self) -> u32 {
