@@ -316,15 +316,19 @@ impl<'a> Setup<'a> {
             }
             .map_err(|_| EINVAL)?;
             let ring = Ring::new(dev, addressing, layout.total_size())?;
-            // SAFETY: the view of this ring's memory goes to the queue that
-            // owns the ring (through `sq`), and is dropped with it.
-            let peek = unsafe {
-                UsedPeek::new(
-                    ring.device_view(),
-                    layout.used_idx(),
-                    ByteOrder::for_interface(kind.is_legacy()),
-                )
-            };
+            // A queue whose interrupt serves others too is looked at without
+            // its lock (`QueueInfo::more_used`).
+            let peek = (routing != Routing::PerQueue).then(|| {
+                // SAFETY: the view of this ring's memory goes to the queue
+                // that owns the ring (through `sq`), and is dropped with it.
+                unsafe {
+                    UsedPeek::new(
+                        ring.device_view(),
+                        layout.used_idx(),
+                        ByteOrder::for_interface(kind.is_legacy()),
+                    )
+                }
+            });
             let indirect = features.contains(Feature::INDIRECT_DESC) && spec.max_indirect > 1;
             let platform = if indirect {
                 KernelPlatform::with_indirect(dev, addressing, size, spec.max_indirect)?

@@ -139,22 +139,26 @@ pub struct Queue<T> {
     doorbell: Doorbell,
     index: u16,
     stats: QueueStats,
-    /// The ring's memory, which `vq` owns (dropped with it).
-    peek: UsedPeek,
+    /// The ring's memory, which `vq` owns (dropped with it); `None` when
+    /// the queue has an interrupt of its own, whose handler does not ask
+    /// [`QueueInfo::more_used`] (then nothing is recorded per drain).
+    peek: Option<UsedPeek>,
 }
 
 impl<T: Send> Queue<T> {
     /// A queue around a programmed ring: queue `index` of the device behind
     /// `transport`, notified through `doorbell`; `peek` looks at its ring's
-    /// memory.
+    /// memory, for a queue whose interrupt serves other queues too.
     pub(crate) fn new(
         vq: SplitQueue<KernelPlatform, T>,
         transport: Arc<DeviceTransport>,
         doorbell: Doorbell,
         index: u16,
-        peek: UsedPeek,
+        peek: Option<UsedPeek>,
     ) -> impl PinInit<Self, Error> {
-        peek.seen.store(u32::from(vq.last_used_idx()), Relaxed);
+        if let Some(p) = &peek {
+            p.seen.store(u32::from(vq.last_used_idx()), Relaxed);
+        }
         let locked = Locked {
             ring: vq,
             counts: LockedCounts::default(),
@@ -173,9 +177,9 @@ impl<T: Send> Queue<T> {
     /// [`QueueInfo::more_used`]; under the lock, after buffers were taken.
     #[inline]
     fn note_used(&self, vq: &Locked<T>) {
-        self.peek
-            .seen
-            .store(u32::from(vq.ring.last_used_idx()), Relaxed);
+        if let Some(p) = &self.peek {
+            p.seen.store(u32::from(vq.ring.last_used_idx()), Relaxed);
+        }
     }
 
     /// The queue's index on the device.
@@ -565,9 +569,13 @@ impl<T: Send> QueueInfo for Queue<T> {
     /// finds nothing. An index the device moves right after the load raises
     /// another interrupt (an idle queue has interrupts enabled), or is
     /// found by the drain running elsewhere, whose re-enable checks again.
+    /// Without a peek (a queue with its own interrupt, not asked here),
+    /// under the lock.
     #[inline]
     fn more_used(&self) -> bool {
-        let p = &self.peek;
+        let Some(p) = &self.peek else {
+            return self.vq.lock().more_used().unwrap_or(true);
+        };
         let used = p.order.from_raw16(p.view.read_u16(p.used_idx));
         u32::from(used) != p.seen.load(Relaxed)
     }
