@@ -56,3 +56,39 @@ pub fn c_layout(field: CField) -> Option<usize> {
     let v = unsafe { ffi::rvirtio_c_layout(field as u32) };
     usize::try_from(v).ok()
 }
+
+/// Checks a C shim of a module: its ABI version `abi` against the `want`
+/// the Rust declarations were written for, and every mirrored value
+/// (`rows`: a field id with Rust's size, offset or value) against what
+/// the shim measures (`c`). Logs each mismatch; `EINVAL` if any.
+pub fn check_shim<F: Copy + core::fmt::Debug>(
+    name: &str,
+    abi: u32,
+    want: u32,
+    rows: &[(F, usize)],
+    c: impl Fn(F) -> Option<usize>,
+) -> kernel::error::Result {
+    use kernel::prelude::*;
+    if abi != want {
+        pr_err!("{} shim ABI {}, expected {}\n", name, abi, want);
+        return Err(EINVAL);
+    }
+    let mut bad = 0u32;
+    for &(field, rust) in rows {
+        let got = c(field);
+        if got != Some(rust) {
+            pr_err!(
+                "{} shim layout mismatch: {:?}: C {:?}, Rust {}\n",
+                name,
+                field,
+                got,
+                rust
+            );
+            bad = bad.saturating_add(1);
+        }
+    }
+    if bad != 0 {
+        return Err(EINVAL);
+    }
+    Ok(())
+}

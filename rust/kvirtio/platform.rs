@@ -24,13 +24,15 @@ use crate::{
     kext::{barrier, dma::SharedMem},
     virtio::dma::Addressing,
     virtio::platform::{
+        desc_flags_next,
         AllocError,
         Barriers,
         DmaRegion,
-        Platform, //
+        Platform,
+        RawRegion, //
     },
 };
-use core::ptr::NonNull;
+use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{
     device::{Bound, Device},
     prelude::*, //
@@ -54,36 +56,81 @@ struct Window {
 }
 
 impl Window {
+    /// The window of all of `mem`.
+    fn of(mem: &SharedMem) -> Self {
+        match NonNull::new(mem.cpu_ptr()) {
+            // INVARIANT: `mem` is a live allocation of `len()` bytes,
+            // page-aligned (`dma_alloc_coherent()`, `alloc_pages_exact()`);
+            // the holder of the window keeps it alive.
+            Some(base) => Window {
+                base,
+                len: mem.len(),
+                dma: mem.dma_addr(),
+            },
+            // A successful allocation is never at address 0; an empty
+            // window refuses every access.
+            None => Window {
+                base: NonNull::dangling(),
+                len: 0,
+                dma: 0,
+            },
+        }
+    }
+
     #[inline(always)]
     fn read<V: Copy + Default>(&self, off: usize) -> V {
-        let w = core::mem::size_of::<V>();
-        if !access_ok(off, w, self.len) {
+        if !access_ok(off, core::mem::size_of::<V>(), self.len) {
             return V::default();
         }
-        // SAFETY: `off + w <= len`, so the access is inside the allocation
-        // (type invariant), and it is aligned since `base` is 16-byte aligned
-        // and `off` a multiple of `w` (a power of two no larger than 8).
+        // SAFETY: checked just above.
+        unsafe { self.read_unchecked(off) }
+    }
+
+    /// Volatile load of a `V` at `off`.
+    ///
+    /// # Safety
+    ///
+    /// `off` is a multiple of the size of `V` (a power of two no larger
+    /// than 8) and `off + size_of::<V>() <= len`.
+    #[inline(always)]
+    unsafe fn read_unchecked<V: Copy>(&self, off: usize) -> V {
+        // SAFETY: per the contract the access is inside the allocation
+        // (type invariant), and it is aligned since `base` is 16-byte
+        // aligned and `off` a multiple of the width.
         unsafe { core::ptr::read_volatile(self.base.as_ptr().add(off).cast::<V>()) }
     }
 
     /// Stores a whole split descriptor (`struct virtq_desc`, 16 bytes at a
-    /// 16-byte aligned `off`) with one range check: four volatile stores of
-    /// the field widths, as four `write` calls would do.
+    /// 16-byte aligned `off`) with one range check: volatile stores of
+    /// `addr`, `len`, and `flags` with `next` as one 32-bit word (the
+    /// device reads the descriptor only after the barrier that publishes
+    /// it, so the store widths do not matter to it).
     #[inline(always)]
     fn write_desc(&self, off: usize, addr: u64, len: u32, flags: u16, next: u16) {
         if !access_ok(off, DESC_SIZE, self.len) {
             return;
         }
-        // SAFETY: `off + 16 <= len`, so all four fields are inside the
+        // SAFETY: checked just above.
+        unsafe { self.write_desc_unchecked(off, addr, len, flags, next) }
+    }
+
+    /// [`Window::write_desc`] without the range check.
+    ///
+    /// # Safety
+    ///
+    /// `off` is a multiple of 16 and `off + 16 <= len`.
+    #[inline(always)]
+    unsafe fn write_desc_unchecked(&self, off: usize, addr: u64, len: u32, flags: u16, next: u16) {
+        // SAFETY: `off + 16 <= len`, so all 16 bytes are inside the
         // allocation (type invariant); `off` is 16-byte aligned and `base`
-        // too, so each field is naturally aligned. The memory is shared with
-        // the device, which is why the stores are volatile.
+        // too, so each store (8 bytes at +0, 4 at +8 and at +12) is
+        // naturally aligned. The memory is shared with the device, which is
+        // why the stores are volatile.
         unsafe {
             let p = self.base.as_ptr().add(off);
             core::ptr::write_volatile(p.cast::<u64>(), addr);
             core::ptr::write_volatile(p.add(8).cast::<u32>(), len);
-            core::ptr::write_volatile(p.add(12).cast::<u16>(), flags);
-            core::ptr::write_volatile(p.add(14).cast::<u16>(), next);
+            core::ptr::write_volatile(p.add(12).cast::<u32>(), desc_flags_next(flags, next));
         }
     }
 
@@ -94,6 +141,17 @@ impl Window {
         if !access_ok(off, 4, self.len) || off.checked_add(8).is_none_or(|end| end > self.len) {
             return (0, 0);
         }
+        // SAFETY: checked just above.
+        unsafe { self.read_used_elem_unchecked(off) }
+    }
+
+    /// [`Window::read_used_elem`] without the range check.
+    ///
+    /// # Safety
+    ///
+    /// `off` is a multiple of 4 and `off + 8 <= len`.
+    #[inline(always)]
+    unsafe fn read_used_elem_unchecked(&self, off: usize) -> (u32, u32) {
         // SAFETY: `off + 8 <= len`: both words are inside the allocation
         // (type invariant), 4-byte aligned since `base` is 16-byte aligned
         // and `off` a multiple of 4.
@@ -108,19 +166,67 @@ impl Window {
 
     #[inline(always)]
     fn write<V: Copy>(&self, off: usize, v: V) {
-        let w = core::mem::size_of::<V>();
-        if !access_ok(off, w, self.len) {
+        if !access_ok(off, core::mem::size_of::<V>(), self.len) {
             return;
         }
-        // SAFETY: as in `read`: in bounds and aligned. The memory is shared
-        // with the device, which is why the store is volatile.
+        // SAFETY: checked just above.
+        unsafe { self.write_unchecked(off, v) }
+    }
+
+    /// Volatile store of `v` at `off`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Window::read_unchecked`].
+    #[inline(always)]
+    unsafe fn write_unchecked<V: Copy>(&self, off: usize, v: V) {
+        // SAFETY: as in `read_unchecked`: in bounds and aligned. The
+        // memory is shared with the device, which is why the store is
+        // volatile.
         unsafe { core::ptr::write_volatile(self.base.as_ptr().add(off).cast::<V>(), v) }
+    }
+}
+
+/// The unchecked accessors of a [`Ring`] or an [`IndirectTable`]
+/// ([`DmaRegion::raw`]): its window, for as long as it is borrowed.
+///
+/// The window, and so `len()`, is fixed when the value is made: the
+/// contracts of [`RawRegion`]'s methods are those of `Window`'s unchecked
+/// accessors.
+#[derive(Clone, Copy)]
+pub struct RawWindow<'a>(Window, PhantomData<&'a ()>);
+
+impl RawRegion for RawWindow<'_> {
+    #[inline(always)]
+    unsafe fn read_u16(self, offset: usize) -> u16 {
+        // SAFETY: in bounds of the window and aligned, per the caller's
+        // contract.
+        unsafe { self.0.read_unchecked(offset) }
+    }
+
+    #[inline(always)]
+    unsafe fn write_u16(self, offset: usize, value: u16) {
+        // SAFETY: as in `read_u16`.
+        unsafe { self.0.write_unchecked(offset, value) }
+    }
+
+    #[inline(always)]
+    unsafe fn write_desc(self, offset: usize, addr: u64, len: u32, flags: u16, next: u16) {
+        // SAFETY: as in `read_u16`.
+        unsafe { self.0.write_desc_unchecked(offset, addr, len, flags, next) }
+    }
+
+    #[inline(always)]
+    unsafe fn read_used_elem(self, offset: usize) -> (u32, u32) {
+        // SAFETY: as in `read_u16`.
+        unsafe { self.0.read_used_elem_unchecked(offset) }
     }
 }
 
 macro_rules! impl_dma_region {
     ($t:ty) => {
         impl DmaRegion for $t {
+            type Raw<'a> = RawWindow<'a>;
             fn len(&self) -> usize {
                 self.window().len
             }
@@ -150,42 +256,45 @@ macro_rules! impl_dma_region {
             fn read_used_elem(&self, offset: usize) -> (u32, u32) {
                 self.window().read_used_elem(offset)
             }
+            #[inline(always)]
+            fn raw(&self) -> RawWindow<'_> {
+                RawWindow(self.window(), PhantomData)
+            }
         }
     };
 }
 
 /// The memory of one virtqueue's rings: one device-shared allocation.
+///
+/// # Invariants
+///
+/// `window` is [`Window::of`] `_mem`, which the value owns: the window is
+/// live for as long as the value.
 pub struct Ring {
-    mem: SharedMem,
+    /// Owned for the window; only ever accessed through it.
+    _mem: SharedMem,
+    window: Window,
 }
+
+// SAFETY: `window` only describes `_mem`, which is `Send` and `Sync`, and
+// moves with it.
+unsafe impl Send for Ring {}
+// SAFETY: as for `Send`; shared references only make volatile accesses.
+unsafe impl Sync for Ring {}
 
 impl Ring {
     /// Allocates `len` zeroed bytes that `dev` reaches as `addressing`
     /// says.
     pub fn new(dev: &Device<Bound>, addressing: Addressing, len: usize) -> Result<Self> {
-        Ok(Self {
-            mem: SharedMem::new(dev, addressing.uses_dma_api(), len)?,
-        })
+        let mem = SharedMem::new(dev, addressing.uses_dma_api(), len)?;
+        let window = Window::of(&mem);
+        // INVARIANT: the window of `mem`, owned by the value.
+        Ok(Self { _mem: mem, window })
     }
 
+    #[inline(always)]
     fn window(&self) -> Window {
-        match NonNull::new(self.mem.cpu_ptr()) {
-            // INVARIANT: `mem` is a live allocation of `len()` bytes,
-            // page-aligned (`dma_alloc_coherent()`, `alloc_pages_exact()`),
-            // for as long as `self`.
-            Some(base) => Window {
-                base,
-                len: self.mem.len(),
-                dma: self.mem.dma_addr(),
-            },
-            // A successful allocation is never at address 0; an empty
-            // window refuses every access.
-            None => Window {
-                base: NonNull::dangling(),
-                len: 0,
-                dma: 0,
-            },
-        }
+        self.window
     }
 }
 

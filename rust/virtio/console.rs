@@ -187,8 +187,16 @@ pub fn parse(b: &[u8], order: ByteOrder) -> Result<DeviceMsg<'_>, CtrlError> {
             v => return Err(CtrlError::Value(v)),
         },
         event::PORT_NAME => {
-            check_name(payload)?;
-            DeviceMsg::Name(c.id, payload)
+            // QEMU ends the name with a NUL (the C driver reads it as a C
+            // string); the NULs at the end are not part of it, one inside
+            // is refused by `check_name`.
+            let end = payload
+                .iter()
+                .rposition(|&b| b != 0)
+                .map_or(0, |i| i.saturating_add(1));
+            let name = payload.get(..end).unwrap_or(&[]);
+            check_name(name)?;
+            DeviceMsg::Name(c.id, name)
         }
         e => return Err(CtrlError::Event(e)),
     })
@@ -243,6 +251,12 @@ impl<'s> Ports<'s> {
     /// A table over `states`, one per port, all absent.
     pub fn new(states: &'s mut [PortState]) -> Self {
         states.fill(PortState::default());
+        Self { states }
+    }
+
+    /// A table over `states` as they are: the driver keeps the states
+    /// between control messages and takes a table for each batch.
+    pub fn resume(states: &'s mut [PortState]) -> Self {
         Self { states }
     }
 

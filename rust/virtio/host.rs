@@ -16,13 +16,16 @@
 //! its C device side reading the memory at [`HostMemory::as_ptr`]).
 
 use crate::platform::{
+    desc_flags_next,
     AllocError,
     Barriers,
     DmaRegion,
-    Platform, //
+    Platform,
+    RawRegion, //
 };
 use core::{
     any::Any,
+    marker::PhantomData,
     mem::size_of,
     ptr::NonNull,
     sync::atomic::{
@@ -133,6 +136,18 @@ impl Window {
             return None;
         }
         Some(self.ptr.as_ptr().wrapping_add(off))
+    }
+
+    /// The address at `off`, unchecked.
+    ///
+    /// # Safety
+    ///
+    /// `off + size <= len` for the `size` bytes accessed there.
+    #[inline(always)]
+    unsafe fn at_unchecked(&self, off: usize) -> *mut u8 {
+        // SAFETY: `off <= len` per the contract: inside the live memory
+        // of the window or one past its end (type invariant).
+        unsafe { self.ptr.as_ptr().add(off) }
     }
 
     /// The address of a `W` at `off`, if in bounds and naturally aligned.
@@ -338,6 +353,8 @@ impl HostRegion {
 }
 
 impl DmaRegion for HostRegion {
+    type Raw<'a> = HostRaw<'a>;
+
     #[inline(always)]
     fn len(&self) -> usize {
         self.window.len
@@ -399,7 +416,66 @@ impl DmaRegion for HostRegion {
             None => (0, 0),
         }
     }
+
+    #[inline(always)]
+    fn raw(&self) -> HostRaw<'_> {
+        HostRaw {
+            window: self.window,
+            _region: PhantomData,
+        }
+    }
 }
+
+/// The unchecked accessors of a [`HostRegion`] ([`DmaRegion::raw`]): its
+/// window, for as long as the region is borrowed.
+///
+/// The window is fixed when the region is made, so `len()` never changes:
+/// an offset within a value it returned is within the window, and, as a
+/// multiple of the access width from the window's 16-byte aligned start,
+/// aligned.
+#[derive(Clone, Copy)]
+pub struct HostRaw<'a> {
+    window: Window,
+    _region: PhantomData<&'a HostRegion>,
+}
+
+impl RawRegion for HostRaw<'_> {
+    #[inline(always)]
+    unsafe fn read_u16(self, offset: usize) -> u16 {
+        // SAFETY: in bounds and aligned per the contract (see above).
+        unsafe { u16::load(self.window.at_unchecked(offset)) }
+    }
+
+    #[inline(always)]
+    unsafe fn write_u16(self, offset: usize, value: u16) {
+        // SAFETY: in bounds and aligned per the contract (see above).
+        unsafe { u16::store(self.window.at_unchecked(offset), value) }
+    }
+
+    #[inline(always)]
+    unsafe fn write_desc(self, offset: usize, addr: u64, len: u32, flags: u16, next: u16) {
+        // SAFETY: the 16 bytes at `offset` are in bounds and 16-byte
+        // aligned per the contract (see above), so each store (8 bytes at
+        // +0, 4 at +8 and at +12, `flags` and `next` in one) is.
+        unsafe {
+            let p = self.window.at_unchecked(offset);
+            u64::store(p, addr);
+            u32::store(p.add(8), len);
+            u32::store(p.add(12), desc_flags_next(flags, next));
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn read_used_elem(self, offset: usize) -> (u32, u32) {
+        // SAFETY: the 8 bytes at `offset` are in bounds and 4-byte aligned
+        // per the contract (see above), so both fields are.
+        unsafe {
+            let p = self.window.at_unchecked(offset);
+            (u32::load(p), u32::load(p.add(4)))
+        }
+    }
+}
+
 /// Statistics of a [`HostPlatform`], shared with test code.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HostStats {

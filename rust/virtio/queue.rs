@@ -312,6 +312,18 @@ pub trait Virtqueue {
     /// Returns the next used buffer, if any.
     fn get_used(&mut self) -> Result<Option<Used<Self::Token>>, RingError>;
 
+    /// [`Virtqueue::get_used`], handing its result to `f` and returning
+    /// what `f` returns: the same checks and the same result. For a caller
+    /// that makes one call per buffer and needs registers afterwards (a C
+    /// API storing through pointers): an implementation may run `f` in its
+    /// out-of-line part, reached by a tail call, so that the caller keeps
+    /// nothing across a call (see `Documentation/rvirtio/core.rst`, "Hot
+    /// paths"). A loop over buffers is better served by `get_used()`.
+    fn get_used_then<R>(
+        &mut self,
+        f: impl FnOnce(Result<Option<Used<Self::Token>>, RingError>) -> R,
+    ) -> R;
+
     /// Asks the device not to send used buffer notifications. Only a hint:
     /// spurious notifications still have to be tolerated.
     fn disable_cb(&mut self);

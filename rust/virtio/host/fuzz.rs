@@ -312,8 +312,16 @@ pub fn used_ring(data: &[u8]) {
             }
             // Driver reaps used buffers.
             6 | 7 => {
-                for _ in 0..=(inp.u8() % 8) {
-                    match q.get_used() {
+                // Bit 3: through `get_used_then()`, which must behave as
+                // `get_used()` does.
+                let how = inp.u8();
+                for _ in 0..=(how % 8) {
+                    let r = if how & 8 != 0 {
+                        q.get_used_then(|r| r)
+                    } else {
+                        q.get_used()
+                    };
+                    match r {
                         Ok(Some(u)) => {
                             assert!(!broken);
                             let exp = match outstanding.remove(&u.token) {

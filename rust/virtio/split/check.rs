@@ -21,14 +21,18 @@ impl<P: Platform, T> SplitQueue<P, T> {
             let Some(d) = self.descs.get(i) else {
                 return false;
             };
-            let table = self.tables.get(i).is_some_and(Option::is_some);
+            // A head is a descriptor with a token; without one, a
+            // descriptor is free or a chain member, nothing else.
             match d.head_descs() {
                 // Counters are bounded by `size`: no wrap.
                 None if d.state == FREE => free = free.wrapping_add(1),
-                None => members = members.wrapping_add(1),
+                None if d.state == MEMBER => members = members.wrapping_add(1),
+                None => return false,
                 Some(n) => {
                     heads = heads.wrapping_add(1);
-                    if d.token.is_none() || usize::from(n) > size {
+                    // A chain head has `limit` 0: the inline completion
+                    // never takes it.
+                    if n == 0 || usize::from(n) > size || (n > 1 && d.limit != 0) {
                         return false;
                     }
                     chain_members = chain_members.wrapping_add(usize::from(n.wrapping_sub(1)));
@@ -46,10 +50,6 @@ impl<P: Platform, T> SplitQueue<P, T> {
                     }
                 }
             }
-            // A table exactly for each indirect head.
-            if table != (d.state == INDIRECT) || (d.head_descs().is_none() && d.token.is_some()) {
-                return false;
-            }
         }
         if free != usize::from(self.num_free) || members != chain_members {
             return false;
@@ -63,7 +63,7 @@ impl<P: Platform, T> SplitQueue<P, T> {
         let mut cur = self.free_head;
         for _ in 0..self.num_free {
             cur = match self.descs.get(usize::from(cur)) {
-                Some(d) if d.state == FREE => d.next,
+                Some(d) if d.state == FREE && d.token.is_none() => d.next,
                 _ => return false,
             };
         }

@@ -73,7 +73,8 @@ use super::{
     platform::{
         AllocError,
         DmaRegion,
-        Platform, //
+        Platform,
+        RawRegion, //
     },
     queue::{
         vring_need_event,
@@ -129,30 +130,39 @@ impl From<AllocError> for CreateError {
     }
 }
 
-/// [`Desc::state`] of a descriptor on the free list.
-const FREE: u16 = 0;
-/// [`Desc::state`] of a descriptor inside an in-flight chain, not its head.
+/// [`Desc::state`] of a descriptor on the free list (no token). It is
+/// also the state of the head of a one-descriptor buffer (with a token),
+/// so that neither taking a free descriptor for such a buffer nor freeing
+/// it again writes the state: the token tells them apart.
+const FREE: u16 = 1;
+/// [`Desc::state`] of a descriptor inside an in-flight chain, not its head
+/// (no token).
 const MEMBER: u16 = u16::MAX;
-/// [`Desc::state`] of the head of a buffer in an indirect table (it takes
-/// one descriptor of the main table).
-const INDIRECT: u16 = u16::MAX - 1;
-// Any other state is the head of a direct chain of that many descriptors,
-// at most the queue size.
-const _: () = assert!(super::spec::MAX_QUEUE_SIZE < INDIRECT);
+// The state of a descriptor with a token (a head) is the number of
+// main-table descriptors of its buffer, at most the queue size: 1 for a
+// buffer in an indirect table, or a single direct descriptor.
+const _: () = assert!(super::spec::MAX_QUEUE_SIZE < MEMBER);
 
 /// Driver-private state of one descriptor: 8 bytes and the token, so one
 /// bounds check covers all a used element needs.
 struct Desc<T> {
     /// Shadow of the descriptor's `next`: the free list and chain links.
     next: u16,
-    /// [`FREE`], [`MEMBER`], [`INDIRECT`], or the number of descriptors of
-    /// the direct chain this descriptor heads.
+    /// With a token (a head): the number of main-table descriptors of its
+    /// buffer (1 for an indirect buffer). Without: [`FREE`] or [`MEMBER`].
     state: u16,
-    /// For a head: the buffer's device-writable bytes, capped at
-    /// `u32::MAX`. A chain holds at most 2^32 bytes, and a used length is a
-    /// `u32`, so the cap changes no comparison with one.
-    writable: u32,
-    /// For a head: the buffer's token.
+    /// For the head of a one-descriptor buffer (`state` 1): its
+    /// device-writable bytes plus one, wrapping (0 for `u32::MAX` bytes),
+    /// so that one comparison, `len < limit`, accepts a valid used length
+    /// on the inline path. 0 for the head of a chain. For the first member
+    /// of a chain: the chain's device-writable bytes, capped at
+    /// `u32::MAX` (a chain holds at most 2^32 bytes, and a used length is
+    /// a `u32`, so the cap changes no comparison with one). Left as it was
+    /// when the descriptor is freed: a descriptor that heads nothing has no
+    /// token, which the inline path checks next, so a stale limit only
+    /// sends it to the out-of-line path.
+    limit: u32,
+    /// For a head, and only for a head: the buffer's token.
     token: Option<T>,
 }
 
@@ -162,26 +172,62 @@ impl<T> Desc<T> {
         Self {
             next,
             state: FREE,
-            writable: 0,
+            limit: 0,
             token: None,
         }
+    }
+
+    /// `limit` for the head of a one-descriptor buffer of `writable`
+    /// device-writable bytes.
+    #[inline(always)]
+    const fn one_limit(writable: u32) -> u32 {
+        writable.wrapping_add(1)
     }
 
     /// Main-table descriptors of the buffer this descriptor heads, or
     /// `None` if it is no head.
     #[inline(always)]
     fn head_descs(&self) -> Option<u16> {
-        match self.state {
-            FREE | MEMBER => None,
-            INDIRECT => Some(1),
-            n => Some(n),
-        }
+        self.token.as_ref().map(|_| self.state)
     }
 }
 
 /// Largest total size of a descriptor chain (spec §2.7.5.1: "Drivers MUST
 /// NOT add a descriptor chain longer than 2^32 bytes in total").
 const MAX_CHAIN_BYTES: u64 = 1 << 32;
+
+/// What `get_used_slow()` found: a used buffer's token and length, or an
+/// error.
+struct Slow<T> {
+    token: Option<T>,
+    len: u32,
+    error: Option<RingError>,
+}
+
+impl<T> Slow<T> {
+    /// The `get_used()` result this stands for.
+    #[inline(always)]
+    fn into_result(self) -> Result<Option<Used<T>>, RingError> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(self.token.map(|token| Used {
+                token,
+                len: self.len,
+            })),
+        }
+    }
+}
+
+/// What `refresh_used()` found: one byte, returned in a register.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Refresh {
+    /// `used.idx` shows no new entry.
+    Empty,
+    /// `used.idx` shows new entries, now known used.
+    Found,
+    /// An error, in [`SplitQueue::fault`].
+    Fault,
+}
 
 /// [`SplitQueue::stop`] bit: broken by a violation or `mark_broken()`.
 const STOP_BROKEN: u8 = 1;
@@ -193,16 +239,15 @@ const STOP_DETACHED: u8 = 2;
 /// `P` provides memory, barriers and storage; `T` is the per-buffer token.
 pub struct SplitQueue<P: Platform, T> {
     platform: P,
-    ring: P::Region,
+    ring: RingMem<P::Region>,
     layout: SplitLayout,
     opts: QueueOptions,
-    off: Offsets,
-    swap: Swap,
-    mask: u16,
     /// Per descriptor: the free list, chain links and in-flight buffers.
     descs: P::Slice<Desc<T>>,
-    /// The indirect table of each [`INDIRECT`] head (empty without
-    /// `VIRTIO_F_INDIRECT_DESC`).
+    /// The indirect table each descriptor keeps once it has headed an
+    /// indirect buffer, reused by every later indirect buffer it heads
+    /// (empty without `VIRTIO_F_INDIRECT_DESC`). Returned to the platform
+    /// by `reinit()` and at the end of `detach_unused()`.
     tables: P::Slice<Option<P::IndirectTable>>,
     free_head: u16,
     num_free: u16,
@@ -226,6 +271,8 @@ pub struct SplitQueue<P: Platform, T> {
     rearm: bool,
     /// [`STOP_BROKEN`] and [`STOP_DETACHED`]; 0 while usable.
     stop: u8,
+    /// The error of the last `refresh_used()` that failed.
+    fault: RingError,
     detach_cursor: u16,
 }
 
@@ -254,14 +301,12 @@ impl<P: Platform, T> SplitQueue<P, T> {
         opts: QueueOptions,
     ) -> Result<Self, CreateError> {
         let size = layout.size();
-        if ring.len() < layout.total_size() {
-            return Err(CreateError::RegionTooSmall);
-        }
         // CAST: the alignment is a power of two no larger than the region.
         let align = core::cmp::max(super::layout::DESC_ALIGN, layout.used_align()) as u64;
-        if ring.dma_addr() & align.wrapping_sub(1) != 0 {
+        if ring.len() >= layout.total_size() && ring.dma_addr() & align.wrapping_sub(1) != 0 {
             return Err(CreateError::Misaligned);
         }
+        let ring = RingMem::new(ring, &layout, opts.legacy).ok_or(CreateError::RegionTooSmall)?;
         let n = usize::from(size);
         let descs = platform.alloc_slice(n, |i| Desc::free(initial_next(i, n)))?;
         let tables = platform.alloc_slice(if opts.indirect { n } else { 0 }, |_| None)?;
@@ -275,9 +320,6 @@ impl<P: Platform, T> SplitQueue<P, T> {
             ring,
             layout,
             opts,
-            off: Offsets::new(&layout),
-            swap: Swap::new(opts.legacy),
-            mask: size.wrapping_sub(1),
             descs,
             tables,
             free_head: 0,
@@ -289,6 +331,7 @@ impl<P: Platform, T> SplitQueue<P, T> {
             avail_flags: 0,
             rearm: opts.event_idx,
             stop: 0,
+            fault: RingError::Internal,
             detach_cursor: 0,
         };
         q.init_memory();
@@ -297,17 +340,8 @@ impl<P: Platform, T> SplitQueue<P, T> {
 
     /// Clears the ring and writes the initial indices.
     fn init_memory(&mut self) {
-        zero_region(&self.ring, self.layout.total_size());
-        let start = self.swap.u16(self.opts.start_idx);
-        if self.opts.start_idx != 0 {
-            // The device owns `used.idx` once the queue is live; before
-            // that the driver sets up the whole ring (spec §2.7.8.2 makes
-            // the driver initialise the used ring's flags too).
-            self.ring.write_u16(self.off.avail_idx(), start);
-            self.ring.write_u16(self.off.used_idx(), start);
-            self.ring.write_u16(self.off.used_event(), start);
-            self.ring.write_u16(self.off.avail_event(), start);
-        }
+        self.ring
+            .init(self.layout.total_size(), self.opts.start_idx);
     }
 
     /// The platform.
@@ -387,21 +421,11 @@ impl<P: Platform, T> SplitQueue<P, T> {
         }
     }
 
-    #[inline(always)]
-    fn read16(&self, off: usize) -> u16 {
-        self.swap.u16(self.ring.read_u16(off))
-    }
-
-    #[inline(always)]
-    fn write16(&self, off: usize, v: u16) {
-        self.ring.write_u16(off, self.swap.u16(v));
-    }
-
     /// Reads `used.idx`, checks it against the buffers in flight and
     /// remembers it.
     #[inline(always)]
     fn read_used_idx(&mut self) -> Result<u16, RingError> {
-        let used_idx = self.read16(self.off.used_idx());
+        let used_idx = self.ring.used_idx();
         if used_idx.wrapping_sub(self.last_used) > self.in_flight() {
             return Err(self.idx_jump(used_idx));
         }
@@ -422,7 +446,7 @@ impl<P: Platform, T> SplitQueue<P, T> {
         }
         // Ask for a notification when the entry at `last_used` is used (it
         // may be already: the load below tells).
-        self.write16(self.off.used_event(), self.last_used);
+        self.ring.set_used_event(self.last_used);
         // ORDERING (5): the new event must be visible to the device before
         // this load; otherwise the device can miss the event and the
         // driver the new entry.
@@ -443,35 +467,130 @@ impl<P: Platform, T> SplitQueue<P, T> {
     #[inline(always)]
     fn event_after_known(&mut self, used_idx: u16) {
         if self.rearm && used_idx != self.last_used {
-            self.write16(self.off.used_event(), used_idx);
+            self.ring.set_used_event(used_idx);
         }
     }
 
     /// The used element at index `idx` (`id`, `len`), in CPU order.
     #[inline(always)]
     fn read_used_elem(&self, idx: u16) -> (u32, u32) {
-        let (id, len) = self
-            .ring
-            .read_used_elem(self.off.used_elem(idx & self.mask));
-        (self.swap.u32(id), self.swap.u32(len))
+        self.ring.used_elem(idx)
     }
 
-    /// [`Virtqueue::get_used`] for everything but a valid completion of a
-    /// one-descriptor direct buffer among the entries known used: reads
-    /// `used.idx` once those are consumed, then completes the next entry
-    /// with every check (reading its element again if the inline path gave
-    /// up on it).
+    /// Reads `used.idx` once the entries known used are consumed (see
+    /// [`Self::fetch_used_idx`]): `true` if it shows new entries.
+    #[inline(always)]
+    fn refresh(&mut self) -> Result<bool, RingError> {
+        Ok(self.fetch_used_idx()? != self.last_used)
+    }
+
+    /// [`Self::refresh`], out of line, for [`Virtqueue::get_used`].
+    ///
+    /// It returns one byte and keeps an error in [`SplitQueue::fault`], so
+    /// nothing crosses the call through memory.
     #[cold]
     #[inline(never)]
-    fn get_used_slow(&mut self) -> Result<Option<Used<T>>, RingError> {
+    fn refresh_used(&mut self) -> Refresh {
+        match self.refresh() {
+            Ok(false) => Refresh::Empty,
+            Ok(true) => Refresh::Found,
+            Err(e) => {
+                self.fault = e;
+                Refresh::Fault
+            }
+        }
+    }
+
+    /// The error of the last [`Refresh::Fault`].
+    #[cold]
+    fn fault(&self) -> RingError {
+        self.fault
+    }
+
+    /// The out-of-line part of [`Virtqueue::get_used`] for a used entry the
+    /// inline path does not take (a chain, a clamped length, a violation):
+    /// [`Self::complete_slow`], with every check.
+    ///
+    /// It returns a [`Slow`], not `get_used()`'s `Result`: the caller
+    /// rebuilds that from the fields, so the inline path's result stays in
+    /// registers instead of going through the memory this call writes.
+    #[cold]
+    #[inline(never)]
+    fn get_used_slow(&mut self, id: u32, len: u32) -> Slow<T> {
+        match self.complete_slow(id, len) {
+            Ok((token, len)) => {
+                self.last_used = self.last_used.wrapping_add(1);
+                Slow {
+                    token: Some(token),
+                    len,
+                    error: None,
+                }
+            }
+            Err(error) => Slow {
+                token: None,
+                len: 0,
+                error: Some(error),
+            },
+        }
+    }
+
+    /// Takes the next used entry if it is known used (see
+    /// [`SplitQueue::used_seen`]) and the inline completion
+    /// ([`Self::complete_one`]) takes it; `None` changes nothing.
+    #[inline(always)]
+    fn take_known(&mut self) -> Option<Used<T>> {
         let last_used = self.last_used;
-        if self.used_seen == last_used && self.fetch_used_idx()? == last_used {
-            return Ok(None);
+        // Entries before `used_seen` are known used, and the queue usable
+        // (see `used_seen`); the barrier after the `used.idx` load that
+        // showed them orders the element load (ORDERING (3)).
+        if self.used_seen == last_used {
+            return None;
         }
         let (id, len) = self.read_used_elem(last_used);
-        let (token, len) = self.complete(id, len)?;
+        let token = self.complete_one(id, len)?;
         self.last_used = last_used.wrapping_add(1);
-        Ok(Some(Used { token, len }))
+        Some(Used { token, len })
+    }
+
+    /// The out-of-line part of [`Virtqueue::get_used_then`]: reads and
+    /// checks `used.idx` once the entries known used are consumed (with
+    /// [`Self::refresh`] inline), takes the next entry as the inline path
+    /// does, and hands the result to `f`.
+    ///
+    /// Apart from error paths, its only call is the tail call of
+    /// [`Self::get_used_slow_then`], so it keeps nothing across a call
+    /// and needs no stack frame; `get_used_then()` reaches it by a tail
+    /// call too, so a caller whose continuation needs registers (the C
+    /// benchmark's `lenp` and `bufp`) saves none on the inline path.
+    #[cold]
+    #[inline(never)]
+    fn get_used_cold<R>(&mut self, f: impl FnOnce(Result<Option<Used<T>>, RingError>) -> R) -> R {
+        if self.used_seen == self.last_used {
+            match self.refresh() {
+                Ok(true) => {}
+                Ok(false) => return f(Ok(None)),
+                Err(e) => return f(Err(e)),
+            }
+        }
+        // Now known used: `used_seen` was just moved past `last_used`, or
+        // the inline path gave up on this entry, changing nothing (it is
+        // read and checked again).
+        match self.take_known() {
+            Some(u) => f(Ok(Some(u))),
+            None => self.get_used_slow_then(f),
+        }
+    }
+
+    /// [`Self::get_used_slow`] for [`Virtqueue::get_used_then`]: the next
+    /// entry, known used, that the inline completion does not take.
+    #[cold]
+    #[inline(never)]
+    fn get_used_slow_then<R>(
+        &mut self,
+        f: impl FnOnce(Result<Option<Used<T>>, RingError>) -> R,
+    ) -> R {
+        let (id, len) = self.read_used_elem(self.last_used);
+        f(self.get_used_slow(id, len).into_result())
     }
 
     #[cold]
@@ -488,13 +607,11 @@ impl<P: Platform, T> SplitQueue<P, T> {
     #[inline(always)]
     fn publish(&mut self, head: u16) {
         let idx = self.avail_idx;
-        let new = idx.wrapping_add(1);
-        self.avail_idx = new;
-        self.write16(self.off.avail_entry(idx & self.mask), head);
+        self.avail_idx = idx.wrapping_add(1);
         // ORDERING (1): the descriptors and the ring entry must be visible
         // to the device before the new index exposes them.
-        self.platform.virt_wmb();
-        self.write16(self.off.avail_idx(), new);
+        let platform = &self.platform;
+        self.ring.publish(idx, head, || platform.virt_wmb());
         // 64 bits: never wraps. (The buffers in flight, `avail_idx -
         // last_used`, cannot exceed the queue size: each holds at least one
         // descriptor.)
@@ -521,13 +638,20 @@ impl<P: Platform, T> SplitQueue<P, T> {
         let Some(d) = self.descs.get_mut(usize::from(head)) else {
             return Err(self.internal_add(token));
         };
-        write_desc(&self.ring, self.swap, self.layout.desc(head), buf, flags, 0);
         self.free_head = d.next;
-        d.state = 1;
-        d.writable = writable;
+        // `d.state` is `FREE`, as for the head of a one-descriptor buffer.
+        d.limit = Desc::<T>::one_limit(writable);
         d.token = Some(token);
         self.num_free = self.num_free.wrapping_sub(1);
-        self.publish(head);
+        let idx = self.avail_idx;
+        self.avail_idx = idx.wrapping_add(1);
+        // The descriptor, the ring entry and `avail.idx`, with ORDERING (1)
+        // before the index as in `publish()`.
+        let platform = &self.platform;
+        self.ring
+            .add_one(head, buf, flags, idx, || platform.virt_wmb());
+        // 64 bits: never wraps (see `publish()`).
+        self.num_added = self.num_added.wrapping_add(1);
         Ok(())
     }
 
@@ -557,22 +681,22 @@ impl<P: Platform, T> SplitQueue<P, T> {
                 } else {
                     (wflag | VIRTQ_DESC_F_NEXT, next)
                 };
-                write_desc(
-                    &self.ring,
-                    self.swap,
-                    self.layout.desc(idx),
-                    buf,
-                    flags,
-                    link,
-                );
+                self.ring.write_desc(idx, buf, flags, link);
                 idx = next;
             }
         }
+        // The chain's writable bytes go to its first member (`n >= 2`),
+        // the head's shadow link.
+        let first = self.descs.get(usize::from(head)).map(|d| d.next);
+        let Some(m) = first.and_then(|f| self.descs.get_mut(usize::from(f))) else {
+            return Err(self.internal_add(token));
+        };
+        m.limit = writable;
         let Some(d) = self.descs.get_mut(usize::from(head)) else {
             return Err(self.internal_add(token));
         };
         d.state = n;
-        d.writable = writable;
+        d.limit = 0;
         d.token = Some(token);
         // `idx` is now the shadow `next` of the chain's last descriptor:
         // the rest of the free list.
@@ -582,15 +706,50 @@ impl<P: Platform, T> SplitQueue<P, T> {
         Ok(())
     }
 
+    /// Makes sure the next free descriptor (the head of the next buffer)
+    /// keeps an indirect table able to hold `n` descriptors: the one it
+    /// kept from an earlier indirect buffer, or a new one of
+    /// `max_indirect` descriptors from the platform. `false`: none (the
+    /// buffer then goes direct).
+    fn ready_table(&mut self, n: u16) -> bool {
+        let need = usize::from(n).wrapping_mul(DESC_SIZE);
+        let fits = |t: &P::IndirectTable| t.len() >= need && t.dma_addr() & 0xf == 0;
+        let Some(slot) = self.tables.get_mut(usize::from(self.free_head)) else {
+            return false;
+        };
+        if slot.as_ref().is_some_and(fits) {
+            return true;
+        }
+        if let Some(t) = slot.take() {
+            self.platform.free_indirect(t);
+        }
+        match self.platform.alloc_indirect(self.opts.max_indirect) {
+            Some(t) if fits(&t) => {
+                *slot = Some(t);
+                true
+            }
+            Some(t) => {
+                self.platform.free_indirect(t);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Adds a buffer of `n` elements in the indirect table that
+    /// [`Self::ready_table`] readied for the next free descriptor.
     fn add_indirect(
         &mut self,
         out: &[Buf],
         inb: &[Buf],
         n: u16,
         writable: u32,
-        table: P::IndirectTable,
         token: T,
     ) -> Result<(), AddError<T>> {
+        let head = self.free_head;
+        let Some(Some(table)) = self.tables.get(usize::from(head)) else {
+            return Err(self.internal_add(token));
+        };
         let mut k: u16 = 0;
         for (segs, wflag) in [(out, 0u16), (inb, VIRTQ_DESC_F_WRITE)] {
             for buf in segs {
@@ -602,8 +761,8 @@ impl<P: Platform, T> SplitQueue<P, T> {
                     (wflag | VIRTQ_DESC_F_NEXT, k)
                 };
                 write_desc(
-                    &table,
-                    self.swap,
+                    table,
+                    self.ring.swap(),
                     usize::from(i).wrapping_mul(DESC_SIZE),
                     buf,
                     flags,
@@ -611,37 +770,17 @@ impl<P: Platform, T> SplitQueue<P, T> {
                 );
             }
         }
-        let head = self.free_head;
         // CAST: `n <= 32768`, so `n * 16 <= 2^19` fits a `u32`.
         let table_len = u32::from(n).wrapping_mul(DESC_SIZE as u32);
         let desc = Buf::new(table.dma_addr(), table_len);
-        let Some(slot) = self.tables.get_mut(usize::from(head)) else {
-            self.platform.free_indirect(table);
-            return Err(self.internal_add(token));
-        };
-        *slot = Some(table);
         let Some(d) = self.descs.get_mut(usize::from(head)) else {
-            // Not reached: both have the queue size. Take the table back.
-            if let Some(t) = self
-                .tables
-                .get_mut(usize::from(head))
-                .and_then(Option::take)
-            {
-                self.platform.free_indirect(t);
-            }
             return Err(self.internal_add(token));
         };
-        write_desc(
-            &self.ring,
-            self.swap,
-            self.layout.desc(head),
-            &desc,
-            VIRTQ_DESC_F_INDIRECT,
-            0,
-        );
+        self.ring.write_desc(head, &desc, VIRTQ_DESC_F_INDIRECT, 0);
         self.free_head = d.next;
-        d.state = INDIRECT;
-        d.writable = writable;
+        // One descriptor of the main table (`d.state` is `FREE`, as for the
+        // head of a one-descriptor buffer); the table stays with it.
+        d.limit = Desc::<T>::one_limit(writable);
         d.token = Some(token);
         self.num_free = self.num_free.wrapping_sub(1);
         self.publish(head);
@@ -649,7 +788,8 @@ impl<P: Platform, T> SplitQueue<P, T> {
     }
 
     /// The inline part of [`Self::complete`] for [`Virtqueue::get_used`]:
-    /// the valid completion of a one-descriptor direct buffer, or `None`
+    /// the valid completion of a buffer that takes one main-table descriptor
+    /// (direct, or in an indirect table, which stays with it), or `None`
     /// (nothing changed) for anything else.
     #[inline(always)]
     fn complete_one(&mut self, id: u32, len: u32) -> Option<T> {
@@ -657,11 +797,13 @@ impl<P: Platform, T> SplitQueue<P, T> {
         // CAST: lossless, `usize` has at least 32 bits on every CPU Linux
         // supports (a wider `id` fails the range check of `get_mut`).
         let d = self.descs.get_mut(id as usize)?;
-        if d.state != 1 || len > d.writable {
+        // A one-descriptor head with a valid length, or a descriptor with
+        // no token (see `Desc::limit`).
+        if len >= d.limit {
             return None;
         }
         let token = d.token.take()?;
-        d.state = FREE;
+        // `d.state` stays `FREE` (1): free without its token.
         d.next = free_head;
         // CAST: `id < descs.len() <= 32768`.
         self.free_head = id as u16;
@@ -669,54 +811,27 @@ impl<P: Platform, T> SplitQueue<P, T> {
         Some(token)
     }
 
-    /// Validates a used element and takes back its buffer: the token and
-    /// the length to report.
-    ///
-    /// The common cases, a valid completion of a buffer that takes one
-    /// descriptor of the main table (direct, or an indirect table), are
-    /// handled inline; everything else (chains, clamped lengths,
-    /// violations) by [`Self::complete_slow`].
-    #[inline(always)]
-    fn complete(&mut self, id: u32, len: u32) -> Result<(T, u32), RingError> {
-        let free_head = self.free_head;
-        // CAST: lossless, `usize` has at least 32 bits on every CPU Linux
-        // supports (a wider `id` fails the range check of `get_mut`).
-        if let Some(d) = self.descs.get_mut(id as usize) {
-            let state = d.state;
-            if (state == 1 || state == INDIRECT) && len <= d.writable {
-                if let Some(token) = d.token.take() {
-                    d.state = FREE;
-                    d.next = free_head;
-                    // CAST: `id < descs.len() <= 32768`.
-                    self.free_head = id as u16;
-                    self.num_free = self.num_free.wrapping_add(1);
-                    if state == INDIRECT {
-                        self.free_table(id as u16);
-                    }
-                    return Ok((token, len));
-                }
-            }
-        }
-        core::hint::cold_path();
-        self.complete_slow(id, len)
-    }
-
-    /// [`Self::complete`] for everything but the common case.
+    /// Completes a used element that [`Self::complete_one`] did not take:
+    /// every check, chains, clamped lengths.
     #[inline(never)]
     fn complete_slow(&mut self, id: u32, len: u32) -> Result<(T, u32), RingError> {
         let i = match u16::try_from(id) {
-            Ok(i) if i <= self.mask => i,
+            Ok(i) if i <= self.ring.mask() => i,
             _ => return Err(self.violation(RingError::BadId { id })),
         };
-        let (state, writable) = match self.descs.get(usize::from(i)) {
-            Some(d) => (d.state, d.writable),
+        let (descs, state, limit, first) = match self.descs.get(usize::from(i)) {
+            Some(d) => (d.head_descs(), d.state, d.limit, d.next),
             None => return Err(self.violation(RingError::Internal)),
         };
-        match state {
-            FREE => return Err(self.violation(RingError::NotInFlight { id })),
-            MEMBER => return Err(self.violation(RingError::NotHead { id })),
-            _ => {}
-        }
+        let writable = match descs {
+            None if state == MEMBER => return Err(self.violation(RingError::NotHead { id })),
+            None => return Err(self.violation(RingError::NotInFlight { id })),
+            Some(1) => limit.wrapping_sub(1),
+            Some(_) => match self.descs.get(usize::from(first)) {
+                Some(m) => m.limit,
+                None => return Err(self.violation(RingError::Internal)),
+            },
+        };
         let len = if len <= writable {
             len
         } else {
@@ -741,7 +856,6 @@ impl<P: Platform, T> SplitQueue<P, T> {
         let Some(d) = self.descs.get_mut(usize::from(head)) else {
             return Err(self.violation(RingError::Internal));
         };
-        let state = d.state;
         let (Some(descs), Some(token)) = (d.head_descs(), d.token.take()) else {
             return Err(self.violation(RingError::Internal));
         };
@@ -751,9 +865,6 @@ impl<P: Platform, T> SplitQueue<P, T> {
         } else {
             let first = d.next;
             self.free_members(first, descs.wrapping_sub(1), free_head)?;
-        }
-        if state == INDIRECT {
-            self.free_table(head);
         }
         self.free_head = head;
         self.num_free = self.num_free.wrapping_add(descs);
@@ -778,15 +889,13 @@ impl<P: Platform, T> SplitQueue<P, T> {
         Ok(())
     }
 
-    /// Gives the indirect table of `head` back to the platform.
-    #[inline]
-    fn free_table(&mut self, head: u16) {
-        if let Some(t) = self
-            .tables
-            .get_mut(usize::from(head))
-            .and_then(Option::take)
-        {
-            self.platform.free_indirect(t);
+    /// Gives every indirect table back to the platform (the device no
+    /// longer owns any: reset, or nothing in flight).
+    fn free_tables(&mut self) {
+        for t in self.tables.iter_mut() {
+            if let Some(t) = t.take() {
+                self.platform.free_indirect(t);
+            }
         }
     }
 
@@ -800,7 +909,7 @@ impl<P: Platform, T> SplitQueue<P, T> {
         }
         self.rearm = enabled && self.opts.event_idx;
         if !self.opts.event_idx {
-            self.write16(self.off.avail_flags(), self.avail_flags);
+            self.ring.set_avail_flags(self.avail_flags);
         }
     }
 }

@@ -68,15 +68,8 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
         }
         // Like Linux: go indirect for any multi-element buffer when
         // negotiated, fall back to direct descriptors if no table.
-        if self.opts.indirect && n > 1 && n <= self.opts.max_indirect {
-            if let Some(table) = self.platform.alloc_indirect(n) {
-                if table.len() >= usize::from(n).wrapping_mul(DESC_SIZE)
-                    && table.dma_addr() & 0xf == 0
-                {
-                    return self.add_indirect(out, inb, n, writable, table, token);
-                }
-                self.platform.free_indirect(table);
-            }
+        if self.opts.indirect && n > 1 && n <= self.opts.max_indirect && self.ready_table(n) {
+            return self.add_indirect(out, inb, n, writable, token);
         }
         if self.num_free < n {
             return Err(AddError {
@@ -103,10 +96,10 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
         // CAST: `added <= u16::MAX` checked above.
         let old = new.wrapping_sub(added as u16);
         if self.opts.event_idx {
-            let event = self.read16(self.off.avail_event());
+            let event = self.ring.avail_event();
             Ok(vring_need_event(event, new, old))
         } else {
-            Ok(self.read16(self.off.used_flags()) & VIRTQ_USED_F_NO_NOTIFY == 0)
+            Ok(self.ring.used_flags() & VIRTQ_USED_F_NO_NOTIFY == 0)
         }
     }
 
@@ -119,23 +112,41 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
 
     fn more_used(&mut self) -> Result<bool, RingError> {
         // Entries known used imply a usable queue (see `used_seen`).
-        Ok(self.used_seen != self.last_used || self.fetch_used_idx()? != self.last_used)
+        Ok(self.used_seen != self.last_used || self.refresh()?)
     }
 
     #[inline]
     fn get_used(&mut self) -> Result<Option<Used<T>>, RingError> {
-        let last_used = self.last_used;
-        // Entries before `used_seen` are known used, and the queue usable
-        // (see `used_seen`); the barrier after the `used.idx` load that
-        // showed them orders the element load (ORDERING (3)).
-        if self.used_seen != last_used {
-            let (id, len) = self.read_used_elem(last_used);
-            if let Some(token) = self.complete_one(id, len) {
-                self.last_used = last_used.wrapping_add(1);
-                return Ok(Some(Used { token, len }));
+        loop {
+            let last_used = self.last_used;
+            // Entries before `used_seen` are known used, and the queue
+            // usable (see `used_seen`); the barrier after the `used.idx`
+            // load that showed them orders the element load (ORDERING (3)).
+            if self.used_seen != last_used {
+                let (id, len) = self.read_used_elem(last_used);
+                if let Some(token) = self.complete_one(id, len) {
+                    self.last_used = last_used.wrapping_add(1);
+                    return Ok(Some(Used { token, len }));
+                }
+                return self.get_used_slow(id, len).into_result();
+            }
+            // Those are consumed: read `used.idx` again.
+            match self.refresh_used() {
+                Refresh::Found => {}
+                Refresh::Empty => return Ok(None),
+                Refresh::Fault => return Err(self.fault()),
             }
         }
-        self.get_used_slow()
+    }
+
+    #[inline]
+    fn get_used_then<R>(&mut self, f: impl FnOnce(Result<Option<Used<T>>, RingError>) -> R) -> R {
+        match self.take_known() {
+            Some(u) => f(Ok(Some(u))),
+            // Nothing changed: the out-of-line path, which calls `f` itself
+            // (a tail call).
+            None => self.get_used_cold(f),
+        }
     }
 
     fn disable_cb(&mut self) {
@@ -147,7 +158,7 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
             // `avail.flags` must stay 0 with EVENT_IDX (spec §2.7.7.1). Move
             // the event as far away as possible: the device only notifies
             // once `used.idx` crosses it, 2^16 - 1 buffers from now.
-            self.write16(self.off.used_event(), self.last_used.wrapping_sub(1));
+            self.ring.set_used_event(self.last_used.wrapping_sub(1));
         }
     }
 
@@ -157,7 +168,7 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
             self.set_cb(true);
         }
         if self.opts.event_idx {
-            self.write16(self.off.used_event(), self.last_used);
+            self.ring.set_used_event(self.last_used);
         }
         Ok(u32::from(self.last_used))
     }
@@ -185,7 +196,7 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
             let pending = u32::from(self.avail_idx.wrapping_sub(self.last_used));
             // CAST: `pending * 3 / 4 < pending <= u16::MAX`.
             let bufs = (pending.wrapping_mul(3) / 4) as u16;
-            self.write16(self.off.used_event(), self.last_used.wrapping_add(bufs));
+            self.ring.set_used_event(self.last_used.wrapping_add(bufs));
             bufs
         } else {
             0
@@ -220,6 +231,8 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
             }
             self.detach_cursor = self.detach_cursor.wrapping_add(1);
         }
+        // Every buffer is back: the device owns no table.
+        self.free_tables();
         None
     }
 
@@ -231,11 +244,7 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
         for (i, d) in self.descs.iter_mut().enumerate() {
             *d = Desc::free(initial_next(i, n));
         }
-        for t in self.tables.iter_mut() {
-            if let Some(t) = t.take() {
-                self.platform.free_indirect(t);
-            }
-        }
+        self.free_tables();
         self.free_head = 0;
         self.avail_idx = self.opts.start_idx;
         self.last_used = self.opts.start_idx;
@@ -258,7 +267,7 @@ impl<P: Platform, T> Virtqueue for SplitQueue<P, T> {
     }
 
     fn config(&self) -> QueueConfig {
-        let base = self.ring.dma_addr();
+        let base = self.ring.region().dma_addr();
         // CAST: offsets are below the region length, a `usize` that fits
         // a `u64` on every supported platform.
         let at = |off: usize| base.wrapping_add(off as u64);

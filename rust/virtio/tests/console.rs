@@ -173,8 +173,14 @@ fn parsing_refuses_bad_messages() {
         parse(&n, LE),
         Ok(DeviceMsg::Name(1, b"org.qemu.guest_agent.0"))
     );
+    // QEMU's trailing NUL is not part of the name.
+    let mut n = msg(1, event::PORT_NAME, 0);
+    n.extend_from_slice(b"rvirtio.test\0");
+    assert_eq!(parse(&n, LE), Ok(DeviceMsg::Name(1, b"rvirtio.test")));
     for bad in [
         &b""[..],
+        b"\0",
+        b"nul\0inside\0",
         b"a/b",
         b"..",
         b".",
@@ -314,4 +320,17 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn a_resumed_table_keeps_the_states() {
+    let mut st = [PortState::default(); 2];
+    {
+        let mut ports = Ports::new(&mut st);
+        assert_eq!(ports.apply(DeviceMsg::Add(1)), Ok(Action::Add(1)));
+    }
+    let mut ports = Ports::resume(&mut st);
+    assert!(ports.get(1).is_some_and(|p| p.present));
+    assert_eq!(ports.apply(DeviceMsg::Add(1)), Err(CtrlError::Duplicate(1)));
+    assert_eq!(ports.apply(DeviceMsg::Remove(1)), Ok(Action::Remove(1)));
 }

@@ -14,6 +14,7 @@ use rvirtio_core::{
         LenPolicy,
         QueueOptions,
         RingError,
+        Used,
         Virtqueue, //
     },
     spec::VIRTQ_AVAIL_F_NO_INTERRUPT,
@@ -153,12 +154,36 @@ fn indirect_chains_seen_by_device() {
         let u = q.get_used().unwrap().unwrap();
         assert_eq!(u.token, t);
     }
+    assert_eq!(q.num_free(), 8);
+    // Each head keeps its table. The free list gives back the last head
+    // used first: descriptor 3 (which headed the direct buffer) gets a
+    // table once, then heads the next buffers again and reuses it.
+    assert_eq!(q.platform().stats().indirect_live, 3);
+    for t in 0..3u64 {
+        let inb = [Buf::new(data(t), 8), Buf::new(data(t + 1), 8)];
+        q.add(&[], &inb, 10 + t).unwrap();
+        let c = dev.pop().unwrap();
+        assert!(c.indirect, "multi-element buffer not indirect");
+        assert_chain(&c, &[], &inb);
+        dev.complete(&c, 16);
+        assert_eq!(
+            q.get_used().unwrap().unwrap(),
+            Used {
+                token: 10 + t,
+                len: 16
+            }
+        );
+    }
+    let stats = q.platform().stats();
+    assert_eq!((stats.indirect_live, stats.indirect_allocs), (4, 4));
+    // Teardown gives every table back.
+    assert_eq!(q.detach_unused(), None);
     assert_eq!(
         q.platform().stats().indirect_live,
         0,
         "indirect tables not returned"
     );
-    assert_eq!(q.num_free(), 8);
+    q.reinit().unwrap();
 }
 
 #[test]

@@ -28,8 +28,9 @@ enum Step {
     /// Device completes the pending chain at (index % len), writing
     /// `frac`/255 of its writable bytes.
     Complete(u16, u8),
-    /// Driver reaps up to n used buffers.
-    Reap(u8),
+    /// Driver reaps up to n used buffers, alternately with `get_used()`
+    /// and `get_used_then()`, starting with the latter if the flag is set.
+    Reap(u8, bool),
     Kick,
     DeviceEnableNotify,
     DeviceDisableNotify,
@@ -44,7 +45,7 @@ fn step() -> impl Strategy<Value = Step> {
         4 => (lens(), lens()).prop_map(|(o, i)| Step::Add(o, i)),
         2 => any::<u8>().prop_map(|n| Step::Pop(n % 6)),
         3 => (any::<u16>(), any::<u8>()).prop_map(|(i, f)| Step::Complete(i, f)),
-        2 => any::<u8>().prop_map(|n| Step::Reap(n % 6)),
+        2 => (any::<u8>(), any::<bool>()).prop_map(|(n, t)| Step::Reap(n % 6, t)),
         1 => Just(Step::Kick),
         1 => Just(Step::DeviceEnableNotify),
         1 => Just(Step::DeviceDisableNotify),
@@ -198,11 +199,17 @@ fn run(
                     prop_assert!(!notify, "notified while callbacks disabled");
                 }
             }
-            Step::Reap(k) => {
+            Step::Reap(k, then) => {
                 let mut consumed = 0;
                 let mut drained = false;
-                for _ in 0..k {
-                    match q.get_used().unwrap() {
+                for i in 0..k {
+                    // `get_used_then()` must behave as `get_used()` does.
+                    let r = if then == (i % 2 == 0) {
+                        q.get_used_then(|r| r)
+                    } else {
+                        q.get_used()
+                    };
+                    match r.unwrap() {
                         Some(u) => {
                             let (tok, len) =
                                 m.used.pop_front().expect("driver got an unused buffer");

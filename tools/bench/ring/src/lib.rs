@@ -193,14 +193,25 @@ pub extern "C" fn alloc_ring() {
 #[no_mangle]
 pub extern "C" fn add_inbuf(len: c_uint, buf: *mut c_void, datap: *mut c_void) -> c_int {
     let Some(datap) = NonNull::new(datap) else {
-        return -1;
+        return refused();
     };
     // SAFETY: guest thread only.
     let q = unsafe { queue() };
     match q.add(&[], &[Buf::new(buf as u64, len)], (datap, buf)) {
         Ok(()) => 0,
-        Err(_) => -1,
+        Err(_) => refused(),
     }
+}
+
+/// `add_inbuf()`'s -1 (ring full, broken, or a NULL `datap`), out of the
+/// way of the path that adds: as a C function returns it, rather than
+/// loaded on every call before the checks.
+#[cold]
+#[inline(never)]
+fn refused() -> c_int {
+    // Opaque, so that the constant is not propagated back into the
+    // caller's hot path.
+    core::hint::black_box(-1)
 }
 
 /// Returns the next used buffer's `datap`, or NULL.
@@ -212,7 +223,7 @@ pub extern "C" fn add_inbuf(len: c_uint, buf: *mut c_void, datap: *mut c_void) -
 pub unsafe extern "C" fn get_buf(lenp: *mut c_uint, bufp: *mut *mut c_void) -> *mut c_void {
     // SAFETY: guest thread only.
     let q = unsafe { queue() };
-    match q.get_used() {
+    q.get_used_then(move |r| match r {
         Ok(Some(u)) => {
             // SAFETY: valid for writes per the function's contract.
             unsafe {
@@ -223,7 +234,7 @@ pub unsafe extern "C" fn get_buf(lenp: *mut c_uint, bufp: *mut *mut c_void) -> *
         }
         Ok(None) => core::ptr::null_mut(),
         Err(e) => ring_error(e),
-    }
+    })
 }
 
 /// Reports a ring error and aborts (kept out of the guest functions).
