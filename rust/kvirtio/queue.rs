@@ -173,6 +173,14 @@ impl<T: Send> Queue<T> {
         }? Error)
     }
 
+    /// [`QueueInfo::more_used`] under the lock, for a queue without a peek
+    /// (not asked by its handler). Out of line, so the peek stays a leaf.
+    #[cold]
+    #[inline(never)]
+    fn more_used_locked(&self) -> bool {
+        self.vq.lock().more_used().unwrap_or(true)
+    }
+
     /// Records where the driver now is in the used ring, for
     /// [`QueueInfo::more_used`]; under the lock, after buffers were taken.
     #[inline]
@@ -574,7 +582,7 @@ impl<T: Send> QueueInfo for Queue<T> {
     #[inline]
     fn more_used(&self) -> bool {
         let Some(p) = &self.peek else {
-            return self.vq.lock().more_used().unwrap_or(true);
+            return self.more_used_locked();
         };
         let used = p.order.from_raw16(p.view.read_u16(p.used_idx));
         u32::from(used) != p.seen.load(Relaxed)
