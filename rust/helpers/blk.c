@@ -22,7 +22,7 @@
 #include <linux/slab.h>
 
 /* Bump on any change of the functions or structures below (kext::blk::SHIM_ABI). */
-#define RVIRTIO_BLK_SHIM_ABI 5
+#define RVIRTIO_BLK_SHIM_ABI 6
 
 unsigned int rvirtio_blk_abi(void);
 unsigned int rvirtio_blk_abi(void)
@@ -58,7 +58,12 @@ struct rvirtio_blk_cb {
 	u8 (*queue_rq)(void *drv, struct rvirtio_blk *b, unsigned int hctx, struct request *rq,
 		       bool last);
 	void (*commit_rqs)(void *drv, unsigned int hctx);
-	void (*complete)(void *drv, struct rvirtio_blk *b, struct request *rq);
+	/*
+	 * A completed request, already unmapped (rvirtio_rq_unmap): used_len is
+	 * what the device said it wrote, in_len what it could write.
+	 */
+	void (*complete)(void *drv, struct rvirtio_blk *b, struct request *rq, u32 used_len,
+			 u32 in_len);
 	/* Returns an enum blk_eh_timer_return. */
 	unsigned int (*timeout)(void *drv, struct rvirtio_blk *b, struct request *rq);
 	/* sysfs "serial": writes at most len bytes; returns the length or -errno. */
@@ -248,11 +253,61 @@ static void rvirtio_blk_queue_rqs(struct rq_list *rqlist)
 	*rqlist = back;
 }
 
+/*
+ * Unmaps what rvirtio_rq_map mapped. Nothing to unmap: physical addresses
+ * (no ACCESS_PLATFORM), or the DMA layer says unmapping does nothing for
+ * this device (direct mapping, coherent, no bounce buffer used since it was
+ * set up; asked after this request's mappings, as dma_need_unmap() wants).
+ * Never the latter with CONFIG_DMA_API_DEBUG, which checks every unmap, nor
+ * behind an IOMMU. Inlined into the completion: the DMA API's part is out
+ * of line.
+ */
+static void rvirtio_pdu_dma_unmap(struct rvirtio_blk *b, struct rvirtio_blk_pdu *p)
+{
+	struct device *dev = b->dma_dev;
+
+	if (p->nents)
+		rvirtio_unmap_sg(dev, b->dma_api, p->sg, p->nents, p->data_dir);
+	if (p->hdr_mapped)
+		rvirtio_unmap_single(dev, b->dma_api, p->hdr_dma, b->wire.status_offset + 1,
+				     DMA_BIDIRECTIONAL);
+	if (p->payload_len)
+		rvirtio_unmap_single(dev, b->dma_api, p->payload_dma, p->payload_len,
+				     DMA_TO_DEVICE);
+}
+
+static __always_inline void rvirtio_pdu_unmap(struct rvirtio_blk *b, struct rvirtio_blk_pdu *p)
+{
+	if (b->dma_api && dma_need_unmap(b->dma_dev))
+		rvirtio_pdu_dma_unmap(b, p);
+	p->nents = 0;
+	p->hdr_mapped = 0;
+	p->payload_len = 0;
+}
+
+/*
+ * Unmaps what rvirtio_rq_map mapped, and gives the bytes the device said it
+ * wrote and could write (data and status). The driver reads the status byte
+ * in the wire area after this.
+ */
+void rvirtio_rq_unmap(struct rvirtio_blk *b, struct request *rq, u32 *used_len, u32 *in_len);
+void rvirtio_rq_unmap(struct rvirtio_blk *b, struct request *rq, u32 *used_len, u32 *in_len)
+{
+	struct rvirtio_blk_pdu *p = rvirtio_blk_pdu(b, rq);
+
+	*used_len = p->used_len;
+	*in_len = p->in_len;
+	rvirtio_pdu_unmap(b, p);
+}
+
+/* Unmapped here, so the driver gets the answer in the one call. */
 static void rvirtio_blk_complete_rq(struct request *rq)
 {
 	struct rvirtio_blk *b = rq->q->queuedata;
+	struct rvirtio_blk_pdu *p = rvirtio_blk_pdu(b, rq);
 
-	b->cb->complete(b->drv, b, rq);
+	rvirtio_pdu_unmap(b, p);
+	b->cb->complete(b->drv, b, rq, p->used_len, p->in_len);
 }
 
 static enum blk_eh_timer_return rvirtio_blk_timeout(struct request *rq)
@@ -623,25 +678,6 @@ void rvirtio_blk_leak(struct rvirtio_blk *b)
 	__module_get(THIS_MODULE);
 }
 
-/* The request's operation (REQ_OP_*), position and size. */
-unsigned int rvirtio_rq_op(struct request *rq);
-unsigned int rvirtio_rq_op(struct request *rq)
-{
-	return req_op(rq);
-}
-
-u64 rvirtio_rq_pos(struct request *rq);
-u64 rvirtio_rq_pos(struct request *rq)
-{
-	return blk_rq_pos(rq);
-}
-
-u32 rvirtio_rq_bytes(struct request *rq);
-u32 rvirtio_rq_bytes(struct request *rq)
-{
-	return blk_rq_bytes(rq);
-}
-
 /* The request must not deallocate (write zeroes without unmapping). */
 bool rvirtio_rq_nounmap(struct request *rq);
 bool rvirtio_rq_nounmap(struct request *rq)
@@ -651,10 +687,13 @@ bool rvirtio_rq_nounmap(struct request *rq)
 
 /*
  * The wire area of a request: the first wire.size bytes of its per-request
- * data, aligned as struct request (zeroed by blk-mq at allocation).
+ * data, aligned as struct request (zeroed by blk-mq at allocation). Rust
+ * finds it the same way, one struct request past the request
+ * (RVIRTIO_BLK_REQUEST_SIZE checks the size); it also reads the request's
+ * operation, position and size itself (the fields req_op(), blk_rq_pos()
+ * and blk_rq_bytes() read), and ends requests with blk_mq_end_request().
  */
-void *rvirtio_rq_wire(struct request *rq);
-void *rvirtio_rq_wire(struct request *rq)
+static void *rvirtio_rq_wire(struct request *rq)
 {
 	return blk_mq_rq_to_pdu(rq);
 }
@@ -678,13 +717,6 @@ bool rvirtio_rq_fua(struct request *rq);
 bool rvirtio_rq_fua(struct request *rq)
 {
 	return rq->cmd_flags & REQ_FUA;
-}
-
-void rvirtio_rq_start(struct request *rq);
-void rvirtio_rq_start(struct request *rq)
-{
-	rvirtio_blk_pdu(rq->q->queuedata, rq)->timeouts = 0;
-	blk_mq_start_request(rq);
 }
 
 /* The next request of a queue_rqs batch, or NULL. */
@@ -730,12 +762,6 @@ void rvirtio_rq_complete(struct request *rq, u32 used_len)
 		blk_mq_complete_request(rq);
 }
 
-void rvirtio_rq_end(struct request *rq, u8 status);
-void rvirtio_rq_end(struct request *rq, u8 status)
-{
-	blk_mq_end_request(rq, (__force blk_status_t)status);
-}
-
 /*
  * Maps a request for the device: the wire area's header and status byte
  * (one mapping), the data (the first payload_len bytes of the wire area's
@@ -744,9 +770,11 @@ void rvirtio_rq_end(struct request *rq, u8 status)
  * status. The addresses are the DMA API's or physical ones, as b->dma_api
  * says (rvirtio_map_single/rvirtio_map_sg of helpers.c); a DMA segment
  * never exceeds the queue's max_segment_size, which the driver also set
- * as the device's dma_set_max_seg_size() so an IOMMU merges no further. *n_out is the number of leading device-readable elements.
- * Returns the number of elements or a negative errno; on failure nothing
- * stays mapped. The driver wrote the header before.
+ * as the device's dma_set_max_seg_size() so an IOMMU merges no further.
+ * *n_out is the number of leading device-readable elements. Starts the
+ * request once it is mapped (blk_mq_start_request). Returns the number of
+ * elements or a negative errno; on failure nothing stays mapped and the
+ * request is not started. The driver wrote the header before.
  */
 int rvirtio_rq_map(struct rvirtio_blk *b, struct request *rq, u32 payload_len, u64 *addrs,
 		   u32 *lens, u32 max, u32 *n_out);
@@ -823,6 +851,12 @@ int rvirtio_rq_map(struct rvirtio_blk *b, struct request *rq, u32 payload_len, u
 	}
 	addrs[n] = p->hdr_dma + b->wire.status_offset;
 	lens[n++] = 1;
+	/*
+	 * Started once mapped, as the C driver does (in the same call: one
+	 * call less per request); one that fails here was never started.
+	 */
+	p->timeouts = 0;
+	blk_mq_start_request(rq);
 	return n;
 err:
 	rvirtio_unmap_single(dev, b->dma_api, p->hdr_dma, hdr_map_len, DMA_BIDIRECTIONAL);
@@ -839,49 +873,6 @@ err_payload_inval:
 				     DMA_TO_DEVICE);
 	p->payload_len = 0;
 	return -EINVAL;
-}
-
-/*
- * Unmaps what rvirtio_rq_map mapped, and gives the bytes the device said it
- * wrote and could write (data and status). The driver reads the status byte
- * in the wire area after this.
- */
-void rvirtio_rq_unmap(struct rvirtio_blk *b, struct request *rq, u32 *used_len, u32 *in_len);
-void rvirtio_rq_unmap(struct rvirtio_blk *b, struct request *rq, u32 *used_len, u32 *in_len)
-{
-	struct rvirtio_blk_pdu *p = rvirtio_blk_pdu(b, rq);
-	struct device *dev = b->dma_dev;
-
-	*used_len = p->used_len;
-	*in_len = p->in_len;
-	/*
-	 * Nothing to unmap: physical addresses (no ACCESS_PLATFORM), or the
-	 * DMA layer says unmapping does nothing for this device (direct
-	 * mapping, coherent, no bounce buffer used since it was set up; asked
-	 * after this request's mappings, as dma_need_unmap() wants). Never
-	 * the latter with CONFIG_DMA_API_DEBUG, which checks every unmap, nor
-	 * behind an IOMMU.
-	 */
-	if (!b->dma_api || !dma_need_unmap(dev)) {
-		p->nents = 0;
-		p->hdr_mapped = 0;
-		p->payload_len = 0;
-		return;
-	}
-	if (p->nents) {
-		rvirtio_unmap_sg(dev, b->dma_api, p->sg, p->nents, p->data_dir);
-		p->nents = 0;
-	}
-	if (p->hdr_mapped) {
-		rvirtio_unmap_single(dev, b->dma_api, p->hdr_dma, b->wire.status_offset + 1,
-				     DMA_BIDIRECTIONAL);
-		p->hdr_mapped = 0;
-	}
-	if (p->payload_len) {
-		rvirtio_unmap_single(dev, b->dma_api, p->payload_dma, p->payload_len,
-				     DMA_TO_DEVICE);
-		p->payload_len = 0;
-	}
 }
 
 /*
@@ -935,6 +926,7 @@ enum rvirtio_blk_c_field {
 	RVIRTIO_BLK_STS_IOERR,
 	RVIRTIO_BLK_STS_DEV_RESOURCE,
 	RVIRTIO_BLK_REQUEST_ALIGN,
+	RVIRTIO_BLK_REQUEST_SIZE,
 };
 
 #define RVIRTIO_OFF(t, T, f, F) \
@@ -993,6 +985,8 @@ long rvirtio_blk_c_layout(unsigned int id)
 	RVIRTIO_STS(IOERR);
 	RVIRTIO_STS(DEV_RESOURCE);
 	case RVIRTIO_BLK_REQUEST_ALIGN: return __alignof__(struct request);
+	/* blk_mq_rq_to_pdu() is rq + 1: the per-request data starts here. */
+	case RVIRTIO_BLK_REQUEST_SIZE: return sizeof(struct request);
 	}
 	return -1;
 }

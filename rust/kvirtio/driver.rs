@@ -35,7 +35,7 @@ use super::{
     errno,
     irq::{Handler, Interrupts, Role, Routing, Shared},
     platform::{KernelPlatform, Ring},
-    queue::{Queue, QueueInfo, QueueSpec},
+    queue::{Queue, QueueInfo, QueueSpec, UsedPeek},
     status::{DeviceStatus, RESET_POLLS},
     transport::DeviceTransport,
 };
@@ -54,6 +54,7 @@ use crate::{
         spec::DeviceId,
         split::SplitQueue,
         transport::{pick_queue_size, Transport, TransportError, TransportKind, TransportSetup},
+        wire::ByteOrder,
     },
 };
 use kernel::{
@@ -315,6 +316,19 @@ impl<'a> Setup<'a> {
             }
             .map_err(|_| EINVAL)?;
             let ring = Ring::new(dev, addressing, layout.total_size())?;
+            // A queue whose interrupt serves others too is looked at without
+            // its lock (`QueueInfo::more_used`).
+            let peek = (routing != Routing::PerQueue).then(|| {
+                // SAFETY: the view of this ring's memory goes to the queue
+                // that owns the ring (through `sq`), and is dropped with it.
+                unsafe {
+                    UsedPeek::new(
+                        ring.device_view(),
+                        layout.used_idx(),
+                        ByteOrder::for_interface(kind.is_legacy()),
+                    )
+                }
+            });
             let indirect = features.contains(Feature::INDIRECT_DESC) && spec.max_indirect > 1;
             let platform = if indirect {
                 KernelPlatform::with_indirect(dev, addressing, size, spec.max_indirect)?
@@ -341,8 +355,9 @@ impl<'a> Setup<'a> {
             let t = self.init.transport().map_err(errno::init)?;
             t.enable_queue(i).map_err(errno::transport)?;
             let notify_data = features.contains(Feature::NOTIFICATION_DATA);
+            let doorbell = self.transport.doorbell(i, notify_data)?;
             let q = Arc::pin_init(
-                Queue::new(sq, self.transport.clone(), notify_data, i),
+                Queue::new(sq, self.transport.clone(), doorbell, i, peek),
                 GFP_KERNEL,
             )?;
             let info: Arc<dyn QueueInfo> = q.clone();

@@ -100,7 +100,7 @@ impl<D: Driver> Shared<D> {
     #[inline]
     fn queue_interrupt(&self, i: u16) {
         if let Some(q) = self.queues.get(usize::from(i)) {
-            q.stats().interrupted();
+            q.interrupted();
         }
         D::queue_interrupt(&self.data, i);
     }

@@ -8,17 +8,28 @@
 //! the lock is released. A device that breaks the ring rules fails the
 //! device (FAILED), and the queue refuses further work.
 
-use super::{errno, platform::KernelPlatform, stats::QueueStats, transport::DeviceTransport};
+use super::{
+    errno,
+    platform::{DeviceView, KernelPlatform},
+    stats::{LockedCounts, QueueStats, StatsSnapshot},
+    transport::{DeviceTransport, Doorbell},
+};
 use crate::{
     kext::sync::{SpinLockIrq, SpinLockIrqGuard},
     virtio::{
         init::set_failed,
         queue::{Buf, NotifyData, RingError, Used, Virtqueue},
         split::SplitQueue,
-        transport::Transport,
+        wire::ByteOrder,
     },
 };
-use kernel::{prelude::*, sync::Arc};
+use kernel::{
+    prelude::*,
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc,
+    },
+};
 
 /// What a driver asks of one queue.
 #[derive(Clone, Copy, Debug)]
@@ -53,34 +64,130 @@ impl Default for QueueSpec {
     }
 }
 
+/// What the queue's lock guards: the ring, and the counters that change
+/// with it.
+struct Locked<T> {
+    ring: SplitQueue<KernelPlatform, T>,
+    counts: LockedCounts,
+}
+
+impl<T> core::ops::Deref for Locked<T> {
+    type Target = SplitQueue<KernelPlatform, T>;
+
+    #[inline(always)]
+    fn deref(&self) -> &Self::Target {
+        &self.ring
+    }
+}
+
+impl<T> core::ops::DerefMut for Locked<T> {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.ring
+    }
+}
+
+/// A look at the device's used index without the queue's lock, for the
+/// handlers of interrupts that serve several queues
+/// ([`QueueInfo::more_used`]), as the C core's `vring_interrupt()` reads
+/// it. Only a hint: every buffer is still taken under the lock, with the
+/// ring's checks and barriers.
+pub(crate) struct UsedPeek {
+    /// The queue's ring memory.
+    view: DeviceView,
+    /// Where `used.idx` is in it.
+    used_idx: usize,
+    /// The ring's byte order (legacy: the guest's).
+    order: ByteOrder,
+    /// The ring's `last_used` as of the latest time buffers were taken
+    /// (stored under the lock). It only moves forward, so a stale value
+    /// makes the hint say "look" when there is nothing, never the reverse.
+    seen: Atomic<u32>,
+}
+
+// SAFETY: the view only makes volatile loads of one device-written index
+// of ring memory that the queue owns (see `Queue::new`), which is what
+// any context may do at any time; `seen` is atomic.
+unsafe impl Send for UsedPeek {}
+// SAFETY: as above.
+unsafe impl Sync for UsedPeek {}
+
+impl UsedPeek {
+    /// A peek at `used.idx` at offset `used_idx` of `view`, in `order`.
+    ///
+    /// # Safety
+    ///
+    /// `view` must be the memory of the ring of the queue this is given to
+    /// (which then owns that memory for as long as it holds this).
+    pub(crate) unsafe fn new(view: DeviceView, used_idx: usize, order: ByteOrder) -> Self {
+        Self {
+            view,
+            used_idx,
+            order,
+            seen: Atomic::new(0),
+        }
+    }
+}
+
 /// A virtqueue of a live device, shared by the driver's paths and its
 /// interrupt handler (an irqsave spinlock guards the ring).
 #[pin_data]
 pub struct Queue<T> {
     #[pin]
-    vq: SpinLockIrq<SplitQueue<KernelPlatform, T>>,
+    vq: SpinLockIrq<Locked<T>>,
     transport: Arc<DeviceTransport>,
-    notify_data: bool,
+    doorbell: Doorbell,
     index: u16,
     stats: QueueStats,
+    /// The ring's memory, which `vq` owns (dropped with it); `None` when
+    /// the queue has an interrupt of its own, whose handler does not ask
+    /// [`QueueInfo::more_used`] (then nothing is recorded per drain).
+    peek: Option<UsedPeek>,
 }
 
 impl<T: Send> Queue<T> {
     /// A queue around a programmed ring: queue `index` of the device behind
-    /// `transport`, notified with notification data when `notify_data`.
+    /// `transport`, notified through `doorbell`; `peek` looks at its ring's
+    /// memory, for a queue whose interrupt serves other queues too.
     pub(crate) fn new(
         vq: SplitQueue<KernelPlatform, T>,
         transport: Arc<DeviceTransport>,
-        notify_data: bool,
+        doorbell: Doorbell,
         index: u16,
+        peek: Option<UsedPeek>,
     ) -> impl PinInit<Self, Error> {
+        if let Some(p) = &peek {
+            p.seen.store(u32::from(vq.last_used_idx()), Relaxed);
+        }
+        let locked = Locked {
+            ring: vq,
+            counts: LockedCounts::default(),
+        };
         try_pin_init!(Self {
-            vq <- crate::new_spinlock_irq!(vq, "rvirtio_queue"),
+            vq <- crate::new_spinlock_irq!(locked, "rvirtio_queue"),
             transport,
-            notify_data,
+            doorbell,
             index,
             stats: QueueStats::new(),
+            peek,
         }? Error)
+    }
+
+    /// [`QueueInfo::more_used`] under the lock, for a queue without a peek
+    /// (not asked by its handler). Out of line, so the peek stays a leaf.
+    #[cold]
+    #[inline(never)]
+    fn more_used_locked(&self) -> bool {
+        self.vq.lock().more_used().unwrap_or(true)
+    }
+
+    /// Records where the driver now is in the used ring, for
+    /// [`QueueInfo::more_used`]; under the lock, after buffers were taken.
+    #[inline]
+    fn note_used(&self, vq: &Locked<T>) {
+        if let Some(p) = &self.peek {
+            p.seen.store(u32::from(vq.ring.last_used_idx()), Relaxed);
+        }
     }
 
     /// The queue's index on the device.
@@ -110,7 +217,7 @@ impl<T: Send> Queue<T> {
         let mut vq = self.vq.lock();
         let r = vq.add(out, inb, token);
         if r.is_ok() {
-            self.stats.added();
+            vq.counts.added();
         }
         drop(vq);
         r.map_err(|e| (self.violation(e.error), e.token))
@@ -129,22 +236,22 @@ impl<T: Send> Queue<T> {
     /// lock. Inlined into its three callers (`kick`, `add_kick`, the end of
     /// a `Batch`).
     #[inline(always)]
-    fn prepare_kick(&self, vq: &mut SplitQueue<KernelPlatform, T>) -> Result<Option<NotifyData>> {
-        let need = vq.prepare_kick().map_err(|e| self.violation(e))?;
+    fn prepare_kick(&self, vq: &mut Locked<T>) -> Result<Option<NotifyData>> {
+        let need = vq.ring.prepare_kick().map_err(|e| self.violation(e))?;
         if need {
-            self.stats.kicked();
+            vq.counts.kicked();
         }
-        Ok(need.then(|| vq.notification_data()))
+        Ok(need.then(|| vq.ring.notification_data()))
     }
 
     /// Rings the doorbell (outside the lock) if [`Queue::prepare_kick`] said
     /// so.
-    #[inline]
+    #[inline(always)]
     fn notify(&self, kick: Option<NotifyData>) -> Result {
         match kick {
             Some(data) => self
                 .transport
-                .notify(self.index, self.notify_data.then_some(data))
+                .ring(&self.doorbell, data)
                 .map_err(errno::transport),
             None => Ok(()),
         }
@@ -168,7 +275,7 @@ impl<T: Send> Queue<T> {
                 drop(vq);
                 return Err((self.violation(e.error), e.token));
             }
-            self.stats.added();
+            vq.counts.added();
             if kick {
                 self.prepare_kick(&mut vq).unwrap_or(None)
             } else {
@@ -203,7 +310,8 @@ impl<T: Send> Queue<T> {
         let mut vq = self.vq.lock();
         let r = vq.get_used();
         if let Ok(Some(_)) = r {
-            self.stats.used(1);
+            vq.counts.used(1);
+            self.note_used(&vq);
         }
         drop(vq);
         r.map_err(|e| self.violation(e))
@@ -226,11 +334,15 @@ impl<T: Send> Queue<T> {
                     return Ok(false);
                 }
             }
-            let r = self.vq.lock().enable_cb();
-            if r.map_err(|e| self.violation(e))? {
+            let mut vq = self.vq.lock();
+            let r = vq.enable_cb();
+            if let Ok(true) = r {
                 if done == 0 {
-                    self.stats.spurious();
+                    vq.counts.spurious();
                 }
+            }
+            drop(vq);
+            if r.map_err(|e| self.violation(e))? {
                 return Ok(true);
             }
         }
@@ -254,13 +366,15 @@ impl<T: Send> Queue<T> {
                         done = done.saturating_add(1);
                         if done >= budget {
                             let _ = vq.enable_cb();
-                            self.stats.used(u64::from(done));
+                            vq.counts.used(u64::from(done));
+                            self.note_used(&vq);
                             return Ok(false);
                         }
                     }
                     Ok(None) => break,
                     Err(e) => {
-                        self.stats.used(u64::from(done));
+                        vq.counts.used(u64::from(done));
+                        self.note_used(&vq);
                         drop(vq);
                         return Err(self.violation(e));
                     }
@@ -269,15 +383,17 @@ impl<T: Send> Queue<T> {
             match vq.enable_cb() {
                 Ok(true) => {
                     if done == 0 {
-                        self.stats.spurious();
+                        vq.counts.spurious();
                     } else {
-                        self.stats.used(u64::from(done));
+                        vq.counts.used(u64::from(done));
+                        self.note_used(&vq);
                     }
                     return Ok(true);
                 }
                 Ok(false) => continue,
                 Err(e) => {
-                    self.stats.used(u64::from(done));
+                    vq.counts.used(u64::from(done));
+                    self.note_used(&vq);
                     drop(vq);
                     return Err(self.violation(e));
                 }
@@ -343,7 +459,7 @@ impl<T: Send> Queue<T> {
 pub struct Batch<'a, T: Send> {
     q: &'a Queue<T>,
     /// `Some` until the batch ends.
-    vq: Option<SpinLockIrqGuard<'a, SplitQueue<KernelPlatform, T>>>,
+    vq: Option<SpinLockIrqGuard<'a, Locked<T>>>,
     /// Whether something was added (a notification is decided at the
     /// end).
     notify: bool,
@@ -361,7 +477,7 @@ impl<T: Send> Batch<'_, T> {
         };
         match vq.add(out, inb, token) {
             Ok(()) => {
-                self.q.stats.added();
+                vq.counts.added();
                 self.notify = true;
                 Ok(())
             }
@@ -400,10 +516,13 @@ pub trait QueueInfo: Send + Sync {
     /// The ring layout and the ring features in use.
     fn ring(&self) -> RingInfo;
     /// The queue's counters.
-    fn stats(&self) -> &QueueStats;
+    fn stats(&self) -> StatsSnapshot;
+    /// Counts an interrupt of the queue (in its handler).
+    fn interrupted(&self);
     /// Whether the device has used buffers the driver has not taken back
-    /// (or broke the ring rules: the driver should look). For handlers
-    /// that serve several queues, to skip the idle ones cheaply.
+    /// (or may have: the driver should look). For handlers that serve
+    /// several queues, to skip the idle ones cheaply: without the queue's
+    /// lock, as the C core's `vring_interrupt()` looks.
     fn more_used(&self) -> bool;
 }
 
@@ -443,11 +562,29 @@ impl<T: Send> QueueInfo for Queue<T> {
         }
     }
 
-    fn stats(&self) -> &QueueStats {
-        &self.stats
+    fn stats(&self) -> StatsSnapshot {
+        let counts = self.vq.lock().counts;
+        StatsSnapshot::new(counts, &self.stats)
     }
 
+    #[inline]
+    fn interrupted(&self) {
+        self.stats.interrupted();
+    }
+
+    /// `used.idx` against where the driver was when it last took buffers.
+    /// A stale `seen` (buffers taken since) says yes: the handler then
+    /// finds nothing. An index the device moves right after the load raises
+    /// another interrupt (an idle queue has interrupts enabled), or is
+    /// found by the drain running elsewhere, whose re-enable checks again.
+    /// Without a peek (a queue with its own interrupt, not asked here),
+    /// under the lock.
+    #[inline]
     fn more_used(&self) -> bool {
-        self.vq.lock().more_used().unwrap_or(true)
+        let Some(p) = &self.peek else {
+            return self.more_used_locked();
+        };
+        let used = p.order.from_raw16(p.view.read_u16(p.used_idx));
+        u32::from(used) != p.seen.load(Relaxed)
     }
 }

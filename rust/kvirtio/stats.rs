@@ -8,101 +8,124 @@
 use core::fmt;
 use kernel::sync::atomic::{Atomic, Relaxed};
 
-/// The counters of one queue.
-///
-/// Each counter has one writer at a time: `added`, `kicks` and `used`
-/// change under the queue's lock; `interrupts` and `spurious` (a drain
-/// that found nothing) in the queue's interrupt handler (a queue is on one
-/// vector, and handlers of one vector do not run concurrently). So an
-/// increment is a relaxed load and store, not a locked read-modify-write;
-/// `violations` is rare and uses one.
-pub struct QueueStats {
-    added: Atomic<u64>,
-    kicks: Atomic<u64>,
-    interrupts: Atomic<u64>,
-    spurious: Atomic<u64>,
-    used: Atomic<u64>,
-    violations: Atomic<u64>,
+/// The counters of one queue that change under its lock: plain integers
+/// inside the lock ([`super::queue::Queue`] keeps them next to the ring),
+/// so counting costs an increment and no call (the kernel crate's atomics
+/// are out-of-line C helpers).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LockedCounts {
+    /// Buffers exposed to the device.
+    pub(crate) added: u64,
+    /// Notifications sent (decided under the lock).
+    pub(crate) kicks: u64,
+    /// Used buffers taken back.
+    pub(crate) used: u64,
+    /// Drains (with interrupts re-enabled at their end) that found nothing.
+    pub(crate) spurious: u64,
 }
 
-#[inline]
-fn bump(c: &Atomic<u64>, n: u64) {
-    c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
+impl LockedCounts {
+    /// A buffer was exposed to the device.
+    #[inline(always)]
+    pub(crate) fn added(&mut self) {
+        self.added = self.added.wrapping_add(1);
+    }
+
+    /// The device was notified.
+    #[inline(always)]
+    pub(crate) fn kicked(&mut self) {
+        self.kicks = self.kicks.wrapping_add(1);
+    }
+
+    /// `n` used buffers were taken back.
+    #[inline(always)]
+    pub(crate) fn used(&mut self, n: u64) {
+        self.used = self.used.wrapping_add(n);
+    }
+
+    /// A drain found nothing.
+    #[inline(always)]
+    pub(crate) fn spurious(&mut self) {
+        self.spurious = self.spurious.wrapping_add(1);
+    }
+}
+
+/// The counters of one queue that change outside its lock: interrupts (in
+/// the framework's handler, before the driver takes the lock, if it does)
+/// and protocol violations (rare).
+pub struct QueueStats {
+    interrupts: Atomic<u64>,
+    violations: Atomic<u64>,
 }
 
 impl QueueStats {
     /// All zero.
     pub(crate) fn new() -> Self {
         Self {
-            added: Atomic::new(0),
-            kicks: Atomic::new(0),
             interrupts: Atomic::new(0),
-            spurious: Atomic::new(0),
-            used: Atomic::new(0),
             violations: Atomic::new(0),
         }
     }
 
-    /// A buffer was exposed to the device (under the queue lock).
-    #[inline]
-    pub(crate) fn added(&self) {
-        bump(&self.added, 1);
-    }
-
-    /// The device was notified (decided under the queue lock).
-    #[inline]
-    pub(crate) fn kicked(&self) {
-        bump(&self.kicks, 1);
-    }
-
-    /// The queue's interrupt handler ran (in that handler).
+    /// The queue's interrupt handler ran (in that handler). One atomic add:
+    /// one call of the kernel's helper, where a load and a store were two.
     #[inline]
     pub(crate) fn interrupted(&self) {
-        bump(&self.interrupts, 1);
-    }
-
-    /// `n` used buffers were taken back (under the queue lock).
-    #[inline]
-    pub(crate) fn used(&self, n: u64) {
-        bump(&self.used, n);
-    }
-
-    /// A drain (in the queue's interrupt handler) found nothing.
-    #[inline]
-    pub(crate) fn spurious(&self) {
-        bump(&self.spurious, 1);
+        self.interrupts.add(1, Relaxed);
     }
 
     /// The device broke the ring rules.
     pub(crate) fn violation(&self) {
-        self.violations.fetch_add(1, Relaxed);
+        self.violations.add(1, Relaxed);
+    }
+}
+
+/// A copy of all counters of a queue, for debugfs.
+#[derive(Clone, Copy, Debug)]
+pub struct StatsSnapshot {
+    /// The counters kept under the lock.
+    pub locked: LockedCounts,
+    /// Interrupts.
+    pub interrupts: u64,
+    /// Protocol violations.
+    pub violations: u64,
+}
+
+impl StatsSnapshot {
+    /// `locked` (read under the queue's lock) and the rest of `s`.
+    pub(crate) fn new(locked: LockedCounts, s: &QueueStats) -> Self {
+        Self {
+            locked,
+            interrupts: s.interrupts.load(Relaxed),
+            violations: s.violations.load(Relaxed),
+        }
     }
 }
 
 /// Readers, for a driver's own statistics (rvirtio_net's `ethtool -S`).
-impl QueueStats {
+impl StatsSnapshot {
     /// Notifications sent.
     pub fn kicks(&self) -> u64 {
-        self.kicks.load(Relaxed)
+        self.locked.kicks
     }
 
     /// Interrupts the queue's handler took.
     pub fn interrupts(&self) -> u64 {
-        self.interrupts.load(Relaxed)
+        self.interrupts
     }
 }
 
-impl fmt::Display for QueueStats {
+impl fmt::Display for StatsSnapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
             "added {} kicks {} interrupts {} spurious {} used {} violations {}",
-            self.added.load(Relaxed),
-            self.kicks.load(Relaxed),
-            self.interrupts.load(Relaxed),
-            self.spurious.load(Relaxed),
-            self.used.load(Relaxed),
-            self.violations.load(Relaxed),
+            self.locked.added,
+            self.locked.kicks,
+            self.interrupts,
+            self.locked.spurious,
+            self.locked.used,
+            self.violations,
         )
     }
 }

@@ -47,6 +47,16 @@ macro_rules! on_bus {
     };
 }
 
+/// Where the notifications of one queue go ([`DeviceTransport::doorbell`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Doorbell {
+    index: u16,
+    notify_data: bool,
+    /// The bus's place for the queue: PCI modern, the offset in the
+    /// notification region; otherwise unused.
+    at: u32,
+}
+
 /// The transport of one device, shared by everything that talks to it
 /// (see the [module documentation](self)).
 #[pin_data]
@@ -109,6 +119,43 @@ impl DeviceTransport {
     pub fn stop_dma(&self) -> bool {
         self.with(|b| Ok(on_bus!(b, t => t.stop_dma())))
             .unwrap_or(false)
+    }
+
+    /// The doorbell of queue `index`, looked up once, after the queue was
+    /// set up: notifying through it ([`DeviceTransport::ring`]) does no
+    /// per-queue lookup. With `notify_data`, notifications carry
+    /// `VIRTIO_F_NOTIFICATION_DATA`'s value.
+    pub(crate) fn doorbell(&self, index: u16, notify_data: bool) -> Result<Doorbell> {
+        let at = self
+            .with(|b| match b {
+                AnyTransport::Pci(p) => p.notify_offset(index).map_err(|_| TransportError::Io),
+                AnyTransport::Mmio(_) => Ok(0),
+            })
+            .map_err(super::errno::transport)?;
+        Ok(Doorbell {
+            index,
+            notify_data,
+            at,
+        })
+    }
+
+    /// Notifies the device through a queue's doorbell; `data` is the
+    /// notification data, sent when the queue negotiated it. Like every
+    /// access, it fails with `Io` once the transport is revoked: the RCU
+    /// read lock and the revocation flag are the whole cost of that.
+    /// The guard is taken here rather than through `with` so that the
+    /// whole path inlines into the caller.
+    #[inline(always)]
+    pub(crate) fn ring(&self, bell: &Doorbell, data: NotifyData) -> Result<(), TransportError> {
+        let data = bell.notify_data.then_some(data);
+        let guard = kernel::sync::rcu::read_lock();
+        match self.bus.try_access_with_guard(&guard) {
+            Some(AnyTransport::Pci(p)) => p
+                .notify_at(bell.index, bell.at, data)
+                .map_err(|_| TransportError::Io),
+            Some(AnyTransport::Mmio(m)) => m.notify(bell.index, data),
+            None => Err(TransportError::Io),
+        }
     }
 
     /// Revokes register access (see the [module documentation](self)).

@@ -7,7 +7,7 @@ use super::*;
 
 /// The version of the shim's ABI these declarations were written for; it
 /// must equal `RVIRTIO_BLK_SHIM_ABI` in `rust/helpers/blk.c`.
-pub const SHIM_ABI: u32 = 5;
+pub const SHIM_ABI: u32 = 6;
 
 /// A structure (its size), field (its offset) or constant (its value) of
 /// the shim that this file mirrors, as `rvirtio_blk_c_layout` measures it
@@ -108,6 +108,10 @@ pub enum CField {
     /// `__alignof__(struct request)`: the alignment of the per-request data,
     /// which starts with the wire area.
     RequestAlign,
+    /// `sizeof(struct request)`: where the per-request data starts
+    /// (`blk_mq_rq_to_pdu()` is `rq + 1`), which [`Request::wire_mut`]
+    /// computes in Rust.
+    RequestSize,
 }
 
 /// The size, offset or value C gives `field`, or `None` when the linked
@@ -122,7 +126,7 @@ pub fn c_layout(field: CField) -> Option<usize> {
 /// Every `(C field, Rust value)` pair that must agree: the shim's limits,
 /// callbacks, geometry and wire layout structures, and the block statuses.
 /// For [`CField::RequestAlign`] the Rust value is the least C must give.
-pub fn layout() -> [(CField, usize); 44] {
+pub fn layout() -> [(CField, usize); 45] {
     use CField as F;
     let sts = |s: Status| usize::from(s as u8);
     [
@@ -197,6 +201,7 @@ pub fn layout() -> [(CField, usize); 44] {
         (F::StsIoErr, sts(Status::IoError)),
         (F::StsDevResource, sts(Status::DevResource)),
         (F::RequestAlign, RequestWire::LAYOUT.align),
+        (F::RequestSize, size_of::<bindings::request>()),
     ]
 }
 

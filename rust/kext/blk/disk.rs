@@ -30,9 +30,10 @@ impl<'d> DiskRef<'d> {
     }
 
     /// Maps `rq` for the device into `el`, with the header its
-    /// [`Request::wire_mut`] holds: returns the device-readable elements
-    /// (header, data of a write) and the device-writable ones (data of a
-    /// read, status).
+    /// [`Request::wire_mut`] holds, and starts it (`blk_mq_start_request`):
+    /// returns the device-readable elements (header, data of a write) and
+    /// the device-writable ones (data of a read, status). On failure the
+    /// request is neither mapped nor started.
     ///
     /// With `payload_len` not zero, the data is the first `payload_len`
     /// bytes of the wire area's ranges (device-readable) instead of the
@@ -60,14 +61,16 @@ impl<'d> DiskRef<'d> {
                 &mut n_out,
             )
         };
-        kernel::error::to_result(n)?;
-        // CAST: non-negative (checked above).
-        let n = n as usize;
+        // A negative errno on failure (inline: `to_result` is a call).
+        let Ok(n) = usize::try_from(n) else {
+            return Err(Error::from_errno(n));
+        };
         // CAST: a `u32` fits `usize`.
         let n_out = n_out as usize;
         if n > N || n_out > n {
             // Not reached: the helper writes at most `max` elements and
-            // counts the readable ones among them.
+            // counts the readable ones among them. (Were it, the request
+            // would go back started, which blk-mq accepts.)
             self.unmap(rq);
             return Err(EINVAL);
         }
@@ -345,18 +348,27 @@ impl<T: Operations> Disk<T> {
     /// # Safety
     ///
     /// Called by the shim with the `drv` given at creation, the disk, and
-    /// a request the driver completed.
+    /// a request the driver completed, which the shim unmapped: the device
+    /// said it wrote `used_len` bytes of the `in_len` it could write.
     unsafe extern "C" fn complete_cb(
         drv: *mut kernel::ffi::c_void,
         b: *mut RawDisk,
         rq: *mut bindings::request,
+        used_len: u32,
+        in_len: u32,
     ) {
         // SAFETY: called by the shim with our `drv`.
         let ops = unsafe { Self::ops_of(drv) };
         // SAFETY: the shim passes its disk, alive during the callback, and
         // the live request the driver completed (it owns it again).
-        if let Some((disk, rq)) = unsafe { Self::args(b, rq) } {
-            ops.complete(disk, rq);
+        if let Some((disk, mut rq)) = unsafe { Self::args(b, rq) } {
+            // Unmapped: the device can no longer change the status byte.
+            let answer = Answer {
+                status: rq.wire_mut().status,
+                used_len,
+                in_len,
+            };
+            ops.complete(disk, rq, answer);
         }
     }
 

@@ -55,8 +55,13 @@ pub(super) struct Callbacks {
         bool,
     ) -> u8,
     pub(super) commit_rqs: unsafe extern "C" fn(*mut kernel::ffi::c_void, u32),
-    pub(super) complete:
-        unsafe extern "C" fn(*mut kernel::ffi::c_void, *mut RawDisk, *mut bindings::request),
+    pub(super) complete: unsafe extern "C" fn(
+        *mut kernel::ffi::c_void,
+        *mut RawDisk,
+        *mut bindings::request,
+        u32,
+        u32,
+    ),
     pub(super) timeout:
         unsafe extern "C" fn(*mut kernel::ffi::c_void, *mut RawDisk, *mut bindings::request) -> u32,
     pub(super) serial: unsafe extern "C" fn(
@@ -108,12 +113,8 @@ unsafe extern "C" {
     pub(super) fn rvirtio_blk_mark_dead(b: *mut RawDisk);
     pub(super) fn rvirtio_blk_destroy(b: *mut RawDisk, added: bool);
     pub(super) fn rvirtio_blk_leak(b: *mut RawDisk);
-    pub(super) fn rvirtio_rq_op(rq: *mut bindings::request) -> u32;
-    pub(super) fn rvirtio_rq_pos(rq: *mut bindings::request) -> u64;
-    pub(super) fn rvirtio_rq_bytes(rq: *mut bindings::request) -> u32;
     pub(super) fn rvirtio_rq_fua(rq: *mut bindings::request) -> bool;
     pub(super) fn rvirtio_rq_nounmap(rq: *mut bindings::request) -> bool;
-    pub(super) fn rvirtio_rq_wire(rq: *mut bindings::request) -> *mut kernel::ffi::c_void;
     pub(super) fn rvirtio_rq_bio(rq: *mut bindings::request) -> *mut bindings::bio;
     pub(super) fn rvirtio_bio_next(
         bio: *mut bindings::bio,
@@ -122,12 +123,10 @@ unsafe extern "C" {
     ) -> *mut bindings::bio;
     pub(super) fn rvirtio_blk_drv_in(b: *mut RawDisk, out: *mut u8, len: u32)
         -> kernel::ffi::c_int;
-    pub(super) fn rvirtio_rq_start(rq: *mut bindings::request);
     pub(super) fn rvirtio_rq_list_pop(rqs: *mut RawRqList) -> *mut bindings::request;
     pub(super) fn rvirtio_rq_give_back(back: *mut RawRqList, rq: *mut bindings::request);
     pub(super) fn rvirtio_rq_timeouts(rq: *mut bindings::request) -> u32;
     pub(super) fn rvirtio_rq_complete(rq: *mut bindings::request, used_len: u32);
-    pub(super) fn rvirtio_rq_end(rq: *mut bindings::request, status: u8);
     pub(super) fn rvirtio_rq_map(
         b: *mut RawDisk,
         rq: *mut bindings::request,

@@ -156,8 +156,10 @@ pub trait Operations: Send + Sync + 'static {
     fn queue_rqs(&self, _disk: DiskRef<'_>, _hctx: u32, _rqs: &mut RequestList<'_>) {}
     /// Notifies the device of requests queued without `last`.
     fn commit_rqs(&self, hctx: u32);
-    /// Finishes a completed request (unmap, status, end).
-    fn complete(&self, disk: DiskRef<'_>, rq: Request);
+    /// Finishes a completed request (status, end): the shim unmapped it
+    /// and read what the device answered (`answer`), in the call that
+    /// brings it here.
+    fn complete(&self, disk: DiskRef<'_>, rq: Request, answer: Answer);
     /// A request timed out.
     fn timeout(&self, disk: DiskRef<'_>, rq: &Request) -> Timeout;
     /// The sysfs `serial` attribute: writes the serial into `buf` (at most

@@ -5,6 +5,9 @@
 
 use super::*;
 
+/// `REQ_OP_MASK`: the operation's bits of `cmd_flags`.
+const REQ_OP_MASK: u32 = (1 << bindings::REQ_OP_BITS) - 1;
+
 /// A block request owned by the driver between `queue_rq` and its end.
 ///
 /// # Invariants
@@ -17,15 +20,21 @@ pub struct Request(pub(super) NonNull<bindings::request>);
 unsafe impl Send for Request {}
 
 impl Request {
+    #[inline(always)]
     pub(super) fn raw(&self) -> *mut bindings::request {
         self.0.as_ptr()
     }
 
     /// The operation (a driver-private read is [`Op::DrvIn`], from
-    /// [`DiskRef::drv_in`]).
+    /// [`DiskRef::drv_in`]). Read in Rust, as `req_op()` does: these
+    /// accessors run for every request, and a call of a C helper costs
+    /// more than the load.
+    #[inline]
     pub fn op(&self) -> Op {
-        // SAFETY: a live request (type invariant).
-        match unsafe { rvirtio_rq_op(self.raw()) } {
+        // SAFETY: a live request (type invariant); the block layer does not
+        // change `cmd_flags` while the driver owns the request.
+        let flags = unsafe { (*self.raw()).cmd_flags };
+        match flags & REQ_OP_MASK {
             bindings::req_op_REQ_OP_READ => Op::Read,
             bindings::req_op_REQ_OP_WRITE => Op::Write,
             bindings::req_op_REQ_OP_FLUSH => Op::Flush,
@@ -36,16 +45,20 @@ impl Request {
         }
     }
 
-    /// The first 512-byte sector.
+    /// The first 512-byte sector (`blk_rq_pos()`).
+    #[inline]
     pub fn pos(&self) -> u64 {
-        // SAFETY: a live request.
-        unsafe { rvirtio_rq_pos(self.raw()) }
+        // SAFETY: a live request, whose position does not change while the
+        // driver owns it.
+        unsafe { (*self.raw()).__sector }
     }
 
-    /// The size in bytes.
+    /// The size in bytes (`blk_rq_bytes()`).
+    #[inline]
     pub fn bytes(&self) -> u32 {
-        // SAFETY: a live request.
-        unsafe { rvirtio_rq_bytes(self.raw()) }
+        // SAFETY: a live request, whose size does not change while the
+        // driver owns it.
+        unsafe { (*self.raw()).__data_len }
     }
 
     /// Whether the write must reach stable storage (FUA).
@@ -64,9 +77,15 @@ impl Request {
     /// the header (and for discard and write zeroes the ranges) here before
     /// [`DiskRef::map`], and reads the status byte after
     /// [`DiskRef::unmap`].
+    #[inline]
     pub fn wire_mut(&mut self) -> &mut RequestWire {
-        // SAFETY: a live request of our disk (type invariant).
-        let p = unsafe { rvirtio_rq_wire(self.raw()) }.cast::<RequestWire>();
+        // The per-request data follows the request (`blk_mq_rq_to_pdu()` is
+        // `rq + 1`; `check_abi` compares the size of `struct request` with
+        // C's).
+        // SAFETY: a live request of our disk (type invariant), allocated by
+        // blk-mq with its per-request data right after it, so one past the
+        // request is inside that allocation.
+        let p = unsafe { self.raw().add(1) }.cast::<RequestWire>();
         // The disk was created with `RequestWire::LAYOUT` (checked by the
         // shim), so the first `size_of::<RequestWire>()` bytes of the
         // per-request data, aligned as `struct request` (at least as
@@ -90,12 +109,6 @@ impl Request {
         }
     }
 
-    /// Marks the request started (before handing it to the device).
-    pub fn start(&self) {
-        // SAFETY: a live request.
-        unsafe { rvirtio_rq_start(self.raw()) };
-    }
-
     /// How often the request timed out since it was last started: 1 in
     /// its first [`Operations::timeout`], 2 after one re-arm, and so on.
     pub fn timeouts(&self) -> u32 {
@@ -112,9 +125,11 @@ impl Request {
     }
 
     /// Ends the request with `status`.
+    #[inline]
     pub fn end(self, status: Status) {
         // SAFETY: a live request; ending gives it back to the block layer.
-        unsafe { rvirtio_rq_end(self.raw(), status as u8) };
+        // `Status` holds `blk_status_t` values (checked by `check_abi`).
+        unsafe { bindings::blk_mq_end_request(self.raw(), status as bindings::blk_status_t) };
     }
 }
 

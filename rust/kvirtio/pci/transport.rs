@@ -272,21 +272,37 @@ impl PciTransport {
         })
     }
 
-    /// Notifies the device about queue `index` (`&self`: hot path).
+    /// Notifies the device about queue `index`.
     pub fn notify_queue(&self, index: u16, data: Option<NotifyData>) -> Result {
+        self.notify_at(index, self.notify_offset(index)?, data)
+    }
+
+    /// Where in the notification region queue `index` is notified (modern;
+    /// 0 on a legacy interface, which has one register), as `setup_queue`
+    /// recorded it: a queue looks it up once (see
+    /// [`DeviceTransport::doorbell`](crate::kvirtio::transport::DeviceTransport::doorbell)).
+    pub fn notify_offset(&self, index: u16) -> Result<u32> {
         match &self.regs {
-            Regs::Modern { notify, .. } => {
-                let off = self
-                    .notify_offs
-                    .get(usize::from(index))
-                    .ok_or(EINVAL)?
-                    .load(Relaxed);
-                // CAST: a `u32` offset into a mapping of at most 4 GiB.
-                match data {
-                    Some(d) => notify.write32(off as usize, d.to_u32(index)),
-                    None => notify.write16(off as usize, index),
-                }
-            }
+            Regs::Modern { .. } => Ok(self
+                .notify_offs
+                .get(usize::from(index))
+                .ok_or(EINVAL)?
+                .load(Relaxed)),
+            Regs::Legacy { .. } => Ok(0),
+        }
+    }
+
+    /// Notifies the device about queue `index` at `off`, its
+    /// [`PciTransport::notify_offset`] (`&self`: the hot path; the region's
+    /// accessor checks the offset against the mapping, as every access).
+    #[inline]
+    pub fn notify_at(&self, index: u16, off: u32, data: Option<NotifyData>) -> Result {
+        match &self.regs {
+            // CAST: a `u32` offset into a mapping of at most 4 GiB.
+            Regs::Modern { notify, .. } => match data {
+                Some(d) => notify.write32(off as usize, d.to_u32(index)),
+                None => notify.write16(off as usize, index),
+            },
             Regs::Legacy { io } => io.write16(legacy::QUEUE_NOTIFY, index),
         }
     }
