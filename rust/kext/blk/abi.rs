@@ -208,25 +208,11 @@ pub fn layout() -> [(CField, usize); 45] {
 /// The entries of [`layout`] where C and Rust disagree (or C does not know
 /// the field), each logged, and counted.
 pub fn layout_mismatches() -> usize {
-    layout()
-        .into_iter()
-        .filter(|&(field, rust)| {
-            let c = c_layout(field);
-            let ok = match field {
-                CField::RequestAlign => c.is_some_and(|c| c >= rust),
-                _ => c == Some(rust),
-            };
-            if !ok {
-                pr_err!(
-                    "blk shim layout mismatch: {:?}: C {:?}, Rust {}\n",
-                    field,
-                    c,
-                    rust
-                );
-            }
-            !ok
-        })
-        .count()
+    use crate::kext::c_layout::{shim_mismatches, Expect};
+    shim_mismatches("blk", layout(), c_layout, |f| match f {
+        CField::RequestAlign => Expect::AtLeast,
+        _ => Expect::Equal,
+    })
 }
 
 /// Checks that the linked C helpers and blk-mq shim implement the ABI these
@@ -238,21 +224,7 @@ pub fn layout_mismatches() -> usize {
 ///
 /// `EINVAL` on any mismatch.
 pub fn check_abi() -> Result {
-    if !crate::kext::helpers_abi_matches() {
-        pr_err!(
-            "C helpers do not implement ABI {}\n",
-            crate::kext::HELPERS_ABI
-        );
-        return Err(EINVAL);
-    }
     // SAFETY: `rvirtio_blk_abi` takes no arguments and has no side effects.
     let abi = unsafe { rvirtio_blk_abi() };
-    if abi != SHIM_ABI {
-        pr_err!("blk shim ABI {}, expected {}\n", abi, SHIM_ABI);
-        return Err(EINVAL);
-    }
-    if layout_mismatches() != 0 {
-        return Err(EINVAL);
-    }
-    Ok(())
+    crate::kext::c_layout::check_shim("blk", abi, SHIM_ABI, layout_mismatches)
 }
