@@ -34,7 +34,11 @@ pub const WANTED: Features = Features::single(f::CSUM)
     .with(f::HOST_ECN)
     .with(f::MRG_RXBUF)
     .with(f::STATUS)
-    .with(f::SPEED_DUPLEX);
+    .with(f::SPEED_DUPLEX)
+    .with(f::CTRL_VQ)
+    .with(f::CTRL_RX)
+    .with(f::CTRL_VLAN)
+    .with(f::CTRL_MAC_ADDR);
 
 /// The driver's own requirements on top of the spec's
 /// ([`vnet::FEATURE_DEPS`]): big-packet receive is not implemented, so the

@@ -12,7 +12,7 @@ use crate::kext::c_layout::{
 
 /// The version of the shim's ABI these declarations were written for; it
 /// must equal `RVIRTIO_NET_SHIM_ABI` in `rust/helpers/net.c`.
-pub const SHIM_ABI: u32 = 3;
+pub const SHIM_ABI: u32 = 4;
 
 /// A structure (its size), field (its offset) or constant (its value) of
 /// the shim that this module mirrors, as `rvirtio_net_c_layout` measures
@@ -139,6 +139,10 @@ pub enum CField {
     DuplexUnknown,
     /// `ETH_GSTRING_LEN`: the length of an ethtool statistic's name.
     GstringLen,
+    /// `RVIRTIO_NET_RX_PROMISC`: [`NetDev::rx_flags`]' promiscuous bit.
+    RxPromisc,
+    /// `RVIRTIO_NET_RX_ALLMULTI`: its all-multicast bit.
+    RxAllmulti,
 }
 
 /// The size, offset or value C gives `field`, or `None` when the linked
@@ -157,7 +161,7 @@ pub fn max_skb_frags() -> usize {
 
 /// Every `(C field, Rust value)` pair that must agree. For
 /// [`CField::SkbCbSize`] the Rust value is the least C must give.
-pub fn layout() -> [(CField, usize); 57] {
+pub fn layout() -> [(CField, usize); 59] {
     use CField as F;
     [
         (F::Stats, size_of::<Stats>()),
@@ -217,6 +221,8 @@ pub fn layout() -> [(CField, usize); 57] {
         (F::DuplexFull, usize::from(DUPLEX_FULL)),
         (F::DuplexUnknown, usize::from(DUPLEX_UNKNOWN)),
         (F::GstringLen, STAT_NAME_LEN),
+        (F::RxPromisc, RX_PROMISC as usize),
+        (F::RxAllmulti, RX_ALLMULTI as usize),
     ]
 }
 
