@@ -23,9 +23,12 @@
 //!
 //! With `VIRTIO_NET_F_CTRL_VQ` a control queue carries, one at a time and
 //! each waited for asleep with a bound, the receive mode (promiscuous,
-//! allmulti) and MAC table, MAC_ADDR_SET and the VLAN filter.
+//! allmulti) and MAC table, MAC_ADDR_SET, the VLAN filter, the receive
+//! offloads (`ethtool -K rx`/`rx-gro-hw`: GUEST_OFFLOADS_SET) and the
+//! acknowledgement of an announcement (GUEST_ANNOUNCE: the peers are
+//! notified first).
 //!
-//! Not yet: announce, multiqueue, guest offload switching, big-packet receive
+//! Not yet: multiqueue, big-packet receive
 //! (GUEST_TSO without MRG_RXBUF: the driver then does not accept the
 //! receive offloads), UFO/USO, ethtool `-S`.
 //!
@@ -184,7 +187,7 @@ impl Driver for RvirtioNet {
         let rx = queues.pop().ok_or(ENODEV)?;
         let rx_off = RxOffloads::negotiated(negotiated);
         let tx_off = TxOffloads::negotiated(negotiated);
-        let (hw, mut on) = offloads(rx_off, tx_off);
+        let (hw, mut on) = offloads(rx_off, tx_off, has(f::CTRL_GUEST_OFFLOADS));
         if has(f::CTRL_VLAN) {
             on = on.with(net::Offloads::VLAN_FILTER);
         }

@@ -132,6 +132,16 @@ struct rvirtio_net_cb {
 	void (*stats_name)(void *drv, u32 i, u8 *name);
 	/* Writes count values. */
 	void (*stats_values)(void *drv, u64 *values, u32 count);
+	/*
+	 * The interface's offloads change to features (RVIRTIO_NETIF_*
+	 * bits), under RTNL: 0, or -errno to keep the old ones.
+	 */
+	int (*set_features)(void *drv, struct rvirtio_net *n, u32 features);
+	/*
+	 * After rvirtio_net_request_announce: the shim notified the peers
+	 * (netdev_notify_peers), in process context under RTNL.
+	 */
+	void (*announce)(void *drv, struct rvirtio_net *n);
 };
 
 struct rvirtio_napi {
@@ -165,6 +175,8 @@ struct rvirtio_net {
 	bool registered;
 	/* Runs cb->set_rx_mode; scheduled while live, cancelled by unregister. */
 	struct work_struct rx_mode_work;
+	/* Notifies peers and runs cb->announce; likewise. */
+	struct work_struct announce_work;
 	u32 nr_napi;
 	/* Receive queue i at 2i, transmit queue i at 2i + 1. */
 	struct rvirtio_napi *napi;
@@ -199,6 +211,17 @@ static netdev_tx_t rvirtio_net_start_xmit(struct sk_buff *skb, struct net_device
 		       NETDEV_TX_OK;
 }
 
+static bool rvirtio_net_registered(struct rvirtio_net *n)
+{
+	unsigned long flags;
+	bool registered;
+
+	spin_lock_irqsave(&n->lock, flags);
+	registered = n->registered;
+	spin_unlock_irqrestore(&n->lock, flags);
+	return registered;
+}
+
 static void rvirtio_net_set_rx_mode(struct net_device *dev)
 {
 	struct rvirtio_net *n = rvirtio_net_of(dev);
@@ -214,16 +237,53 @@ static void rvirtio_net_set_rx_mode(struct net_device *dev)
 static void rvirtio_net_rx_mode_work(struct work_struct *work)
 {
 	struct rvirtio_net *n = container_of(work, struct rvirtio_net, rx_mode_work);
-	unsigned long flags;
-	bool registered;
 
 	rtnl_lock();
-	spin_lock_irqsave(&n->lock, flags);
-	registered = n->registered;
-	spin_unlock_irqrestore(&n->lock, flags);
-	if (registered)
+	if (rvirtio_net_registered(n))
 		n->cb->set_rx_mode(n->drv, n);
 	rtnl_unlock();
+}
+
+static void rvirtio_net_announce_work(struct work_struct *work)
+{
+	struct rvirtio_net *n = container_of(work, struct rvirtio_net, announce_work);
+
+	rtnl_lock();
+	if (rvirtio_net_registered(n)) {
+		__netdev_notify_peers(n->dev);
+		n->cb->announce(n->drv, n);
+	}
+	rtnl_unlock();
+}
+
+/* From any context: schedules the announcement; ignored unless live. */
+void rvirtio_net_request_announce(struct rvirtio_net *n);
+void rvirtio_net_request_announce(struct rvirtio_net *n)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&n->lock, flags);
+	if (n->live)
+		schedule_work(&n->announce_work);
+	spin_unlock_irqrestore(&n->lock, flags);
+}
+
+static u32 rvirtio_netif_bits(netdev_features_t f);
+
+static int rvirtio_net_set_features(struct net_device *dev, netdev_features_t features)
+{
+	struct rvirtio_net *n = rvirtio_net_of(dev);
+
+	return n->cb->set_features(n->drv, n, rvirtio_netif_bits(features));
+}
+
+/* Device-coalesced receive (GRO_HW) comes with checksums only. */
+static netdev_features_t rvirtio_net_fix_features(struct net_device *dev,
+						  netdev_features_t features)
+{
+	if (!(features & NETIF_F_RXCSUM))
+		features &= ~NETIF_F_GRO_HW;
+	return features;
 }
 
 static int rvirtio_net_set_mac_address(struct net_device *dev, void *p)
@@ -304,6 +364,8 @@ static const struct net_device_ops rvirtio_net_ops = {
 	.ndo_vlan_rx_add_vid = rvirtio_net_vlan_rx_add_vid,
 	.ndo_vlan_rx_kill_vid = rvirtio_net_vlan_rx_kill_vid,
 	.ndo_tx_timeout = rvirtio_net_tx_timeout,
+	.ndo_set_features = rvirtio_net_set_features,
+	.ndo_fix_features = rvirtio_net_fix_features,
 	.ndo_features_check = passthru_features_check,
 };
 
@@ -433,6 +495,7 @@ struct rvirtio_net *rvirtio_net_alloc(struct device *parent, u32 nr_pairs,
 	spin_lock_init(&n->lock);
 	mutex_init(&n->napi_lock);
 	INIT_WORK(&n->rx_mode_work, rvirtio_net_rx_mode_work);
+	INIT_WORK(&n->announce_work, rvirtio_net_announce_work);
 	strscpy(n->version, version, sizeof(n->version));
 	n->nr_napi = 2 * nr_pairs;
 	n->napi = kcalloc(n->nr_napi, sizeof(*n->napi), GFP_KERNEL);
@@ -479,6 +542,29 @@ static netdev_features_t rvirtio_netif_features(u32 f)
 		r |= NETIF_F_GRO_HW;
 	if (f & RVIRTIO_NETIF_VLAN_FILTER)
 		r |= NETIF_F_HW_VLAN_CTAG_FILTER;
+	return r;
+}
+
+static u32 rvirtio_netif_bits(netdev_features_t f)
+{
+	u32 r = 0;
+
+	if (f & NETIF_F_SG)
+		r |= RVIRTIO_NETIF_SG;
+	if (f & NETIF_F_HW_CSUM)
+		r |= RVIRTIO_NETIF_HW_CSUM;
+	if (f & NETIF_F_TSO)
+		r |= RVIRTIO_NETIF_TSO;
+	if (f & NETIF_F_TSO6)
+		r |= RVIRTIO_NETIF_TSO6;
+	if (f & NETIF_F_TSO_ECN)
+		r |= RVIRTIO_NETIF_TSO_ECN;
+	if (f & NETIF_F_RXCSUM)
+		r |= RVIRTIO_NETIF_RXCSUM;
+	if (f & NETIF_F_GRO_HW)
+		r |= RVIRTIO_NETIF_GRO_HW;
+	if (f & NETIF_F_HW_VLAN_CTAG_FILTER)
+		r |= RVIRTIO_NETIF_VLAN_FILTER;
 	return r;
 }
 
@@ -560,6 +646,7 @@ void rvirtio_net_unregister(struct rvirtio_net *n)
 		unregister_netdev(n->dev);
 		/* Not scheduled again: live is false. */
 		cancel_work_sync(&n->rx_mode_work);
+		cancel_work_sync(&n->announce_work);
 	}
 }
 
@@ -1052,6 +1139,8 @@ u32 rvirtio_net_frag_size(u32 len)
 	X(offsetof(struct rvirtio_net_cb, stats_count))                         \
 	X(offsetof(struct rvirtio_net_cb, stats_name))                          \
 	X(offsetof(struct rvirtio_net_cb, stats_values))                        \
+	X(offsetof(struct rvirtio_net_cb, set_features))                        \
+	X(offsetof(struct rvirtio_net_cb, announce))                            \
 	X(sizeof_field(struct sk_buff, cb))                                     \
 	X(MAX_SKB_FRAGS)                                                        \
 	X(SKB_DROP_REASON_NOT_SPECIFIED)                                        \
@@ -1063,7 +1152,10 @@ u32 rvirtio_net_frag_size(u32 len)
 	X(DUPLEX_UNKNOWN)                                                       \
 	X(ETH_GSTRING_LEN)                                                       \
 	X(RVIRTIO_NET_RX_PROMISC)                                               \
-	X(RVIRTIO_NET_RX_ALLMULTI)
+	X(RVIRTIO_NET_RX_ALLMULTI)                                              \
+	X(RVIRTIO_NETIF_RXCSUM)                                                 \
+	X(RVIRTIO_NETIF_GRO_HW)                                                 \
+	X(RVIRTIO_NETIF_VLAN_FILTER)
 
 #define RVIRTIO_NET_C_VALUE(v) (long)(v),
 

@@ -19,6 +19,7 @@ use crate::{
         dma::MappedBuffer,
         sync::SpinLockIrq, //
     },
+    net::Offloads,
     new_spinlock_irq,
     virtio::{
         features::Feature,
@@ -175,6 +176,34 @@ impl Net {
         match self.ctrl_if(f::CTRL_MAC_ADDR) {
             Some(c) => c.command(ctrl::CLASS_MAC, ctrl::MAC_ADDR_SET, mac),
             None => Ok(()),
+        }
+    }
+
+    /// GUEST_OFFLOADS_SET for the interface's `features` (with
+    /// CTRL_GUEST_OFFLOADS): receive checksums with RXCSUM, receive GSO
+    /// with GRO_HW too. The device's refusal reaches `ethtool -K`.
+    pub(super) fn ctrl_offloads(&self, features: Offloads) -> Result {
+        let Some(c) = self.ctrl_if(f::CTRL_GUEST_OFFLOADS) else {
+            return Ok(());
+        };
+        let o = self.rx_offloads.narrowed(
+            features.contains(Offloads::RXCSUM),
+            features.contains(Offloads::GRO_HW),
+        );
+        c.command(
+            ctrl::CLASS_GUEST_OFFLOADS,
+            ctrl::GUEST_OFFLOADS_SET,
+            &vnet::ctrl_offloads(o, self.order),
+        )
+    }
+
+    /// ANNOUNCE_ACK after the peers were notified (GUEST_ANNOUNCE).
+    pub(super) fn ctrl_announce_ack(&self) {
+        let Some(c) = self.ctrl_if(f::GUEST_ANNOUNCE) else {
+            return;
+        };
+        if let Err(e) = c.command(ctrl::CLASS_ANNOUNCE, ctrl::ANNOUNCE_ACK, &[]) {
+            pr_warn!("rvirtio_net: announce ack failed: {:?}\n", e);
         }
     }
 

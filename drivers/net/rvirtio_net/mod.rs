@@ -25,6 +25,7 @@ use crate::{
         NapiPoll,
         NetDev,
         NetDeviceOps,
+        Offloads,
         Rings,
         Skb,
         StatName,
@@ -226,13 +227,19 @@ impl Net {
 
     /// Sets the carrier from `status` (§5.1.4.2): with STATUS its LINK_UP
     /// bit, else up. A device whose configuration cannot be read, or that
-    /// the driver failed, is down.
+    /// the driver failed, is down. With GUEST_ANNOUNCE and the ANNOUNCE
+    /// bit, asks for the peers to be notified (then acknowledged,
+    /// §5.1.6.5.4).
     pub fn update_link(&self, dev: NetDev<'_>) {
+        let mut announce = false;
         let up = if self.failed.load(Relaxed) {
             false
         } else if self.negotiated.contains(f::STATUS) {
             match self.config.read_u16(cfg::STATUS) {
-                Ok(s) => vnet::link_up(self.negotiated, s),
+                Ok(s) => {
+                    announce = vnet::announce_requested(self.negotiated, s);
+                    vnet::link_up(self.negotiated, s)
+                }
                 Err(_) => false,
             }
         } else {
@@ -240,6 +247,9 @@ impl Net {
         };
         if up != dev.carrier_ok() {
             dev.set_carrier(up);
+        }
+        if announce {
+            dev.request_announce();
         }
     }
 
@@ -328,6 +338,15 @@ impl NetDeviceOps for Net {
 
     fn set_rx_mode(&self, dev: NetDev<'_>) {
         self.ctrl_rx_mode(dev);
+    }
+
+    fn set_features(&self, dev: NetDev<'_>, features: Offloads) -> Result {
+        let _ = dev;
+        self.ctrl_offloads(features)
+    }
+
+    fn announce(&self, _dev: NetDev<'_>) {
+        self.ctrl_announce_ack();
     }
 
     fn vlan_rx_add_vid(&self, _dev: NetDev<'_>, vid: u16) -> Result {

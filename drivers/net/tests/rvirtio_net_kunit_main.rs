@@ -147,7 +147,7 @@ mod tests {
     #[test]
     fn interface_offloads() {
         let a = accept(WANTED);
-        let (hw, on) = offloads(RxOffloads::negotiated(a), TxOffloads::negotiated(a));
+        let (hw, on) = offloads(RxOffloads::negotiated(a), TxOffloads::negotiated(a), false);
         for o in [
             Offloads::SG,
             Offloads::HW_CSUM,
@@ -158,13 +158,22 @@ mod tests {
             assert!(hw.contains(o) && on.contains(o));
         }
         assert!(on.contains(Offloads::RXCSUM) && on.contains(Offloads::GRO_HW));
+        // Receive offloads switchable only with CTRL_GUEST_OFFLOADS.
+        assert!(!hw.contains(Offloads::RXCSUM) && !hw.contains(Offloads::GRO_HW));
+        let (hw, on2) = offloads(RxOffloads::negotiated(a), TxOffloads::negotiated(a), true);
+        assert!(hw.contains(Offloads::RXCSUM) && hw.contains(Offloads::GRO_HW));
+        assert_eq!(on, on2);
         let none = accept(Features::EMPTY);
-        let (hw, on) = offloads(RxOffloads::negotiated(none), TxOffloads::negotiated(none));
+        let (hw, on) = offloads(
+            RxOffloads::negotiated(none),
+            TxOffloads::negotiated(none),
+            true,
+        );
         assert_eq!(hw, Offloads::NONE);
         assert_eq!(on, Offloads::NONE);
         // Checksum without TSO: no segmentation offload shown.
         let c = accept(Features::single(f::CSUM));
-        let (hw, _) = offloads(RxOffloads::negotiated(c), TxOffloads::negotiated(c));
+        let (hw, _) = offloads(RxOffloads::negotiated(c), TxOffloads::negotiated(c), false);
         assert!(hw.contains(Offloads::HW_CSUM) && !hw.contains(Offloads::TSO));
     }
 

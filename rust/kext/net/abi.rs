@@ -117,6 +117,10 @@ pub enum CField {
     CbStatsName,
     /// `stats_values`.
     CbStatsValues,
+    /// `set_features`.
+    CbSetFeatures,
+    /// `announce`.
+    CbAnnounce,
     /// `sizeof_field(struct sk_buff, cb)`: the control buffer, at least
     /// the largest virtio-net header.
     SkbCbSize,
@@ -143,6 +147,12 @@ pub enum CField {
     RxPromisc,
     /// `RVIRTIO_NET_RX_ALLMULTI`: its all-multicast bit.
     RxAllmulti,
+    /// `RVIRTIO_NETIF_RXCSUM`: [`Offloads::RXCSUM`].
+    NetifRxcsum,
+    /// `RVIRTIO_NETIF_GRO_HW`: [`Offloads::GRO_HW`].
+    NetifGroHw,
+    /// `RVIRTIO_NETIF_VLAN_FILTER`: [`Offloads::VLAN_FILTER`].
+    NetifVlanFilter,
 }
 
 /// The size, offset or value C gives `field`, or `None` when the linked
@@ -161,7 +171,7 @@ pub fn max_skb_frags() -> usize {
 
 /// Every `(C field, Rust value)` pair that must agree. For
 /// [`CField::SkbCbSize`] the Rust value is the least C must give.
-pub fn layout() -> [(CField, usize); 59] {
+pub fn layout() -> [(CField, usize); 64] {
     use CField as F;
     [
         (F::Stats, size_of::<Stats>()),
@@ -212,6 +222,8 @@ pub fn layout() -> [(CField, usize); 59] {
         (F::CbStatsCount, offset_of!(Callbacks, stats_count)),
         (F::CbStatsName, offset_of!(Callbacks, stats_name)),
         (F::CbStatsValues, offset_of!(Callbacks, stats_values)),
+        (F::CbSetFeatures, offset_of!(Callbacks, set_features)),
+        (F::CbAnnounce, offset_of!(Callbacks, announce)),
         (F::SkbCbSize, HDR_LEN_MAX),
         (F::DropNotSpecified, DropReason::NotSpecified as usize),
         (F::DropNomem, DropReason::NoMem as usize),
@@ -223,6 +235,9 @@ pub fn layout() -> [(CField, usize); 59] {
         (F::GstringLen, STAT_NAME_LEN),
         (F::RxPromisc, RX_PROMISC as usize),
         (F::RxAllmulti, RX_ALLMULTI as usize),
+        (F::NetifRxcsum, Offloads::RXCSUM.bits() as usize),
+        (F::NetifGroHw, Offloads::GRO_HW.bits() as usize),
+        (F::NetifVlanFilter, Offloads::VLAN_FILTER.bits() as usize),
     ]
 }
 

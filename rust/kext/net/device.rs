@@ -98,6 +98,14 @@ impl<'a> NetDev<'a> {
         (uc_n as usize, mc_n as usize)
     }
 
+    /// Asks for the peers to be notified (`netdev_notify_peers`) from a
+    /// work item, which then calls [`NetDeviceOps::announce`]. From any
+    /// context; ignored unless registered.
+    pub fn request_announce(&self) {
+        // SAFETY: a live interface.
+        unsafe { rvirtio_net_request_announce(self.raw()) }
+    }
+
     /// The hardware address.
     pub fn mac(&self) -> [u8; ETH_ALEN] {
         let mut mac = [0u8; ETH_ALEN];

@@ -60,6 +60,8 @@ pub(super) struct Callbacks {
     pub(super) stats_count: unsafe extern "C" fn(Drv) -> u32,
     pub(super) stats_name: unsafe extern "C" fn(Drv, u32, *mut u8),
     pub(super) stats_values: unsafe extern "C" fn(Drv, *mut u64, u32),
+    pub(super) set_features: unsafe extern "C" fn(Drv, *mut RawNet, u32) -> Int,
+    pub(super) announce: unsafe extern "C" fn(Drv, *mut RawNet),
 }
 
 #[expect(
@@ -99,6 +101,7 @@ unsafe extern "C" {
     pub(super) fn rvirtio_net_carrier_ok(n: *mut RawNet) -> bool;
     pub(super) fn rvirtio_net_mtu(n: *mut RawNet) -> u32;
     pub(super) fn rvirtio_net_rx_flags(n: *mut RawNet) -> u32;
+    pub(super) fn rvirtio_net_request_announce(n: *mut RawNet);
     pub(super) fn rvirtio_net_addr_lists(
         n: *mut RawNet,
         uc: *mut u8,

@@ -234,6 +234,16 @@ pub trait NetDeviceOps: Send + Sync + 'static {
     fn vlan_rx_kill_vid(&self, _dev: NetDev<'_>, _vid: u16) -> Result {
         Ok(())
     }
+    /// The offloads are changing to `features` (`ethtool -K`; already
+    /// within the switchable set, GRO_HW only with RXCSUM); on success the
+    /// interface takes them.
+    fn set_features(&self, _dev: NetDev<'_>, _features: Offloads) -> Result {
+        Ok(())
+    }
+    /// The peers were notified after [`NetDev::request_announce`]
+    /// (gratuitous ARP and unsolicited neighbour advertisements sent);
+    /// under RTNL, may sleep.
+    fn announce(&self, _dev: NetDev<'_>) {}
     /// Transmit queue `queue` made no progress for the watchdog's time.
     fn tx_timeout(&self, _dev: NetDev<'_>, _queue: u32) {}
     /// NAPI poll of queue pair `queue`'s receive or transmit context, in

@@ -9,7 +9,11 @@
 # address` goes through MAC_ADDR_SET (ping both ways with the new address,
 # which QEMU filters by); a VLAN interface works (VLAN_ADD: QEMU drops
 # tagged frames of VLANs not added) and a VLAN not added on the receiver
-# is filtered; no kernel errors, and the module unloads.
+# is filtered; `ethtool -K rx-gro-hw off`, `rx off` and back on switch the
+# receive offloads (GUEST_OFFLOADS_SET; a file crosses after each); QMP
+# announce-self makes the guest send a gratuitous ARP (nsb's stale
+# neighbour entry is overwritten) and acknowledge it; no control command
+# fails, no kernel errors, and the module unloads.
 # rvirtio-test: timeout=600 net=bridge
 # rvirtio-qemu: -netdev tap,id=n0,ifname=rvtap0,script=no,downscript=no
 # rvirtio-qemu: -device virtio-net-pci,netdev=n0,disable-legacy=on,addr=0x5,mac=52:54:00:00:00:01
@@ -111,6 +115,33 @@ ip -n nsa link set va30 up
 delivered "VLAN 30 frames, VLAN 30 added in nsa" "$(burst nsb 10.0.30.1)"
 ip -n nsa link del va30
 filtered "VLAN 30 frames, VLAN 30 deleted in nsa" "$(burst nsb 10.0.30.1)"
+
+step "receive offloads (CTRL_GUEST_OFFLOADS_SET) with ethtool -K"
+offload() { # FEATURE: its state in ethtool -k of nsa's NIC
+	ip netns exec nsa ethtool -k "$a" 2>/dev/null | sed -n "s/^$1: \([a-z]*\).*/\1/p"
+}
+check "rx-gro-hw is switchable" sh -c "! ip netns exec nsa ethtool -k $a | grep -q '^rx-gro-hw: .*fixed'"
+check "ethtool -K rx-gro-hw off" ip netns exec nsa ethtool -K "$a" rx-gro-hw off
+expect_eq "rx-gro-hw" "$(offload rx-gro-hw)" off
+net_transfer nsb 10.0.0.2 nsa
+check "ethtool -K rx off" ip netns exec nsa ethtool -K "$a" rx off
+expect_eq "rx-checksumming" "$(offload rx-checksumming)" off
+net_transfer nsb 10.0.0.2 nsa
+check "ethtool -K rx on rx-gro-hw on" ip netns exec nsa ethtool -K "$a" rx on rx-gro-hw on
+expect_eq "rx-gro-hw back" "$(offload rx-gro-hw)" on
+net_transfer nsb 10.0.0.2 nsa
+dmesg | grep -q 'rvirtio_net: .* failed' && fail "a control command failed: $(dmesg | grep 'rvirtio_net: .* failed')"
+
+step "QMP announce-self: the guest sends a gratuitous ARP (GUEST_ANNOUNCE)"
+ip -n nsb neigh replace 10.0.0.1 lladdr 52:54:00:00:00:77 dev "$b" nud stale
+qmp '{"execute": "announce-self", "arguments": {"initial": 50, "max": 550, "rounds": 2, "step": 100}}'
+n=0
+until ip -n nsb neigh show 10.0.0.1 dev "$b" | grep -q 52:54:00:00:00:aa; do
+	n=$((n + 1))
+	[ $n -lt 150 ] || fail "no gratuitous ARP from nsa: $(ip -n nsb neigh show 10.0.0.1 dev "$b")"
+	sleep 0.1
+done
+echo "ok: nsb learnt nsa's address from its gratuitous ARP"
 
 ip netns del nsa
 ip netns del nsb
