@@ -64,11 +64,15 @@ pub struct Ctrl {
     done: CondVar,
     /// Commands that timed out.
     timeouts: Atomic<u64>,
+    /// The receive offloads the device has (GUEST_OFFLOADS_SET bits;
+    /// written under RTNL).
+    guest_offloads: Atomic<u64>,
 }
 
 impl Ctrl {
-    /// The control state of queue `q`.
-    pub fn new(q: Arc<Queue<Token>>, dma: DmaDevice) -> Result<Arc<Self>> {
+    /// The control state of queue `q`, the device's receive offloads
+    /// being `guest_offloads` (all negotiated ones, after the reset).
+    pub fn new(q: Arc<Queue<Token>>, dma: DmaDevice, guest_offloads: u64) -> Result<Arc<Self>> {
         Arc::pin_init(
             pin_init!(Self {
                 q,
@@ -77,6 +81,7 @@ impl Ctrl {
                 irq <- new_spinlock_irq!(0, "rvirtio_net::Ctrl::irq"),
                 done <- new_condvar!("rvirtio_net::Ctrl::done"),
                 timeouts: Atomic::new(0),
+                guest_offloads: Atomic::new(guest_offloads),
             }),
             GFP_KERNEL,
         )
@@ -190,11 +195,17 @@ impl Net {
             features.contains(Offloads::RXCSUM),
             features.contains(Offloads::GRO_HW),
         );
+        // Another switch changed (TSO, say): nothing to tell the device.
+        if o.to_bits() == c.guest_offloads.load(Relaxed) {
+            return Ok(());
+        }
         c.command(
             ctrl::CLASS_GUEST_OFFLOADS,
             ctrl::GUEST_OFFLOADS_SET,
             &vnet::ctrl_offloads(o, self.order),
-        )
+        )?;
+        c.guest_offloads.store(o.to_bits(), Relaxed);
+        Ok(())
     }
 
     /// ANNOUNCE_ACK after the peers were notified (GUEST_ANNOUNCE).

@@ -170,11 +170,11 @@ impl Net {
             rx_buf_len,
             merge_min,
         )?;
+        let rx_offloads = RxOffloads::negotiated(negotiated);
         let ctrl = match ctrl {
-            Some(q) => Some(Ctrl::new(q, dma.clone())?),
+            Some(q) => Some(Ctrl::new(q, dma.clone(), rx_offloads.to_bits())?),
             None => None,
         };
-        let rx_offloads = RxOffloads::negotiated(negotiated);
         let tx_offloads = TxOffloads::negotiated(negotiated);
         Ok(try_init!(Self {
             rx,

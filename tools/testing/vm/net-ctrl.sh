@@ -11,7 +11,9 @@
 # tagged frames of VLANs not added) and a VLAN not added on the receiver
 # is filtered (skipped, and said so, on a kernel without 802.1Q: the test
 # kernel has no CONFIG_VLAN_8021Q); `ethtool -K rx-gro-hw off`, `rx off` and back on switch the
-# receive offloads (GUEST_OFFLOADS_SET; a file crosses after each); QMP
+# receive offloads (GUEST_OFFLOADS_SET: a file crosses after each, in
+# frames no larger than an MTU frame while GRO_HW is off, larger once it is
+# back on, as QEMU then passes GSO frames); QMP
 # announce-self makes the guest send a gratuitous ARP (nsb's stale
 # neighbour entry is overwritten) and acknowledge it; no control command
 # fails, no kernel errors, and the module unloads.
@@ -126,16 +128,32 @@ step "receive offloads (CTRL_GUEST_OFFLOADS_SET) with ethtool -K"
 offload() { # FEATURE: its state in ethtool -k of nsa's NIC
 	ip netns exec nsa ethtool -k "$a" 2>/dev/null | sed -n "s/^$1: \([a-z]*\).*/\1/p"
 }
+# avg_rx: a file from nsb to nsa; sets avg to the average frame nsa's NIC
+# received meanwhile (above an MTU frame: the device coalesced, GSO).
+avg_rx() {
+	_p0=$(rxa)
+	_b0=$(ip netns exec nsa cat /sys/class/net/$a/statistics/rx_bytes)
+	net_transfer nsb 10.0.0.2 nsa
+	_p1=$(rxa)
+	_b1=$(ip netns exec nsa cat /sys/class/net/$a/statistics/rx_bytes)
+	avg=$(((_b1 - _b0) / (_p1 - _p0)))
+}
 check "rx-gro-hw is switchable" sh -c "! ip netns exec nsa ethtool -k $a | grep -q '^rx-gro-hw: .*fixed'"
 check "ethtool -K rx-gro-hw off" ip netns exec nsa ethtool -K "$a" rx-gro-hw off
 expect_eq "rx-gro-hw" "$(offload rx-gro-hw)" off
-net_transfer nsb 10.0.0.2 nsa
+avg_rx
+[ "$avg" -le 1514 ] || fail "rx-gro-hw off: the device still sends GSO frames (average $avg bytes)"
+echo "ok: rx-gro-hw off: no coalesced frames from the device (average $avg bytes)"
 check "ethtool -K rx off" ip netns exec nsa ethtool -K "$a" rx off
 expect_eq "rx-checksumming" "$(offload rx-checksumming)" off
-net_transfer nsb 10.0.0.2 nsa
+avg_rx
+[ "$avg" -le 1514 ] || fail "rx off: the device still sends GSO frames (average $avg bytes)"
+echo "ok: rx off: the file crosses (average frame $avg bytes)"
 check "ethtool -K rx on rx-gro-hw on" ip netns exec nsa ethtool -K "$a" rx on rx-gro-hw on
 expect_eq "rx-gro-hw back" "$(offload rx-gro-hw)" on
-net_transfer nsb 10.0.0.2 nsa
+avg_rx
+[ "$avg" -gt 1514 ] || fail "rx-gro-hw on: no coalesced frames from the device (average $avg bytes)"
+echo "ok: rx-gro-hw on again: the device coalesces (average frame $avg bytes)"
 dmesg | grep -q 'rvirtio_net: .* failed' && fail "a control command failed: $(dmesg | grep 'rvirtio_net: .* failed')"
 
 step "QMP announce-self: the guest sends a gratuitous ARP (GUEST_ANNOUNCE)"
