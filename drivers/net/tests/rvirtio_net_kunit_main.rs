@@ -114,8 +114,23 @@ mod tests {
         ] {
             assert!(a.contains(x));
         }
-        // Not implemented yet: never accepted.
-        assert!(!accept(WANTED.with(f::CTRL_VQ).with(f::MQ)).contains(f::CTRL_VQ));
+        // The control queue and its classes are accepted; MQ is not
+        // implemented yet: never accepted.
+        let c = accept(WANTED.with(f::MQ));
+        for x in [
+            f::CTRL_VQ,
+            f::CTRL_RX,
+            f::CTRL_VLAN,
+            f::CTRL_MAC_ADDR,
+            f::CTRL_GUEST_OFFLOADS,
+            f::GUEST_ANNOUNCE,
+        ] {
+            assert!(c.contains(x));
+        }
+        assert!(!c.contains(f::MQ));
+        // Without CTRL_VQ none of its classes (the spec's dependencies).
+        let n = accept(WANTED.without(f::CTRL_VQ));
+        assert!(!n.contains(f::CTRL_RX) && !n.contains(f::GUEST_ANNOUNCE));
     }
 
     /// Without MRG_RXBUF the receive GSO offloads are not accepted (the
