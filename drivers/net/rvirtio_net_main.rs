@@ -21,8 +21,14 @@
 //! from the configuration (`VIRTIO_NET_F_MAC`) or random; the MTU from
 //! the device (`VIRTIO_NET_F_MTU`).
 //!
-//! Not yet: the control queue (receive filters, MAC_ADDR_SET, VLAN filter,
-//! announce, multiqueue, guest offload switching), big-packet receive
+//! With `VIRTIO_NET_F_CTRL_VQ` a control queue carries, one at a time and
+//! each waited for asleep with a bound, the receive mode (promiscuous,
+//! allmulti) and MAC table, MAC_ADDR_SET, the VLAN filter, the receive
+//! offloads (`ethtool -K rx`/`rx-gro-hw`: GUEST_OFFLOADS_SET) and the
+//! acknowledgement of an announcement (GUEST_ANNOUNCE: the peers are
+//! notified first).
+//!
+//! Not yet: multiqueue, big-packet receive
 //! (GUEST_TSO without MRG_RXBUF: the driver then does not accept the
 //! receive offloads), UFO/USO, ethtool `-S`.
 //!
@@ -105,6 +111,9 @@ pub struct RvirtioNet;
 /// Largest ring the driver asks for.
 const RING_MAX: u16 = 1024;
 
+/// Largest control ring (one command at a time, plus any that timed out).
+const CTRL_RING_MAX: u16 = 64;
+
 /// Per-device driver data: the interface, which owns the driver's state.
 pub struct NetData {
     reg: Registration<Net>,
@@ -164,13 +173,24 @@ impl Driver for RvirtioNet {
                 max_indirect: max_frags,
                 callback: true,
             },
+            // The control queue (index 2 with one pair), with CTRL_VQ.
+            QueueSpec::new(CTRL_RING_MAX),
         ];
-        let mut queues = setup.find_queues::<Token>(&specs)?;
+        let nq = if has(f::CTRL_VQ) { 3 } else { 2 };
+        let mut queues = setup.find_queues::<Token>(specs.get(..nq).ok_or(EINVAL)?)?;
+        let ctrl = if has(f::CTRL_VQ) {
+            Some(queues.pop().ok_or(ENODEV)?)
+        } else {
+            None
+        };
         let tx = queues.pop().ok_or(ENODEV)?;
         let rx = queues.pop().ok_or(ENODEV)?;
         let rx_off = RxOffloads::negotiated(negotiated);
         let tx_off = TxOffloads::negotiated(negotiated);
-        let (hw, on) = offloads(rx_off, tx_off);
+        let (hw, mut on) = offloads(rx_off, tx_off, has(f::CTRL_GUEST_OFFLOADS));
+        if has(f::CTRL_VLAN) {
+            on = on.with(net::Offloads::VLAN_FILTER);
+        }
         let max_mtu = match (config.mtu, mode) {
             (Some(m), _) => m,
             (None, RxMode::Mergeable) => u16::MAX
@@ -190,6 +210,7 @@ impl Driver for RvirtioNet {
             mode,
             mtu,
             config,
+            ctrl,
         )?;
         let reg = Registration::new(
             setup.device(),
@@ -230,6 +251,12 @@ impl Driver for RvirtioNet {
         let (kind, q) = match queue {
             0 => (NapiKind::Rx, &data.reg.ops().rx),
             1 => (NapiKind::Tx, &data.reg.ops().tx),
+            2 => {
+                if let Some(c) = &data.reg.ops().ctrl {
+                    c.interrupt();
+                }
+                return;
+            }
             _ => return,
         };
         if let Some(napi) = data.reg.dev().napi(0, kind) {

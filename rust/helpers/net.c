@@ -15,12 +15,13 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/netdevice.h>
+#include <linux/rtnetlink.h>
 #include <linux/skbuff.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 
 /* Bump on any change of the functions or structures below (kext::net::SHIM_ABI). */
-#define RVIRTIO_NET_SHIM_ABI 3
+#define RVIRTIO_NET_SHIM_ABI 4
 
 unsigned int rvirtio_net_abi(void);
 unsigned int rvirtio_net_abi(void)
@@ -91,6 +92,12 @@ struct rvirtio_skb_tx {
 #define RVIRTIO_NETIF_TSO_ECN 16
 #define RVIRTIO_NETIF_RXCSUM 32
 #define RVIRTIO_NETIF_GRO_HW 64
+/* Receive VLAN filter (the driver implements vlan_rx_add_vid/kill_vid). */
+#define RVIRTIO_NETIF_VLAN_FILTER 128
+
+/* rvirtio_net_rx_flags(). */
+#define RVIRTIO_NET_RX_PROMISC 1
+#define RVIRTIO_NET_RX_ALLMULTI 2
 
 struct rvirtio_net;
 struct rvirtio_napi;
@@ -101,6 +108,10 @@ struct rvirtio_net_cb {
 	/* Returns a netdev_tx_t; owns skb (consumed or dropped) on NETDEV_TX_OK. */
 	int (*start_xmit)(void *drv, struct rvirtio_net *n, struct sk_buff *skb, u32 queue,
 			  bool more);
+	/*
+	 * The receive filters changed: from a work item (ndo_set_rx_mode is
+	 * atomic), in process context under RTNL.
+	 */
 	void (*set_rx_mode)(void *drv, struct rvirtio_net *n);
 	/* 0: the shim commits the address; else -errno. */
 	int (*set_mac_address)(void *drv, struct rvirtio_net *n, const u8 *mac);
@@ -121,6 +132,16 @@ struct rvirtio_net_cb {
 	void (*stats_name)(void *drv, u32 i, u8 *name);
 	/* Writes count values. */
 	void (*stats_values)(void *drv, u64 *values, u32 count);
+	/*
+	 * The interface's offloads change to features (RVIRTIO_NETIF_*
+	 * bits), under RTNL: 0, or -errno to keep the old ones.
+	 */
+	int (*set_features)(void *drv, struct rvirtio_net *n, u32 features);
+	/*
+	 * After rvirtio_net_request_announce: the shim notified the peers
+	 * (netdev_notify_peers), in process context under RTNL.
+	 */
+	void (*announce)(void *drv, struct rvirtio_net *n);
 };
 
 struct rvirtio_napi {
@@ -152,6 +173,10 @@ struct rvirtio_net {
 	struct mutex napi_lock;
 	bool live;
 	bool registered;
+	/* Runs cb->set_rx_mode; scheduled while live, cancelled by unregister. */
+	struct work_struct rx_mode_work;
+	/* Notifies peers and runs cb->announce; likewise. */
+	struct work_struct announce_work;
 	u32 nr_napi;
 	/* Receive queue i at 2i, transmit queue i at 2i + 1. */
 	struct rvirtio_napi *napi;
@@ -186,11 +211,79 @@ static netdev_tx_t rvirtio_net_start_xmit(struct sk_buff *skb, struct net_device
 		       NETDEV_TX_OK;
 }
 
+static bool rvirtio_net_registered(struct rvirtio_net *n)
+{
+	unsigned long flags;
+	bool registered;
+
+	spin_lock_irqsave(&n->lock, flags);
+	registered = n->registered;
+	spin_unlock_irqrestore(&n->lock, flags);
+	return registered;
+}
+
 static void rvirtio_net_set_rx_mode(struct net_device *dev)
 {
 	struct rvirtio_net *n = rvirtio_net_of(dev);
+	unsigned long flags;
 
-	n->cb->set_rx_mode(n->drv, n);
+	/* Atomic (the address list lock): the driver may sleep, so defer. */
+	spin_lock_irqsave(&n->lock, flags);
+	if (n->live)
+		schedule_work(&n->rx_mode_work);
+	spin_unlock_irqrestore(&n->lock, flags);
+}
+
+static void rvirtio_net_rx_mode_work(struct work_struct *work)
+{
+	struct rvirtio_net *n = container_of(work, struct rvirtio_net, rx_mode_work);
+
+	rtnl_lock();
+	if (rvirtio_net_registered(n))
+		n->cb->set_rx_mode(n->drv, n);
+	rtnl_unlock();
+}
+
+static void rvirtio_net_announce_work(struct work_struct *work)
+{
+	struct rvirtio_net *n = container_of(work, struct rvirtio_net, announce_work);
+
+	rtnl_lock();
+	if (rvirtio_net_registered(n)) {
+		__netdev_notify_peers(n->dev);
+		n->cb->announce(n->drv, n);
+	}
+	rtnl_unlock();
+}
+
+/* From any context: schedules the announcement; ignored unless live. */
+void rvirtio_net_request_announce(struct rvirtio_net *n);
+void rvirtio_net_request_announce(struct rvirtio_net *n)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&n->lock, flags);
+	if (n->live)
+		schedule_work(&n->announce_work);
+	spin_unlock_irqrestore(&n->lock, flags);
+}
+
+static u32 rvirtio_netif_bits(netdev_features_t f);
+
+static int rvirtio_net_set_features(struct net_device *dev, netdev_features_t features)
+{
+	struct rvirtio_net *n = rvirtio_net_of(dev);
+
+	return n->cb->set_features(n->drv, n, rvirtio_netif_bits(features));
+}
+
+/* Device-coalesced receive (GRO_HW) comes with checksums only. */
+static netdev_features_t rvirtio_net_fix_features(struct net_device *dev,
+						  netdev_features_t features)
+{
+	if (!(features & NETIF_F_RXCSUM))
+		features &= ~NETIF_F_GRO_HW;
+	return features;
 }
 
 static int rvirtio_net_set_mac_address(struct net_device *dev, void *p)
@@ -271,6 +364,8 @@ static const struct net_device_ops rvirtio_net_ops = {
 	.ndo_vlan_rx_add_vid = rvirtio_net_vlan_rx_add_vid,
 	.ndo_vlan_rx_kill_vid = rvirtio_net_vlan_rx_kill_vid,
 	.ndo_tx_timeout = rvirtio_net_tx_timeout,
+	.ndo_set_features = rvirtio_net_set_features,
+	.ndo_fix_features = rvirtio_net_fix_features,
 	.ndo_features_check = passthru_features_check,
 };
 
@@ -399,6 +494,8 @@ struct rvirtio_net *rvirtio_net_alloc(struct device *parent, u32 nr_pairs,
 	n->drv = drv;
 	spin_lock_init(&n->lock);
 	mutex_init(&n->napi_lock);
+	INIT_WORK(&n->rx_mode_work, rvirtio_net_rx_mode_work);
+	INIT_WORK(&n->announce_work, rvirtio_net_announce_work);
 	strscpy(n->version, version, sizeof(n->version));
 	n->nr_napi = 2 * nr_pairs;
 	n->napi = kcalloc(n->nr_napi, sizeof(*n->napi), GFP_KERNEL);
@@ -443,6 +540,31 @@ static netdev_features_t rvirtio_netif_features(u32 f)
 		r |= NETIF_F_RXCSUM;
 	if (f & RVIRTIO_NETIF_GRO_HW)
 		r |= NETIF_F_GRO_HW;
+	if (f & RVIRTIO_NETIF_VLAN_FILTER)
+		r |= NETIF_F_HW_VLAN_CTAG_FILTER;
+	return r;
+}
+
+static u32 rvirtio_netif_bits(netdev_features_t f)
+{
+	u32 r = 0;
+
+	if (f & NETIF_F_SG)
+		r |= RVIRTIO_NETIF_SG;
+	if (f & NETIF_F_HW_CSUM)
+		r |= RVIRTIO_NETIF_HW_CSUM;
+	if (f & NETIF_F_TSO)
+		r |= RVIRTIO_NETIF_TSO;
+	if (f & NETIF_F_TSO6)
+		r |= RVIRTIO_NETIF_TSO6;
+	if (f & NETIF_F_TSO_ECN)
+		r |= RVIRTIO_NETIF_TSO_ECN;
+	if (f & NETIF_F_RXCSUM)
+		r |= RVIRTIO_NETIF_RXCSUM;
+	if (f & NETIF_F_GRO_HW)
+		r |= RVIRTIO_NETIF_GRO_HW;
+	if (f & NETIF_F_HW_VLAN_CTAG_FILTER)
+		r |= RVIRTIO_NETIF_VLAN_FILTER;
 	return r;
 }
 
@@ -456,7 +578,7 @@ void rvirtio_net_configure(struct rvirtio_net *n, u32 hw_features, u32 features,
 
 	dev->hw_features = rvirtio_netif_features(hw_features);
 	dev->features = rvirtio_netif_features(features) | NETIF_F_HIGHDMA;
-	dev->vlan_features = dev->features;
+	dev->vlan_features = dev->features & ~NETIF_F_HW_VLAN_CTAG_FILTER;
 	dev->min_mtu = min_mtu;
 	dev->max_mtu = max_mtu;
 	dev->mtu = mtu;
@@ -520,8 +642,58 @@ void rvirtio_net_unregister(struct rvirtio_net *n)
 	registered = n->registered;
 	n->registered = false;
 	spin_unlock_irqrestore(&n->lock, flags);
-	if (registered)
+	if (registered) {
 		unregister_netdev(n->dev);
+		/* Not scheduled again: live is false. */
+		cancel_work_sync(&n->rx_mode_work);
+		cancel_work_sync(&n->announce_work);
+	}
+}
+
+/* Under RTNL: RVIRTIO_NET_RX_PROMISC and RVIRTIO_NET_RX_ALLMULTI. */
+u32 rvirtio_net_rx_flags(struct rvirtio_net *n);
+u32 rvirtio_net_rx_flags(struct rvirtio_net *n)
+{
+	u32 r = 0;
+
+	if (n->dev->flags & IFF_PROMISC)
+		r |= RVIRTIO_NET_RX_PROMISC;
+	if (n->dev->flags & IFF_ALLMULTI)
+		r |= RVIRTIO_NET_RX_ALLMULTI;
+	return r;
+}
+
+/*
+ * Copies at most uc_max unicast and mc_max multicast addresses (ETH_ALEN
+ * bytes each) under the address list lock; *uc_n and *mc_n get the full
+ * counts, which may be larger.
+ */
+void rvirtio_net_addr_lists(struct rvirtio_net *n, u8 *uc, u32 uc_max, u32 *uc_n, u8 *mc,
+			    u32 mc_max, u32 *mc_n);
+void rvirtio_net_addr_lists(struct rvirtio_net *n, u8 *uc, u32 uc_max, u32 *uc_n, u8 *mc,
+			    u32 mc_max, u32 *mc_n)
+{
+	struct netdev_hw_addr *ha;
+	u32 i;
+
+	netif_addr_lock_bh(n->dev);
+	*uc_n = netdev_uc_count(n->dev);
+	*mc_n = netdev_mc_count(n->dev);
+	i = 0;
+	netdev_for_each_uc_addr(ha, n->dev) {
+		if (i >= uc_max)
+			break;
+		memcpy(uc + i * ETH_ALEN, ha->addr, ETH_ALEN);
+		i++;
+	}
+	i = 0;
+	netdev_for_each_mc_addr(ha, n->dev) {
+		if (i >= mc_max)
+			break;
+		memcpy(mc + i * ETH_ALEN, ha->addr, ETH_ALEN);
+		i++;
+	}
+	netif_addr_unlock_bh(n->dev);
 }
 
 void rvirtio_napi_disable(struct rvirtio_napi *rn);
@@ -967,6 +1139,8 @@ u32 rvirtio_net_frag_size(u32 len)
 	X(offsetof(struct rvirtio_net_cb, stats_count))                         \
 	X(offsetof(struct rvirtio_net_cb, stats_name))                          \
 	X(offsetof(struct rvirtio_net_cb, stats_values))                        \
+	X(offsetof(struct rvirtio_net_cb, set_features))                        \
+	X(offsetof(struct rvirtio_net_cb, announce))                            \
 	X(sizeof_field(struct sk_buff, cb))                                     \
 	X(MAX_SKB_FRAGS)                                                        \
 	X(SKB_DROP_REASON_NOT_SPECIFIED)                                        \
@@ -976,7 +1150,12 @@ u32 rvirtio_net_frag_size(u32 len)
 	X(DUPLEX_HALF)                                                          \
 	X(DUPLEX_FULL)                                                          \
 	X(DUPLEX_UNKNOWN)                                                       \
-	X(ETH_GSTRING_LEN)
+	X(ETH_GSTRING_LEN)                                                       \
+	X(RVIRTIO_NET_RX_PROMISC)                                               \
+	X(RVIRTIO_NET_RX_ALLMULTI)                                              \
+	X(RVIRTIO_NETIF_RXCSUM)                                                 \
+	X(RVIRTIO_NETIF_GRO_HW)                                                 \
+	X(RVIRTIO_NETIF_VLAN_FILTER)
 
 #define RVIRTIO_NET_C_VALUE(v) (long)(v),
 

@@ -184,6 +184,22 @@ impl RxOffloads {
         }
     }
 
+    /// These offloads as the interface's switches leave them: without
+    /// `csum` none (the receive GSO offloads need GUEST_CSUM, §5.1.3.1),
+    /// without `gro` no receive GSO (TSO, ECN, UFO, USO, RSC).
+    pub fn narrowed(self, csum: bool, gro: bool) -> Self {
+        if !csum {
+            return Self::default();
+        }
+        if !gro {
+            return Self {
+                csum: self.csum,
+                ..Self::default()
+            };
+        }
+        self
+    }
+
     /// The CTRL_GUEST_OFFLOADS_SET bitmask for these offloads.
     pub fn to_bits(self) -> u64 {
         let bit = |on: bool, feat: Feature| if on { 1u64 << feat.bit() } else { 0 };

@@ -34,7 +34,13 @@ pub const WANTED: Features = Features::single(f::CSUM)
     .with(f::HOST_ECN)
     .with(f::MRG_RXBUF)
     .with(f::STATUS)
-    .with(f::SPEED_DUPLEX);
+    .with(f::SPEED_DUPLEX)
+    .with(f::CTRL_VQ)
+    .with(f::CTRL_RX)
+    .with(f::CTRL_VLAN)
+    .with(f::CTRL_MAC_ADDR)
+    .with(f::CTRL_GUEST_OFFLOADS)
+    .with(f::GUEST_ANNOUNCE);
 
 /// The driver's own requirements on top of the spec's
 /// ([`vnet::FEATURE_DEPS`]): big-packet receive is not implemented, so the
@@ -65,8 +71,9 @@ pub const DRIVER: DriverFeatures<'static> = DriverFeatures {
 };
 
 /// The offloads the interface shows for the negotiated offloads: the
-/// ones the user may switch, and the ones on.
-pub fn offloads(rx: RxOffloads, tx: TxOffloads) -> (Offloads, Offloads) {
+/// ones the user may switch (the receive ones with `ctrl_offloads`:
+/// CTRL_GUEST_OFFLOADS), and the ones on.
+pub fn offloads(rx: RxOffloads, tx: TxOffloads, ctrl_offloads: bool) -> (Offloads, Offloads) {
     let mut hw = Offloads::NONE;
     let mut on = Offloads::NONE;
     if tx.csum {
@@ -82,11 +89,15 @@ pub fn offloads(rx: RxOffloads, tx: TxOffloads) -> (Offloads, Offloads) {
         }
         on = hw;
     }
+    let mut rx_on = Offloads::NONE;
     if rx.csum {
-        on = on.with(Offloads::RXCSUM);
+        rx_on = rx_on.with(Offloads::RXCSUM);
     }
     if rx.tso4 || rx.tso6 {
-        on = on.with(Offloads::GRO_HW);
+        rx_on = rx_on.with(Offloads::GRO_HW);
     }
-    (hw, on)
+    if ctrl_offloads {
+        hw = hw.with(rx_on);
+    }
+    (hw, on.with(rx_on))
 }

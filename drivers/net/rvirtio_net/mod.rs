@@ -4,6 +4,7 @@
 //! negotiated protocol, the statistics, and the interface callbacks.
 //! Receive is in `rx`, transmit in `tx`.
 
+mod ctrlq;
 pub mod features;
 mod rx;
 mod tx;
@@ -24,6 +25,7 @@ use crate::{
         NapiPoll,
         NetDev,
         NetDeviceOps,
+        Offloads,
         Rings,
         Skb,
         StatName,
@@ -41,6 +43,7 @@ use crate::{
             self as vnet,
             wire::{
                 config as cfg,
+                ctrl,
                 feature as f,
                 ETH_ALEN, //
             },
@@ -67,7 +70,11 @@ pub enum Token {
     Rx(MappedRxFrag),
     /// A packet to send.
     Tx(TxSkb),
+    /// A control command.
+    Ctrl(ctrlq::CtrlBuf),
 }
+
+pub use ctrlq::Ctrl;
 
 /// Counters of one direction of a queue pair (single writer: its NAPI
 /// poll, or the transmit path under the queue's transmit lock).
@@ -132,6 +139,8 @@ pub struct Net {
     status: Arc<DeviceStatus>,
     /// The driver failed the device (too many invalid packets).
     failed: Atomic<bool>,
+    /// The control queue, with CTRL_VQ.
+    pub ctrl: Option<Arc<Ctrl>>,
 }
 
 impl Net {
@@ -148,6 +157,7 @@ impl Net {
         mode: RxMode,
         mtu: u16,
         dev_config: Config,
+        ctrl: Option<Arc<Queue<Token>>>,
     ) -> Result<impl PinInit<Self, Error>> {
         let hdr_len = vnet::header_len(negotiated);
         let rx_buf_len = u32::try_from(vnet::rx_buf_len(mode, hdr_len, mtu)).map_err(|_| EINVAL)?;
@@ -161,6 +171,10 @@ impl Net {
             merge_min,
         )?;
         let rx_offloads = RxOffloads::negotiated(negotiated);
+        let ctrl = match ctrl {
+            Some(q) => Some(Ctrl::new(q, dma.clone(), rx_offloads.to_bits())?),
+            None => None,
+        };
         let tx_offloads = TxOffloads::negotiated(negotiated);
         Ok(try_init!(Self {
             rx,
@@ -180,6 +194,7 @@ impl Net {
             rx_length_errors: Atomic::new(0),
             status,
             failed: Atomic::new(false),
+            ctrl,
         }? Error))
     }
 
@@ -212,13 +227,19 @@ impl Net {
 
     /// Sets the carrier from `status` (§5.1.4.2): with STATUS its LINK_UP
     /// bit, else up. A device whose configuration cannot be read, or that
-    /// the driver failed, is down.
+    /// the driver failed, is down. With GUEST_ANNOUNCE and the ANNOUNCE
+    /// bit, asks for the peers to be notified (then acknowledged,
+    /// §5.1.6.5.4).
     pub fn update_link(&self, dev: NetDev<'_>) {
+        let mut announce = false;
         let up = if self.failed.load(Relaxed) {
             false
         } else if self.negotiated.contains(f::STATUS) {
             match self.config.read_u16(cfg::STATUS) {
-                Ok(s) => vnet::link_up(self.negotiated, s),
+                Ok(s) => {
+                    announce = vnet::announce_requested(self.negotiated, s);
+                    vnet::link_up(self.negotiated, s)
+                }
                 Err(_) => false,
             }
         } else {
@@ -226,6 +247,9 @@ impl Net {
         };
         if up != dev.carrier_ok() {
             dev.set_carrier(up);
+        }
+        if announce {
+            dev.request_announce();
         }
     }
 
@@ -287,12 +311,11 @@ impl NetDeviceOps for Net {
         self.xmit(dev, skb, queue, more)
     }
 
-    fn set_mac_address(&self, _dev: NetDev<'_>, _mac: &[u8; ETH_ALEN]) -> Result {
-        // Without the control queue the device is not told (as the C
-        // driver on a modern device without CTRL_MAC_ADDR): the address
-        // changes for the stack; a device that filters by address would
-        // need MAC_ADDR_SET.
-        Ok(())
+    fn set_mac_address(&self, _dev: NetDev<'_>, mac: &[u8; ETH_ALEN]) -> Result {
+        // With CTRL_MAC_ADDR the device is told first, and a refusal keeps
+        // the old address. Without it the device is not told (as the C
+        // driver on a modern device): the address changes for the stack.
+        self.ctrl_mac_addr(mac)
     }
 
     fn change_mtu(&self, _dev: NetDev<'_>, _mtu: u32) -> Result {
@@ -311,6 +334,27 @@ impl NetDeviceOps for Net {
         s.tx_bytes = self.tx_stats.bytes.load(Relaxed);
         s.tx_dropped = self.tx_stats.drops.load(Relaxed);
         s.tx_errors = self.tx_stats.errors.load(Relaxed);
+    }
+
+    fn set_rx_mode(&self, dev: NetDev<'_>) {
+        self.ctrl_rx_mode(dev);
+    }
+
+    fn set_features(&self, dev: NetDev<'_>, features: Offloads) -> Result {
+        let _ = dev;
+        self.ctrl_offloads(features)
+    }
+
+    fn announce(&self, _dev: NetDev<'_>) {
+        self.ctrl_announce_ack();
+    }
+
+    fn vlan_rx_add_vid(&self, _dev: NetDev<'_>, vid: u16) -> Result {
+        self.ctrl_vlan(ctrl::VLAN_ADD, vid)
+    }
+
+    fn vlan_rx_kill_vid(&self, _dev: NetDev<'_>, vid: u16) -> Result {
+        self.ctrl_vlan(ctrl::VLAN_DEL, vid)
     }
 
     fn tx_timeout(&self, dev: NetDev<'_>, queue: u32) {

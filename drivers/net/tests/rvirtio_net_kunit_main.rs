@@ -114,8 +114,23 @@ mod tests {
         ] {
             assert!(a.contains(x));
         }
-        // Not implemented yet: never accepted.
-        assert!(!accept(WANTED.with(f::CTRL_VQ).with(f::MQ)).contains(f::CTRL_VQ));
+        // The control queue and its classes are accepted; MQ is not
+        // implemented yet: never accepted.
+        let c = accept(WANTED.with(f::MQ));
+        for x in [
+            f::CTRL_VQ,
+            f::CTRL_RX,
+            f::CTRL_VLAN,
+            f::CTRL_MAC_ADDR,
+            f::CTRL_GUEST_OFFLOADS,
+            f::GUEST_ANNOUNCE,
+        ] {
+            assert!(c.contains(x));
+        }
+        assert!(!c.contains(f::MQ));
+        // Without CTRL_VQ none of its classes (the spec's dependencies).
+        let n = accept(WANTED.without(f::CTRL_VQ));
+        assert!(!n.contains(f::CTRL_RX) && !n.contains(f::GUEST_ANNOUNCE));
     }
 
     /// Without MRG_RXBUF the receive GSO offloads are not accepted (the
@@ -147,7 +162,7 @@ mod tests {
     #[test]
     fn interface_offloads() {
         let a = accept(WANTED);
-        let (hw, on) = offloads(RxOffloads::negotiated(a), TxOffloads::negotiated(a));
+        let (hw, on) = offloads(RxOffloads::negotiated(a), TxOffloads::negotiated(a), false);
         for o in [
             Offloads::SG,
             Offloads::HW_CSUM,
@@ -158,13 +173,22 @@ mod tests {
             assert!(hw.contains(o) && on.contains(o));
         }
         assert!(on.contains(Offloads::RXCSUM) && on.contains(Offloads::GRO_HW));
+        // Receive offloads switchable only with CTRL_GUEST_OFFLOADS.
+        assert!(!hw.contains(Offloads::RXCSUM) && !hw.contains(Offloads::GRO_HW));
+        let (hw, on2) = offloads(RxOffloads::negotiated(a), TxOffloads::negotiated(a), true);
+        assert!(hw.contains(Offloads::RXCSUM) && hw.contains(Offloads::GRO_HW));
+        assert_eq!(on, on2);
         let none = accept(Features::EMPTY);
-        let (hw, on) = offloads(RxOffloads::negotiated(none), TxOffloads::negotiated(none));
+        let (hw, on) = offloads(
+            RxOffloads::negotiated(none),
+            TxOffloads::negotiated(none),
+            true,
+        );
         assert_eq!(hw, Offloads::NONE);
         assert_eq!(on, Offloads::NONE);
         // Checksum without TSO: no segmentation offload shown.
         let c = accept(Features::single(f::CSUM));
-        let (hw, _) = offloads(RxOffloads::negotiated(c), TxOffloads::negotiated(c));
+        let (hw, _) = offloads(RxOffloads::negotiated(c), TxOffloads::negotiated(c), false);
         assert!(hw.contains(Offloads::HW_CSUM) && !hw.contains(Offloads::TSO));
     }
 

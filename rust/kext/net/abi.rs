@@ -12,7 +12,7 @@ use crate::kext::c_layout::{
 
 /// The version of the shim's ABI these declarations were written for; it
 /// must equal `RVIRTIO_NET_SHIM_ABI` in `rust/helpers/net.c`.
-pub const SHIM_ABI: u32 = 3;
+pub const SHIM_ABI: u32 = 4;
 
 /// A structure (its size), field (its offset) or constant (its value) of
 /// the shim that this module mirrors, as `rvirtio_net_c_layout` measures
@@ -117,6 +117,10 @@ pub enum CField {
     CbStatsName,
     /// `stats_values`.
     CbStatsValues,
+    /// `set_features`.
+    CbSetFeatures,
+    /// `announce`.
+    CbAnnounce,
     /// `sizeof_field(struct sk_buff, cb)`: the control buffer, at least
     /// the largest virtio-net header.
     SkbCbSize,
@@ -139,6 +143,16 @@ pub enum CField {
     DuplexUnknown,
     /// `ETH_GSTRING_LEN`: the length of an ethtool statistic's name.
     GstringLen,
+    /// `RVIRTIO_NET_RX_PROMISC`: [`NetDev::rx_flags`]' promiscuous bit.
+    RxPromisc,
+    /// `RVIRTIO_NET_RX_ALLMULTI`: its all-multicast bit.
+    RxAllmulti,
+    /// `RVIRTIO_NETIF_RXCSUM`: [`Offloads::RXCSUM`].
+    NetifRxcsum,
+    /// `RVIRTIO_NETIF_GRO_HW`: [`Offloads::GRO_HW`].
+    NetifGroHw,
+    /// `RVIRTIO_NETIF_VLAN_FILTER`: [`Offloads::VLAN_FILTER`].
+    NetifVlanFilter,
 }
 
 /// The size, offset or value C gives `field`, or `None` when the linked
@@ -157,7 +171,7 @@ pub fn max_skb_frags() -> usize {
 
 /// Every `(C field, Rust value)` pair that must agree. For
 /// [`CField::SkbCbSize`] the Rust value is the least C must give.
-pub fn layout() -> [(CField, usize); 57] {
+pub fn layout() -> [(CField, usize); 64] {
     use CField as F;
     [
         (F::Stats, size_of::<Stats>()),
@@ -208,6 +222,8 @@ pub fn layout() -> [(CField, usize); 57] {
         (F::CbStatsCount, offset_of!(Callbacks, stats_count)),
         (F::CbStatsName, offset_of!(Callbacks, stats_name)),
         (F::CbStatsValues, offset_of!(Callbacks, stats_values)),
+        (F::CbSetFeatures, offset_of!(Callbacks, set_features)),
+        (F::CbAnnounce, offset_of!(Callbacks, announce)),
         (F::SkbCbSize, HDR_LEN_MAX),
         (F::DropNotSpecified, DropReason::NotSpecified as usize),
         (F::DropNomem, DropReason::NoMem as usize),
@@ -217,6 +233,11 @@ pub fn layout() -> [(CField, usize); 57] {
         (F::DuplexFull, usize::from(DUPLEX_FULL)),
         (F::DuplexUnknown, usize::from(DUPLEX_UNKNOWN)),
         (F::GstringLen, STAT_NAME_LEN),
+        (F::RxPromisc, RX_PROMISC as usize),
+        (F::RxAllmulti, RX_ALLMULTI as usize),
+        (F::NetifRxcsum, Offloads::RXCSUM.bits() as usize),
+        (F::NetifGroHw, Offloads::GRO_HW.bits() as usize),
+        (F::NetifVlanFilter, Offloads::VLAN_FILTER.bits() as usize),
     ]
 }
 

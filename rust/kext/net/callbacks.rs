@@ -33,6 +33,8 @@ impl<T: NetDeviceOps + EthtoolOps> Vtable<T> {
         stats_count: stats_count::<T>,
         stats_name: stats_name::<T>,
         stats_values: stats_values::<T>,
+        set_features: set_features::<T>,
+        announce: announce::<T>,
     };
 }
 
@@ -322,4 +324,31 @@ unsafe extern "C" fn stats_values<T: EthtoolOps>(drv: *mut c_void, values: *mut 
     v.fill(0);
     // SAFETY: a live `T`.
     unsafe { (*drv.cast::<T>()).stats(v) };
+}
+
+/// # Safety
+///
+/// Called by the shim's `ndo_set_features` with its registration's
+/// pointers.
+unsafe extern "C" fn set_features<T: NetDeviceOps>(
+    drv: *mut c_void,
+    n: *mut RawNet,
+    features: u32,
+) -> c_int {
+    // SAFETY: as above.
+    match unsafe { parts::<T>(drv, n) } {
+        Some((ops, dev)) => errno(ops.set_features(dev, Offloads(features))),
+        None => EINVAL.to_errno(),
+    }
+}
+
+/// # Safety
+///
+/// Called by the shim's announce work item with its registration's
+/// pointers.
+unsafe extern "C" fn announce<T: NetDeviceOps>(drv: *mut c_void, n: *mut RawNet) {
+    // SAFETY: as above.
+    if let Some((ops, dev)) = unsafe { parts::<T>(drv, n) } {
+        ops.announce(dev);
+    }
 }

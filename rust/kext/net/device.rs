@@ -58,6 +58,54 @@ impl<'a> NetDev<'a> {
         unsafe { rvirtio_net_mtu(self.raw()) }
     }
 
+    /// The promiscuous and all-multicast flags (`IFF_PROMISC`,
+    /// `IFF_ALLMULTI`); consistent under RTNL, as in
+    /// [`NetDeviceOps::set_rx_mode`].
+    pub fn rx_flags(&self) -> RxFlags {
+        // SAFETY: a live interface.
+        let f = unsafe { rvirtio_net_rx_flags(self.raw()) };
+        RxFlags {
+            promisc: f & RX_PROMISC != 0,
+            allmulti: f & RX_ALLMULTI != 0,
+        }
+    }
+
+    /// Copies the secondary unicast and the multicast addresses into `uc`
+    /// and `mc`, as many as fit (one snapshot, under the address list
+    /// lock); returns how many there are of each, which may be more.
+    pub fn addr_lists(
+        &self,
+        uc: &mut [[u8; ETH_ALEN]],
+        mc: &mut [[u8; ETH_ALEN]],
+    ) -> (usize, usize) {
+        let (mut uc_n, mut mc_n) = (0u32, 0u32);
+        let uc_max = u32::try_from(uc.len()).unwrap_or(u32::MAX);
+        let mc_max = u32::try_from(mc.len()).unwrap_or(u32::MAX);
+        // SAFETY: a live interface; the shim writes at most `uc_max` and
+        // `mc_max` addresses of `ETH_ALEN` bytes into the two arrays, and
+        // the counts into the two integers.
+        unsafe {
+            rvirtio_net_addr_lists(
+                self.raw(),
+                uc.as_mut_ptr().cast(),
+                uc_max,
+                &mut uc_n,
+                mc.as_mut_ptr().cast(),
+                mc_max,
+                &mut mc_n,
+            )
+        };
+        (uc_n as usize, mc_n as usize)
+    }
+
+    /// Asks for the peers to be notified (`netdev_notify_peers`) from a
+    /// work item, which then calls [`NetDeviceOps::announce`]. From any
+    /// context; ignored unless registered.
+    pub fn request_announce(&self) {
+        // SAFETY: a live interface.
+        unsafe { rvirtio_net_request_announce(self.raw()) }
+    }
+
     /// The hardware address.
     pub fn mac(&self) -> [u8; ETH_ALEN] {
         let mut mac = [0u8; ETH_ALEN];

@@ -60,6 +60,8 @@ pub(super) struct Callbacks {
     pub(super) stats_count: unsafe extern "C" fn(Drv) -> u32,
     pub(super) stats_name: unsafe extern "C" fn(Drv, u32, *mut u8),
     pub(super) stats_values: unsafe extern "C" fn(Drv, *mut u64, u32),
+    pub(super) set_features: unsafe extern "C" fn(Drv, *mut RawNet, u32) -> Int,
+    pub(super) announce: unsafe extern "C" fn(Drv, *mut RawNet),
 }
 
 #[expect(
@@ -98,6 +100,17 @@ unsafe extern "C" {
     pub(super) fn rvirtio_net_set_carrier(n: *mut RawNet, on: bool);
     pub(super) fn rvirtio_net_carrier_ok(n: *mut RawNet) -> bool;
     pub(super) fn rvirtio_net_mtu(n: *mut RawNet) -> u32;
+    pub(super) fn rvirtio_net_rx_flags(n: *mut RawNet) -> u32;
+    pub(super) fn rvirtio_net_request_announce(n: *mut RawNet);
+    pub(super) fn rvirtio_net_addr_lists(
+        n: *mut RawNet,
+        uc: *mut u8,
+        uc_max: u32,
+        uc_n: *mut u32,
+        mc: *mut u8,
+        mc_max: u32,
+        mc_n: *mut u32,
+    );
     pub(super) fn rvirtio_net_napi(n: *mut RawNet, i: u32) -> *mut RawNapi;
     pub(super) fn rvirtio_napi_enable(napi: *mut RawNapi);
     pub(super) fn rvirtio_napi_disable(napi: *mut RawNapi);

@@ -145,6 +145,9 @@ impl Offloads {
     pub const RXCSUM: Self = Self(32);
     /// `NETIF_F_GRO_HW`: the device coalesces received segments.
     pub const GRO_HW: Self = Self(64);
+    /// `NETIF_F_HW_VLAN_CTAG_FILTER`: the driver filters VLANs
+    /// ([`NetDeviceOps::vlan_rx_add_vid`]).
+    pub const VLAN_FILTER: Self = Self(128);
 
     /// Both sets.
     pub const fn with(self, o: Self) -> Self {
@@ -160,6 +163,19 @@ impl Offloads {
         self.0
     }
 }
+
+/// The receive mode flags of an interface ([`NetDev::rx_flags`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RxFlags {
+    /// `IFF_PROMISC`: receive every frame.
+    pub promisc: bool,
+    /// `IFF_ALLMULTI`: receive every multicast frame.
+    pub allmulti: bool,
+}
+
+/// [`NetDev::rx_flags`]' bits from the shim (checked by [`check_abi`]).
+const RX_PROMISC: u32 = 1;
+const RX_ALLMULTI: u32 = 2;
 
 /// The kind of a NAPI context: a receive or a transmit queue's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -180,10 +196,11 @@ pub enum Xmit {
 }
 
 /// The driver's `net_device_ops`. Every method runs with the interface
-/// alive; `open`, `stop`, `set_mac_address`, `change_mtu` and the VLAN
-/// methods hold RTNL and may sleep; `start_xmit` runs in the transmit path
-/// (softirq or process, with the queue's transmit lock), `set_rx_mode`
-/// under the address list lock: neither may sleep.
+/// alive; `open`, `stop`, `set_rx_mode`, `set_mac_address`, `change_mtu`
+/// and the VLAN methods hold RTNL and may sleep (`set_rx_mode` runs from
+/// the shim's work item, as the kernel's `ndo_set_rx_mode` is atomic);
+/// `start_xmit` runs in the transmit path (softirq or process, with the
+/// queue's transmit lock) and may not sleep.
 pub trait NetDeviceOps: Send + Sync + 'static {
     /// The interface goes up.
     fn open(&self, dev: NetDev<'_>) -> Result;
@@ -193,7 +210,9 @@ pub trait NetDeviceOps: Send + Sync + 'static {
     /// more packets for the queue right away (the device may be notified
     /// later).
     fn start_xmit(&self, dev: NetDev<'_>, skb: Skb, queue: u32, more: bool) -> Xmit;
-    /// The receive filters changed (promiscuous, multicast lists).
+    /// The receive filters changed (promiscuous, allmulti, address
+    /// lists: [`NetDev::rx_flags`], [`NetDev::addr_lists`]); deferred to
+    /// process context, under RTNL.
     fn set_rx_mode(&self, _dev: NetDev<'_>) {}
     /// The address is changing to `mac` (already validated); on success
     /// the shim commits it.
@@ -215,6 +234,16 @@ pub trait NetDeviceOps: Send + Sync + 'static {
     fn vlan_rx_kill_vid(&self, _dev: NetDev<'_>, _vid: u16) -> Result {
         Ok(())
     }
+    /// The offloads are changing to `features` (`ethtool -K`; already
+    /// within the switchable set, GRO_HW only with RXCSUM); on success the
+    /// interface takes them.
+    fn set_features(&self, _dev: NetDev<'_>, _features: Offloads) -> Result {
+        Ok(())
+    }
+    /// The peers were notified after [`NetDev::request_announce`]
+    /// (gratuitous ARP and unsolicited neighbour advertisements sent);
+    /// under RTNL, may sleep.
+    fn announce(&self, _dev: NetDev<'_>) {}
     /// Transmit queue `queue` made no progress for the watchdog's time.
     fn tx_timeout(&self, _dev: NetDev<'_>, _queue: u32) {}
     /// NAPI poll of queue pair `queue`'s receive or transmit context, in

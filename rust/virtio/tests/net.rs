@@ -777,3 +777,27 @@ proptest! {
         prop_assert!(accepted < u32::from(n));
     }
 }
+
+/// `ethtool -K`: rx-checksumming off leaves no receive offload (GSO needs
+/// GUEST_CSUM), GRO_HW off keeps only the checksum, both on keep all; the
+/// bitmask follows.
+#[test]
+fn rx_offloads_narrowed_by_ethtool() {
+    assert_eq!(ALL_RX.narrowed(false, true), RxOffloads::default());
+    assert_eq!(ALL_RX.narrowed(false, false).to_bits(), 0);
+    let csum_only = ALL_RX.narrowed(true, false);
+    assert_eq!(
+        csum_only,
+        RxOffloads {
+            csum: true,
+            ..RxOffloads::default()
+        }
+    );
+    assert_eq!(csum_only.to_bits(), 1 << f::GUEST_CSUM.bit());
+    assert_eq!(ALL_RX.narrowed(true, true), ALL_RX);
+    // Nothing negotiated stays nothing.
+    assert_eq!(
+        RxOffloads::default().narrowed(true, true),
+        RxOffloads::default()
+    );
+}
