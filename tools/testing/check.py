@@ -8,7 +8,9 @@ need its output):
   3. host tests: `cargo test` of every crate under rust/ (the
      kernel-independent code), then each crate's `check-extra` script if it
      has one (bounded fuzzing, for instance);
-  4. the KTAP collector's self-test on captured logs (test_ktap.py);
+  4. the KTAP collector's self-test on captured logs (test_ktap.py), and
+     the benchmarks' smoke test (test_bench.py: their scripts parse, their
+     report computes; the benchmarks themselves never run here);
   5. the guest initramfs, the VM runner's self-test (test_vm_runner.py),
      then every VM test in tools/testing/vm/*.sh under QEMU, two guests at
      a time (RVIRTIO_VM_JOBS), with the KUnit results of the modules each
@@ -348,6 +350,7 @@ def main():
         step_simple(t, "rustfmt", ["make", "-s", "fmt-check"])
         host_tests(t)
         unittest_step(t, "ktap-collector-selftest", "test_ktap")
+        unittest_step(t, "bench-selftest", "test_bench")
     if built and step_simple(t, "initramfs", ["make", "-s", "initramfs"]):
         if not only:
             unittest_step(t, "vm-runner-selftest", "test_vm_runner")

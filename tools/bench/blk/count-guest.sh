@@ -52,9 +52,7 @@ randread-4k-qd32-uring-b8)
 	;;
 *) fail "unknown workload $wl" ;;
 esac
-echo "$drv" >"$dev/driver_override"
-echo "$addr" >"${dev%/devices/*}/drivers_probe"
-expect_eq "bound" "$(driver_of "$dev")" "$drv"
+bind_override "$dev" "$drv"
 sleep 1
 case $drv in
 virtio-pci | virtio-mmio) disk=$(ls "$dev"/virtio*/block | head -n1) ;;

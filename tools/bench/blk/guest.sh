@@ -6,10 +6,8 @@
 # (virtio-mmio, ACPI) it is virtio_mmio + virtio_blk, loaded only here.
 . "$RVIRTIO_LIB"
 
-reps=$(sed -n 's/.*rvbench.reps=\([0-9]*\).*/\1/p' /proc/cmdline)
-secs=$(sed -n 's/.*rvbench.secs=\([0-9]*\).*/\1/p' /proc/cmdline)
-reps=${reps:-3}
-secs=${secs:-5}
+reps=$(bench_arg reps 3)
+secs=$(bench_arg secs 5)
 case $RVIRTIO_MACHINE in
 microvm*)
 	dev=$(mmio_devices)
@@ -32,11 +30,6 @@ check "modprobe rvirtio_blk prefix=rvd" modprobe rvirtio_blk prefix=rvd
 # Nothing binds automatically from here on.
 [ -e "$dev/driver" ] && echo "$addr" >"$dev/driver/unbind"
 
-bind() { # DRIVER (of the device's bus: PCI or platform)
-	echo "$1" >"$dev/driver_override"
-	echo "$addr" >"${dev%/devices/*}/drivers_probe"
-	expect_eq "bound" "$(driver_of "$dev")" "$1"
-}
 unbind() {
 	echo "$addr" >"$dev/driver/unbind"
 }
@@ -65,7 +58,7 @@ while [ $r -le "$reps" ]; do
 	order="$c_driver rvirtio_blk"
 	[ $((r % 2)) -eq 0 ] && order="rvirtio_blk $c_driver"
 	for d in $order; do
-		bind $d
+		bind_override "$dev" $d
 		sleep 1
 		disk=$(disk_of $d)
 		[ -n "$disk" ] || fail "no disk for $d"

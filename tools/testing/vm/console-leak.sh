@@ -21,22 +21,6 @@
 check "kmemleak is active" test -w /sys/kernel/debug/kmemleak
 dmesg_has "kmemleak: Kernel memory leak detector disabled" && fail "kmemleak is disabled"
 
-# port_named NAME: the /dev node of the port named NAME (waits up to 20 s).
-port_named() {
-	_n=0
-	while [ $_n -lt 200 ]; do
-		for _p in /sys/class/virtio-ports/*; do
-			if [ "$(cat "$_p/name" 2>/dev/null)" = "$1" ] && [ -e "/dev/${_p##*/}" ]; then
-				echo "/dev/${_p##*/}"
-				return 0
-			fi
-		done
-		_n=$((_n + 1))
-		sleep 0.1
-	done
-	return 1
-}
-
 ports_io() {
 	p1=$(port_named rvirtio.open) || fail "no rvirtio.open, $1"
 	p2=$(port_named rvirtio.closed) || fail "no rvirtio.closed, $1"

@@ -28,22 +28,6 @@
 # rvirtio-qemu: -device virtserialport,bus=vser0.0,chardev=p2,name=rvirtio.two,id=vp2,nr=2
 . "$RVIRTIO_LIB"
 
-# port_named NAME: the /dev node of the port named NAME (waits up to 20 s).
-port_named() {
-	_n=0
-	while [ $_n -lt 200 ]; do
-		for _p in /sys/class/virtio-ports/*; do
-			if [ "$(cat "$_p/name" 2>/dev/null)" = "$1" ] && [ -e "/dev/${_p##*/}" ]; then
-				echo "/dev/${_p##*/}"
-				return 0
-			fi
-		done
-		_n=$((_n + 1))
-		sleep 0.1
-	done
-	return 1
-}
-
 check "modprobe rvirtio_console" modprobe rvirtio_console
 p1=$(port_named rvirtio.test) || fail "no port named rvirtio.test"
 p2=$(port_named rvirtio.two) || fail "no port named rvirtio.two"

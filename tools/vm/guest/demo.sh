@@ -60,6 +60,38 @@ for b in /sys/block/vd*; do
 	fi
 done
 
+# The NIC is on QEMU's user network: the guest is 10.0.2.15, and QEMU's
+# gateway 10.0.2.2 answers pings (run-demo).
+for n in $(net_ifaces rvirtio_net); do
+	step "network interface $n ($(ethtool -i "$n" | sed -n 's/^driver: //p'), $(cat "/sys/class/net/$n/address"))"
+	ip link set "$n" up && ip addr add 10.0.2.15/24 dev "$n"
+	i=0
+	while [ "$(cat "/sys/class/net/$n/carrier" 2>/dev/null)" != 1 ] && [ $i -lt 50 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "  link $(cat "/sys/class/net/$n/operstate"), address $(ip -4 -o addr show dev "$n" | awk '{ print $4 }')," \
+		"MTU $(cat "/sys/class/net/$n/mtu")"
+	if ping -c 3 -W 5 10.0.2.2 >/tmp/ping.out 2>&1; then
+		echo "  ping 10.0.2.2 (QEMU's gateway): $(sed -n 's/.* \([0-9]* packets transmitted.*\)/\1/p' /tmp/ping.out)"
+	else
+		echo "  ping 10.0.2.2 FAILED: $(tail -n 2 /tmp/ping.out | tr '\n' ' ')"
+	fi
+done
+
+p=$(port_named rvirtio.demo)
+if [ -n "$p" ]; then
+	step "virtserialport rvirtio.demo: $p"
+	exec 3<>"$p"
+	echo "hello from the guest's $p" >&3
+	ans=$(timeout 10 head -n 1 <&3)
+	case $ans in
+	"ack "*) echo "  sent a line to the host, which acknowledged its ${ans#ack } bytes" ;;
+	*) echo "  sent a line to the host: no acknowledgement within 10 s" ;;
+	esac
+	exec 3>&-
+fi
+
 step "KUnit suites of the test modules, run as each loads"
 for m in $(modules); do
 	modprobe "$m" || echo "  FAILED to load $m"

@@ -277,3 +277,37 @@ net_transfer() {
 	rm -f /tmp/recv.bin
 }
 
+
+# bench_arg NAME DEFAULT: the value of rvbench.NAME= on the kernel command
+# line (the benchmarks' parameters, tools/bench/*/run), or DEFAULT.
+bench_arg() {
+	_v=$(sed -n "s/.*rvbench\.$1=\([A-Za-z0-9_.-]*\).*/\1/p" /proc/cmdline)
+	echo "${_v:-$2}"
+}
+
+# bind_override DEVICE DRIVER: bind the sysfs DEVICE (unbound) to DRIVER
+# through driver_override, whatever DRIVER's ID table says (the benchmarks
+# alternate the C and the Rust driver on one device this way).
+bind_override() {
+	echo "$2" >"$1/driver_override"
+	basename "$1" >"${1%/devices/*}/drivers_probe"
+	expect_eq "$(basename "$1") bound" "$(driver_of "$1")" "$2"
+}
+
+# port_named NAME: the /dev node of the virtio port named NAME (its
+# /sys/class/virtio-ports/*/name, with the C virtio_console and with
+# rvirtio_console alike); waits up to 20 s.
+port_named() {
+	_n=0
+	while [ $_n -lt 200 ]; do
+		for _p in /sys/class/virtio-ports/*; do
+			if [ "$(cat "$_p/name" 2>/dev/null)" = "$1" ] && [ -e "/dev/${_p##*/}" ]; then
+				echo "/dev/${_p##*/}"
+				return 0
+			fi
+		done
+		_n=$((_n + 1))
+		sleep 0.1
+	done
+	return 1
+}

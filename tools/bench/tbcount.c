@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * QEMU TCG plugin for tools/bench/blk/count: counts the guest instructions
+ * QEMU TCG plugin for tools/bench/blk/count and tools/bench/net/count: counts the guest instructions
  * executed per translation block start address, and writes a snapshot of
  * the counts (OUT-N.txt: "vaddr instructions executions" per line) each
  * time the guest runs the block at address "trigger" (the guest script

@@ -1,16 +1,19 @@
 # SPDX-License-Identifier: GPL-2.0
-"""The report of tools/bench/blk/run: statistics, CSV and a PNG plot.
+"""The report of the driver benchmarks (tools/bench/blk/run, net/run,
+console/run): statistics, CSV and a PNG plot.
 
-usage: report.py CONSOLE_LOG REPS SECONDS WHERE OUT_DIR PINNING
+usage: report.py CONSOLE_LOG OUT_DIR PINNING TITLE [SHORT_TITLE]
 
-Reads the guest's "BENCH driver workload rep iops" lines. For each
-workload and each repetition with both drivers, the ratio is Rust IOPS / C
-IOPS; over the repetitions it prints the mean, the median, a 95% confidence
-interval of the mean (Student's t-interval: mean +- t(0.975, n-1) * s /
-sqrt(n), s the sample standard deviation; no interval with n = 1) and the
-minimum and maximum. Writes OUT_DIR/run.csv (every run), summary.csv (per
-workload) and summary.png (one bar per workload, Rust/C with its interval;
-python3-matplotlib, else gnuplot, else skipped with a message).
+Reads the guest's "BENCH driver workload rep value [unit]" lines (driver
+C or Rust; unit defaults to IOPS; higher values are better). For each
+workload and each repetition with both drivers, the ratio is Rust / C; over
+the repetitions it prints the mean, the median, a 95% confidence interval
+of the mean (Student's t-interval: mean +- t(0.975, n-1) * s / sqrt(n), s
+the sample standard deviation; no interval with n = 1) and the minimum and
+maximum. Writes OUT_DIR/run.csv (every run), summary.csv (per workload)
+and summary.png (one bar per workload, Rust/C with its interval, titled
+SHORT_TITLE or TITLE; python3-matplotlib, else gnuplot, else skipped with
+a message).
 """
 
 import collections
@@ -61,7 +64,7 @@ def plot_matplotlib(rows, title, path):
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.bar(names, means, yerr=err, capsize=6, color="#4c72b0")
     ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
-    ax.set_ylabel("Rust/C IOPS (mean, 95% t-interval)")
+    ax.set_ylabel("Rust/C (mean, 95% t-interval)")
     ax.set_title(title, fontsize=9)
     for i, m in enumerate(means):
         ax.annotate(f"{m:.2f}", (i, m), textcoords="offset points", xytext=(14, 2), fontsize=8)
@@ -79,7 +82,7 @@ def plot_gnuplot(rows, title, path, out):
     script = f"""set terminal png size 820,420 noenhanced
 set output '{path}'
 set title "{title}" font ",9"
-set ylabel "Rust/C IOPS (mean, 95% t-interval)"
+set ylabel "Rust/C (mean, 95% t-interval)"
 set style fill solid 0.6
 set boxwidth 0.6
 set yrange [0:*]
@@ -110,32 +113,35 @@ def plot(rows, title, out):
 
 
 def main():
-    log, reps, secs, where, out, pinning = sys.argv[1:7]
-    runs = collections.defaultdict(dict)  # workload -> {(driver, rep): iops}
+    if len(sys.argv) not in (5, 6):
+        sys.exit("usage: report.py CONSOLE_LOG OUT_DIR PINNING TITLE [SHORT_TITLE]")
+    log, out, pinning, title = sys.argv[1:5]
+    short = sys.argv[5] if len(sys.argv) == 6 else title
+    runs = collections.defaultdict(dict)  # workload -> {(driver, rep): value}
+    units = {}
     order = []
     for line in open(log, errors="replace"):
         p = line.split()
-        if len(p) == 5 and p[0] == "BENCH":
-            _, drv, wl, rep, iops = p
+        if len(p) in (5, 6) and p[0] == "BENCH":
+            drv, wl, rep, value = p[1:5]
             if wl not in order:
                 order.append(wl)
+            units[wl] = p[5] if len(p) == 6 else "IOPS"
             try:
-                runs[wl][(drv, int(rep))] = float(iops)
+                runs[wl][(drv, int(rep))] = float(value)
             except ValueError:
                 pass
-    extra = os.environ.get("RVBENCH_DEVICE_OPTS", "")
-    title = (f"rvirtio_blk vs C virtio_blk: {where}, null-co, 2 queues, 2 vCPUs (TCG), "
-             f"{reps} alternating repetitions of {secs} s" + (f", device options {extra}" if extra else ""))
     print(title)
     print(f"vCPU threads: {pinning}")
-    print("ratio = Rust IOPS / C IOPS per repetition; 95% CI: Student's t-interval of the mean ratio")
-    print(f"{'workload':<18} {'C IOPS':>8} {'Rust IOPS':>9} {'mean':>6} {'median':>6} {'95% CI':>13}  min..max")
+    print("ratio = Rust / C per repetition (higher is better for both); "
+          "95% CI: Student's t-interval of the mean ratio")
+    print(f"{'workload':<18} {'unit':>7} {'C':>9} {'Rust':>9} {'mean':>6} {'median':>6} {'95% CI':>13}  min..max")
     with open(os.path.join(out, "run.csv"), "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["workload", "driver", "rep", "iops"])
+        w.writerow(["workload", "driver", "rep", "value", "unit"])
         for wl in order:
-            for (drv, rep), iops in sorted(runs[wl].items(), key=lambda kv: (kv[0][1], kv[0][0])):
-                w.writerow([wl, drv, rep, f"{iops:.0f}"])
+            for (drv, rep), v in sorted(runs[wl].items(), key=lambda kv: (kv[0][1], kv[0][0])):
+                w.writerow([wl, drv, rep, f"{v:.1f}", units[wl]])
     rows = []
     for wl in order:
         r = runs[wl]
@@ -149,9 +155,10 @@ def main():
         ci = interval(ratios)
         row = {
             "workload": wl,
+            "unit": units[wl],
             "n": len(ratios),
-            "c_iops": statistics.fmean(c),
-            "rust_iops": statistics.fmean(rs),
+            "c": statistics.fmean(c),
+            "rust": statistics.fmean(rs),
             "ratio_mean": statistics.fmean(ratios),
             "ratio_median": statistics.median(ratios),
             "ci_low": ci[0] if ci else None,
@@ -161,22 +168,22 @@ def main():
         }
         rows.append(row)
         cis = f"{ci[0]:.2f}..{ci[1]:.2f}" if ci else "n/a (n=1)"
-        print(f"{wl:<18} {row['c_iops']:>8.0f} {row['rust_iops']:>9.0f} {row['ratio_mean']:>6.2f} "
+        print(f"{wl:<18} {row['unit']:>7} {row['c']:>9.0f} {row['rust']:>9.0f} {row['ratio_mean']:>6.2f} "
               f"{row['ratio_median']:>6.2f} {cis:>13}  {row['min']:.2f}..{row['max']:.2f}")
     with open(os.path.join(out, "summary.csv"), "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["workload", "n", "c_iops_mean", "rust_iops_mean", "ratio_mean", "ratio_median",
+        w.writerow(["workload", "unit", "n", "c_mean", "rust_mean", "ratio_mean", "ratio_median",
                     "ci95_low", "ci95_high", "ratio_min", "ratio_max", "interval", "pinning", "setup"])
         for row in rows:
             fmt = lambda v: "" if v is None else f"{v:.4f}"  # noqa: E731
-            w.writerow([row["workload"], row["n"], f"{row['c_iops']:.0f}", f"{row['rust_iops']:.0f}",
+            w.writerow([row["workload"], row["unit"], row["n"], f"{row['c']:.1f}", f"{row['rust']:.1f}",
                         fmt(row["ratio_mean"]), fmt(row["ratio_median"]), fmt(row["ci_low"]),
                         fmt(row["ci_high"]), fmt(row["min"]), fmt(row["max"]), "student-t 95%",
                         pinning, title])
     print(f"csv: {os.path.join(out, 'run.csv')}, {os.path.join(out, 'summary.csv')}")
     if rows:
         try:
-            print(plot(rows, title if len(title) < 100 else title[:title.index(", null-co")] + f", {reps}x{secs} s", out))
+            print(plot(rows, short, out))
         except Exception as e:  # a plot must not lose the numbers
             print(f"plot: failed: {e}")
     return 0
