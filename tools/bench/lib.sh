@@ -30,8 +30,10 @@ bench_pin_start() {
 }
 
 bench_pin_stop() {
+	# pin-vcpus may have ended on its own (no QMP): neither kill nor wait
+	# may end the caller (set -e).
 	if [ -n "$bench_pinner" ]; then
-		kill "$bench_pinner" 2>/dev/null
+		kill "$bench_pinner" 2>/dev/null || true
 		wait "$bench_pinner" 2>/dev/null || true
 		bench_pinner=
 	fi

@@ -112,6 +112,11 @@ def plot(rows, title, out):
             "(tools/setup/deps.sh installs python3-matplotlib; or apt-get install gnuplot-nox)")
 
 
+def fmt_value(v):
+    """A measured value: whole units from 100 up, else 3 significant digits."""
+    return f"{v:.0f}" if abs(v) >= 100 else f"{v:.3g}"
+
+
 def main():
     if len(sys.argv) not in (5, 6):
         sys.exit("usage: report.py CONSOLE_LOG OUT_DIR PINNING TITLE [SHORT_TITLE]")
@@ -168,7 +173,7 @@ def main():
         }
         rows.append(row)
         cis = f"{ci[0]:.2f}..{ci[1]:.2f}" if ci else "n/a (n=1)"
-        print(f"{wl:<18} {row['unit']:>7} {row['c']:>9.0f} {row['rust']:>9.0f} {row['ratio_mean']:>6.2f} "
+        print(f"{wl:<18} {row['unit']:>7} {fmt_value(row['c']):>9} {fmt_value(row['rust']):>9} {row['ratio_mean']:>6.2f} "
               f"{row['ratio_median']:>6.2f} {cis:>13}  {row['min']:.2f}..{row['max']:.2f}")
     with open(os.path.join(out, "summary.csv"), "w", newline="") as f:
         w = csv.writer(f)

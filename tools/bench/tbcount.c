@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * QEMU TCG plugin for tools/bench/blk/count and tools/bench/net/count: counts the guest instructions
- * executed per translation block start address, and writes a snapshot of
- * the counts (OUT-N.txt: "vaddr instructions executions" per line) each
- * time the guest runs the block at address "trigger" (the guest script
- * calls sync(2), so the trigger is ksys_sync). Deterministic, unlike wall
+ * QEMU TCG plugin for tools/bench/blk/count and tools/bench/net/count:
+ * counts the guest instructions executed per translation block start
+ * address, and writes a snapshot of the counts (OUT-N.txt: "vaddr
+ * instructions executions" per line) each time the guest runs the block at
+ * address "trigger" (the guest script calls sync(2), so the trigger is
+ * ksys_sync). Deterministic, unlike wall
  * time under TCG on a shared machine.
  *
  * Written for the plugin API version 1 of the host's QEMU 7.2, whose

@@ -7,8 +7,8 @@ functions.
 The guest script prints "COUNT <key> <numbers...>" lines (counters read
 around the window) and "COUNT SYM <address> <type> <name> [module]" lines
 (the loaded modules' /proc/kallsyms); the plugin writes snap-N.txt at each
-sync(2) of the guest; a window is between two of them (0 and 1 unless
-the guest counts several windows in one boot).
+sync(2) of the guest, 0 and 1 being the window's ends (one window per
+boot).
 """
 
 import bisect
@@ -18,7 +18,7 @@ import collections
 class Window:
     """The counted window of one count run."""
 
-    def __init__(self, log, sysmap, out, snaps=(0, 1)):
+    def __init__(self, log, sysmap, out):
         syms, self.stat = [], {}
         for line in open(sysmap):
             a, t, n = line.split()[:3]
@@ -40,7 +40,7 @@ class Window:
         syms.sort()
         self.syms = syms
         self.addrs = [a for a, _ in syms]
-        (self.s0, self.e0), (self.s1, self.e1) = self._load(out, snaps[0]), self._load(out, snaps[1])
+        (self.s0, self.e0), (self.s1, self.e1) = self._load(out, 0), self._load(out, 1)
         # Instructions per function in the window.
         self.per = collections.Counter()
         for a, ins in self.s1.items():

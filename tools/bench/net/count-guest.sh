@@ -1,10 +1,12 @@
 #!/bin/sh
-# Guest half of tools/bench/net/count: for each driver in turn (C:
-# virtio_pci + virtio_net, then rvirtio_net), binds both NICs to it, runs
-# one workload of tools/bench/net/run between nsa and nsb, and calls
-# sync(2) at the start and the end of a window of SECS seconds in the
-# middle of it (the host's TCG plugin snapshots its counts at each sync:
-# snapshots 0 and 1 are the C driver's window, 2 and 3 rvirtio_net's).
+# Guest half of tools/bench/net/count: binds both NICs to one driver
+# (rvbench.drv: virtio-pci, the C virtio_pci + virtio_net, or
+# rvirtio_net), runs one workload of tools/bench/net/run between nsa and
+# nsb, and calls sync(2) at the start and the end of a window of SECS
+# seconds in the middle of it (the host's TCG plugin snapshots its counts
+# at each sync: snapshots 0 and 1). One driver per boot: in a boot that
+# alternated them, the first sync after the switch left no snapshot (twice
+# in two runs), so the second driver's window was the wrong one.
 # Around each window it prints "COUNT <label>-n1" and "-n2" lines: the
 # sender's tx_packets, the receiver's rx_packets, the NICs' interrupts
 # (/proc/interrupts, their MSI-X vectors) and, for rvirtio_net, their kicks
@@ -14,6 +16,7 @@
 
 secs=$(bench_arg secs 5)
 wl=$(bench_arg wl udp64)
+drv=$(bench_arg drv rvirtio_net)
 devs="/sys/bus/pci/devices/0000:00:05.0 /sys/bus/pci/devices/0000:00:06.0"
 
 check "modprobe virtio_pci virtio_net rvirtio_net" modprobe -a virtio_pci virtio_net rvirtio_net
@@ -71,7 +74,7 @@ load() {
 	esac
 }
 
-for drv in virtio-pci rvirtio_net; do
+for drv in $drv; do
 	for d in $devs; do
 		bind_override "$d" "$drv" >/dev/null
 	done

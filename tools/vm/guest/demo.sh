@@ -37,6 +37,9 @@ for m in $(modules -v); do
 	fi
 done
 
+step "the drivers' kernel messages"
+dmesg | grep -E '^\[[ 0-9.]*\] rvirtio' | sed 's/^\[[ 0-9.]*\] /  /'
+
 step "devices after loading"
 for d in /sys/bus/pci/devices/*; do
 	[ "$(cat "$d/vendor")" = 0x1af4 ] || continue
@@ -54,9 +57,17 @@ for b in /sys/block/vd*; do
 	step "disk $(basename "$b"): $(($(cat "$b/size") / 2048)) MiB, $(cat "$b/queue/logical_block_size")-byte blocks"
 	echo "  serial '$(cat "$b/serial")', $(cat "$b/cache_type") cache, $(ls -d "$b"/mq/* | wc -l) hardware queue(s)," \
 		"discard up to $(($(cat "$b/queue/discard_max_hw_bytes") >> 20)) MiB"
-	if mkfs.ext4 -q -F "$d" && mkdir -p /mnt/demo && mount "$d" /mnt/demo; then
+	# -q still says when the disk already holds a file system (a second
+	# run of the demo, whose disk image stays): nothing to show.
+	if mkfs.ext4 -q -F "$d" >/dev/null 2>&1 && mkdir -p /mnt/demo && mount "$d" /mnt/demo; then
 		echo "rvirtio" >/mnt/demo/hello && sync && umount /mnt/demo
-		e2fsck -f -n "$d" >/dev/null 2>&1 && echo "  ext4 made, written, checked clean"
+		if e2fsck -f -n "$d" >/dev/null 2>&1; then
+			echo "  ext4 made, written, checked clean"
+		else
+			echo "  ext4 made and written; e2fsck FOUND ERRORS"
+		fi
+	else
+		echo "  mkfs.ext4 or mount FAILED"
 	fi
 done
 
@@ -73,7 +84,8 @@ for n in $(net_ifaces rvirtio_net); do
 	echo "  link $(cat "/sys/class/net/$n/operstate"), address $(ip -4 -o addr show dev "$n" | awk '{ print $4 }')," \
 		"MTU $(cat "/sys/class/net/$n/mtu")"
 	if ping -c 3 -W 5 10.0.2.2 >/tmp/ping.out 2>&1; then
-		echo "  ping 10.0.2.2 (QEMU's gateway): $(sed -n 's/.* \([0-9]* packets transmitted.*\)/\1/p' /tmp/ping.out)"
+		echo "  ping 10.0.2.2 (QEMU's gateway): $(grep 'packets transmitted' /tmp/ping.out)"
+		echo "  $(grep '^round-trip' /tmp/ping.out)"
 	else
 		echo "  ping 10.0.2.2 FAILED: $(tail -n 2 /tmp/ping.out | tr '\n' ' ')"
 	fi
