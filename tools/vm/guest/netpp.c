@@ -73,6 +73,19 @@ static struct sockaddr_in addr_of(const char *ip, const char *port)
 	return a;
 }
 
+/* A socket of TYPE connected to IP:PORT. */
+static int connected(int type, const char *ip, const char *port)
+{
+	struct sockaddr_in a = addr_of(ip, port);
+	int s = socket(AF_INET, type, 0);
+
+	if (s < 0)
+		die("socket");
+	if (connect(s, (struct sockaddr *)&a, sizeof(a)))
+		die("connect");
+	return s;
+}
+
 static size_t size_arg(const char *s, size_t def)
 {
 	long v = s ? atol(s) : (long)def;
@@ -157,17 +170,11 @@ static int rr_server(char **argv)
 
 static int rr_client(char **argv)
 {
-	struct sockaddr_in a = addr_of(argv[0], argv[1]);
 	double secs = atof(argv[2]), t0, t;
 	size_t size = size_arg(argv[3], 1);
 	unsigned long n = 0;
-	int s;
+	int s = connected(SOCK_STREAM, argv[0], argv[1]);
 
-	s = socket(AF_INET, SOCK_STREAM, 0);
-	if (s < 0)
-		die("socket");
-	if (connect(s, (struct sockaddr *)&a, sizeof(a)))
-		die("connect");
 	nodelay(s);
 	memset(buf, 'r', size);
 	t0 = now();
@@ -234,17 +241,11 @@ static int udp_sink(char **argv)
 
 static int udp_flood(char **argv)
 {
-	struct sockaddr_in a = addr_of(argv[0], argv[1]);
 	double secs = atof(argv[2]), t0, t;
 	size_t size = size_arg(argv[3], 64);
 	unsigned long n = 0, dropped = 0;
-	int s;
+	int s = connected(SOCK_DGRAM, argv[0], argv[1]);
 
-	s = socket(AF_INET, SOCK_DGRAM, 0);
-	if (s < 0)
-		die("socket");
-	if (connect(s, (struct sockaddr *)&a, sizeof(a)))
-		die("connect");
 	memset(buf, 'u', size);
 	t0 = now();
 	do {
