@@ -288,7 +288,6 @@ impl ConsoleDev {
         drop(ctrl.cdevs.get_mut(idx(id)).and_then(Option::take));
     }
 
-
     fn act(&self, ctrl: &mut Ctrl, a: Action<'_>) {
         match a {
             Action::Add(id) => {
@@ -399,12 +398,11 @@ pub struct ConsoleData {
 impl Driver for RvirtioConsole {
     const DEVICE_ID: DeviceId = DeviceId::CONSOLE;
     const NAME: &'static CStr = c"rvirtio_console";
-    const FEATURES: DriverFeatures<'static> =
-        DriverFeatures::new(
-            Features::single(feature::SIZE)
-                .with(feature::MULTIPORT)
-                .with(feature::EMERG_WRITE),
-        );
+    const FEATURES: DriverFeatures<'static> = DriverFeatures::new(
+        Features::single(feature::SIZE)
+            .with(feature::MULTIPORT)
+            .with(feature::EMERG_WRITE),
+    );
     type Data = ConsoleData;
 
     fn force_legacy() -> bool {

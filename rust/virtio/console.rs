@@ -169,9 +169,7 @@ pub fn check_size(cols: u16, rows: u16) -> Result<(u16, u16), CtrlError> {
 /// Reads and checks the window size in the configuration (SIZE):
 /// `read16(offset)` reads a 16-bit configuration field (`None` on a
 /// transport error, which is returned as `Short(0)`).
-pub fn config_size(
-    mut read16: impl FnMut(usize) -> Option<u16>,
-) -> Result<(u16, u16), CtrlError> {
+pub fn config_size(mut read16: impl FnMut(usize) -> Option<u16>) -> Result<(u16, u16), CtrlError> {
     let cols = read16(wire::config::COLS).ok_or(CtrlError::Short(0))?;
     let rows = read16(wire::config::ROWS).ok_or(CtrlError::Short(0))?;
     check_size(cols, rows)

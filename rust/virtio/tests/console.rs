@@ -10,11 +10,11 @@
 use proptest::prelude::*;
 use rvirtio_core::{
     console::{
-        check_name, check_size, config_size, device_ready, emerg_words, nr_ports, nr_queues, parse, port_of_queue, port_open, port_ready,
-        rx_queue, tx_queue,
+        check_name, check_size, config_size, device_ready, emerg_words, nr_ports, nr_queues, parse,
+        port_of_queue, port_open, port_ready, rx_queue, tx_queue,
         wire::{config, event, feature, Control, CONTROL_LEN},
-        Action, ConfigError, CtrlError, CtrlState, DeviceMsg, Outcome, PortState, Ports, Violations,
-        CTRL_RX, CTRL_TX, EMERG_DUMP_LEN, MAX_PORTS, NAME_MAX,
+        Action, ConfigError, CtrlError, CtrlState, DeviceMsg, Outcome, PortState, Ports,
+        Violations, CTRL_RX, CTRL_TX, EMERG_DUMP_LEN, MAX_PORTS, NAME_MAX,
     },
     wire::ByteOrder,
 };

@@ -2,9 +2,12 @@
 # EMERG_WRITE: rvirtio_console negotiates it when the device offers it
 # (QEMU's emergency-write=on) and writes panic output through the
 # configuration field emerg_wr, without the virtqueues; QEMU sends each
-# byte to port 0's chardev, here a host socket served by
-# console-emerg.host. hvc0 is not the kernel console (console=ttyS0 only),
-# so kernel messages reach that socket through emerg_wr or not at all. The
+# byte to port 0's chardev, here a file in the run's directory (the
+# runner's sockets= gives its path) that console-emerg.host reads. A file,
+# not a socket: QEMU writes each emergency byte once and drops it when a
+# socket is full, which a byte per write fills in a few hundred bytes.
+# hvc0 is not the kernel console (console=ttyS0 only), so kernel messages
+# reach that file through emerg_wr or not at all. The
 # guest writes a mark to the kernel log and crashes (sysrq c: a panic,
 # announced with RVIRTIO-EXPECT-PANIC, tools/vm/run); the host script
 # checks that the mark and the panic message arrived. Over PCI (pc) and
@@ -12,7 +15,7 @@
 # rvirtio-test: timeout=300 machines=pc,microvm,microvm-v2 sockets=con
 # rvirtio-qemu[pc]: -device virtio-serial-pci,id=vser0,disable-legacy=on,emergency-write=on,addr=0x5
 # rvirtio-qemu[microvm*]: -device virtio-serial-device,id=vser0,emergency-write=on
-# rvirtio-qemu: -chardev socket,id=con,path=@SOCK:con@,server=on,wait=off
+# rvirtio-qemu: -chardev file,id=con,path=@SOCK:con@
 # rvirtio-qemu: -device virtconsole,bus=vser0.0,chardev=con,id=vcon,nr=0
 . "$RVIRTIO_LIB"
 
@@ -26,13 +29,10 @@ neg=$(sed -n 's/^negotiated: Features(0x\([0-9a-f_]*\)).*/\1/p' "$info" | tr -d 
 echo "ok: EMERG_WRITE negotiated (0x$neg)"
 grep -q '^hvc' /proc/consoles && { cat /proc/consoles; fail "hvc is a kernel console here"; }
 
-step "the host is connected (it types a line into hvc0)"
-line=$(timeout 120 head -n 1 /dev/hvc0 | tr -d '\r')
-expect_eq "the host's line on hvc0" "$line" "host-ready"
-
 step "a panic: its output reaches the host through emerg_wr"
 echo "RVIRTIO-EMERG-MARK before the crash" >/dev/kmsg
 echo RVIRTIO-EXPECT-PANIC
+sleep 1
 echo c >/proc/sysrq-trigger
 sleep 30
 fail "sysrq c did not panic the guest"
