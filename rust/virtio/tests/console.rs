@@ -455,5 +455,5 @@ fn emergency_write_words() {
     assert_eq!(w, [u32::from(b'o'), u32::from(b'k'), 10, u32::from(b'!')]);
     assert_eq!(emerg_words(&[0; 4]).count(), 0);
     assert_eq!(emerg_words(&[0xff]).collect::<Vec<_>>(), [0xff]);
-    assert!(EMERG_DUMP_LEN >= 4096);
+    const { assert!(EMERG_DUMP_LEN >= 4096) };
 }
