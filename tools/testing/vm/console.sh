@@ -63,7 +63,9 @@ fi
 echo "ok: the console port is hvc0, not a character device"
 
 step "a shell on hvc0, a kernel message through hvc0"
-setsid sh -c 'exec sh -i </dev/hvc0 >/dev/hvc0 2>&1' &
+# sigdfl (tools/vm/guest/sigdfl.c): '&' would start the shell with SIGINT
+# ignored for good, and ^C on hvc0 would interrupt nothing.
+setsid sigdfl sh -c 'exec sh -i </dev/hvc0 >/dev/hvc0 2>&1' &
 echo "RVIRTIO-KMSG-MARK after load" >/dev/kmsg
 
 step "1 MiB guest to host, byte-exact"
