@@ -12,6 +12,9 @@
 //! is failed. Each port is a character device `/dev/vportNpM` in the class
 //! `virtio-ports` with a `name` attribute ([`port`]).
 //!
+//! With EMERG_WRITE, oops and panic output is written through the
+//! configuration field `emerg_wr`, without the queues (`emerg`).
+//!
 //! Control messages are handled in a work item (making a port sleeps);
 //! data queues are drained in the interrupt handler. Removal takes every
 //! port's queues away and wakes its sleepers (open files get `ENODEV`)

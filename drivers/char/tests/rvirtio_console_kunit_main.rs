@@ -167,6 +167,8 @@ mod tests {
             &b""[..],
             b"a/b",
             b"..",
+            b".",
+            b"tab\tin",
             b"nul\0in",
             b"\x1b[2J",
             b"\xff",
