@@ -12,6 +12,9 @@
 //! is failed. Each port is a character device `/dev/vportNpM` in the class
 //! `virtio-ports` with a `name` attribute ([`port`]).
 //!
+//! With EMERG_WRITE, oops and panic output is written through the
+//! configuration field `emerg_wr`, without the queues (`emerg`).
+//!
 //! Control messages are handled in a work item (making a port sleeps);
 //! data queues are drained in the interrupt handler. Removal takes every
 //! port's queues away and wakes its sleepers (open files get `ENODEV`)
@@ -43,8 +46,14 @@ pub mod hvc;
 #[path = "../../rust/kext/chardev.rs"]
 pub mod chardev;
 
+#[path = "../../rust/kext/kmsg_dump.rs"]
+pub mod kmsg_dump;
+
 #[path = "rvirtio_console/port.rs"]
 mod port;
+
+#[path = "rvirtio_console/emerg.rs"]
+mod emerg;
 
 use kext::{
     dma::{DmaDevice, MappedBuffer},
@@ -62,7 +71,7 @@ use virtio::{
     console::{
         self as proto,
         wire::{config, feature},
-        Action, CtrlError, PortState, Ports, Violations, CTRL_RX, CTRL_TX, RX_BUF_LEN,
+        Action, CtrlState, Outcome, PortState, CTRL_RX, CTRL_TX, RX_BUF_LEN,
     },
     features::{DriverFeatures, Features},
     queue::Buf,
@@ -109,9 +118,10 @@ struct Table {
 /// Control state, in process context.
 struct Ctrl {
     states: KVec<PortState>,
-    violations: Violations,
-    failed: bool,
+    state: CtrlState,
     cdevs: KVec<Option<chardev::Registration<Port>>>,
+    /// The emergency writer (EMERG_WRITE), from `ready` to `remove`.
+    emerg: Option<kmsg_dump::Registration<emerg::Emerg>>,
 }
 
 /// One console device.
@@ -122,6 +132,7 @@ pub struct ConsoleDev {
     order: ByteOrder,
     multiport: bool,
     size: bool,
+    emerg_write: bool,
     nr_ports: u32,
     index: IdaId<'static>,
     parent: ARef<Device>,
@@ -280,27 +291,6 @@ impl ConsoleDev {
         drop(ctrl.cdevs.get_mut(idx(id)).and_then(Option::take));
     }
 
-    fn violation(&self, ctrl: &mut Ctrl, e: CtrlError) {
-        let (n, fail) = ctrl.violations.record();
-        if n <= VIOLATION_LIMIT {
-            dev_warn!(
-                self.parent,
-                "control message refused: {:?} ({} of {})\n",
-                e,
-                n,
-                VIOLATION_LIMIT
-            );
-        }
-        if fail {
-            dev_err!(
-                self.parent,
-                "too many protocol violations: failing the device\n"
-            );
-            ctrl.failed = true;
-            self.status.fail();
-        }
-    }
-
     fn act(&self, ctrl: &mut Ctrl, a: Action<'_>) {
         match a {
             Action::Add(id) => {
@@ -341,15 +331,36 @@ impl ConsoleDev {
     }
 
     fn control_message(&self, buf: &[u8]) {
-        let mut ctrl = self.ctrl.lock();
-        if ctrl.failed {
-            return;
+        let mut guard = self.ctrl.lock();
+        let ctrl = &mut *guard;
+        match ctrl.state.handle(&mut ctrl.states, buf, self.order) {
+            Outcome::Act(a) => self.act(ctrl, a),
+            Outcome::Refused { err, count } => dev_warn!(
+                self.parent,
+                "control message refused: {:?} ({} of {})\n",
+                err,
+                count,
+                VIOLATION_LIMIT
+            ),
+            Outcome::Fail(err) => {
+                dev_err!(
+                    self.parent,
+                    "control message refused: {:?}; too many protocol violations: failing the device\n",
+                    err
+                );
+                self.status.fail();
+            }
+            Outcome::Dropped => {}
         }
-        let msg = proto::parse(buf, self.order);
-        let r = msg.and_then(|m| Ports::resume(&mut ctrl.states).apply(m));
-        match r {
-            Ok(a) => self.act(&mut ctrl, a),
-            Err(e) => self.violation(&mut ctrl, e),
+    }
+
+    /// Applies the window size in the configuration (SIZE without
+    /// MULTIPORT) to port 0's console; a size with no rows or columns is
+    /// ignored.
+    fn config_resize(&self) {
+        match proto::config_size(|off| self.config.read_u16(off).ok()) {
+            Ok((cols, rows)) => self.resize(0, cols, rows),
+            Err(e) => dev_warn!(self.parent, "configuration size ignored: {:?}\n", e),
         }
     }
 
@@ -358,12 +369,7 @@ impl ConsoleDev {
             return;
         }
         if core::mem::take(&mut self.table.lock().config_pending) && self.size && !self.multiport {
-            if let (Ok(cols), Ok(rows)) = (
-                self.config.read_u16(config::COLS),
-                self.config.read_u16(config::ROWS),
-            ) {
-                self.resize(0, cols, rows);
-            }
+            self.config_resize();
         }
         if !self.multiport {
             return;
@@ -375,7 +381,7 @@ impl ConsoleDev {
             let buf = token.unmap();
             let n = core::cmp::min(len as usize, buf.len());
             self.control_message(buf.get(..n).unwrap_or(&[]));
-            if !self.ctrl.lock().failed {
+            if !self.ctrl.lock().state.failed() {
                 let _ = self.post_ctrl(q, buf);
             }
         });
@@ -395,8 +401,11 @@ pub struct ConsoleData {
 impl Driver for RvirtioConsole {
     const DEVICE_ID: DeviceId = DeviceId::CONSOLE;
     const NAME: &'static CStr = c"rvirtio_console";
-    const FEATURES: DriverFeatures<'static> =
-        DriverFeatures::new(Features::single(feature::SIZE).with(feature::MULTIPORT));
+    const FEATURES: DriverFeatures<'static> = DriverFeatures::new(
+        Features::single(feature::SIZE)
+            .with(feature::MULTIPORT)
+            .with(feature::EMERG_WRITE),
+    );
     type Data = ConsoleData;
 
     fn force_legacy() -> bool {
@@ -406,6 +415,7 @@ impl Driver for RvirtioConsole {
     fn probe(setup: &mut Setup<'_>) -> Result<ConsoleData> {
         let multiport = setup.has_feature(feature::MULTIPORT);
         let size = setup.has_feature(feature::SIZE);
+        let emerg_write = setup.has_feature(feature::EMERG_WRITE);
         let max = if multiport {
             setup.read_config(|r| r.read_u32(config::MAX_NR_PORTS))?
         } else {
@@ -442,6 +452,7 @@ impl Driver for RvirtioConsole {
                 order: ByteOrder::for_interface(setup.is_legacy()),
                 multiport,
                 size,
+                emerg_write,
                 nr_ports,
                 index,
                 parent: ARef::from(&**setup.device()),
@@ -455,9 +466,9 @@ impl Driver for RvirtioConsole {
                 }),
                 ctrl <- new_mutex!(Ctrl {
                     states,
-                    violations: Violations::new(VIOLATION_LIMIT),
-                    failed: false,
+                    state: CtrlState::new(VIOLATION_LIMIT),
                     cdevs,
+                    emerg: None,
                 }),
                 work <- new_work!("rvirtio_console::ConsoleDev::work"),
             }),
@@ -468,6 +479,13 @@ impl Driver for RvirtioConsole {
 
     fn ready(data: &ConsoleData, _dev: &Device<Bound>) -> Result {
         let d = &data.dev;
+        if d.emerg_write {
+            // Oops and panic output from now on, whatever the ports do.
+            match emerg::register(d.config.clone()) {
+                Ok(reg) => d.ctrl.lock().emerg = Some(reg),
+                Err(e) => dev_warn!(d.parent, "no emergency write: {:?}\n", e),
+            }
+        }
         if d.multiport {
             d.fill_ctrl()?;
             d.send_ctrl(&proto::device_ready(true, d.order));
@@ -537,6 +555,8 @@ impl Driver for RvirtioConsole {
         d.table.lock().removed = true;
         kext::workqueue::cancel_sync(&d.work);
         let mut ctrl = d.ctrl.lock();
+        // No dump reaches the device after this.
+        drop(ctrl.emerg.take());
         for id in 0..d.nr_ports {
             d.unplug(&mut ctrl, id);
         }

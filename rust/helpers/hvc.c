@@ -28,7 +28,7 @@
 #include <hvc_console.h>
 
 /* Bump on any change of the functions or structures below (kext::hvc::SHIM_ABI). */
-#define RVIRTIO_HVC_SHIM_ABI 1
+#define RVIRTIO_HVC_SHIM_ABI 2
 
 /* The hangup notifier's events (kext::hvc::Event). */
 #define RVIRTIO_HVC_OPEN 0
@@ -224,6 +224,21 @@ void rvirtio_hvc_resize(struct rvirtio_hvc *h, u16 cols, u16 rows)
 	struct winsize ws = { .ws_row = rows, .ws_col = cols };
 
 	hvc_resize(h->hp, ws);
+}
+
+/*
+ * The window size hvc holds for the terminal: the last resize, which hvc's
+ * work item hands to an open tty (tty_do_resize: TIOCGWINSZ, SIGWINCH).
+ */
+void rvirtio_hvc_winsize(struct rvirtio_hvc *h, u16 *cols, u16 *rows);
+void rvirtio_hvc_winsize(struct rvirtio_hvc *h, u16 *cols, u16 *rows)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&h->hp->lock, flags);
+	*cols = h->hp->ws.ws_col;
+	*rows = h->hp->ws.ws_row;
+	spin_unlock_irqrestore(&h->hp->lock, flags);
 }
 
 /* The terminal's hvc index N (the tty is hvcN). */

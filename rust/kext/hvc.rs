@@ -32,7 +32,7 @@ use kernel::{
 
 /// The version of the shim's ABI these declarations were written for; it
 /// must equal `RVIRTIO_HVC_SHIM_ABI` in `rust/helpers/hvc.c`.
-pub const SHIM_ABI: u32 = 1;
+pub const SHIM_ABI: u32 = 2;
 
 #[repr(C)]
 struct RawHvc {
@@ -61,6 +61,7 @@ unsafe extern "C" {
     fn rvirtio_hvc_kick();
     fn rvirtio_hvc_resize(h: *mut RawHvc, cols: u16, rows: u16);
     fn rvirtio_hvc_index(h: *mut RawHvc) -> c_int;
+    fn rvirtio_hvc_winsize(h: *mut RawHvc, cols: *mut u16, rows: *mut u16);
 }
 
 /// What happened to the terminal's tty ([`Operations::notify`]).
@@ -217,6 +218,17 @@ impl<T: Operations> Registration<T> {
     pub fn resize(&self, cols: u16, rows: u16) {
         // SAFETY: added and not removed (type invariant).
         unsafe { rvirtio_hvc_resize(self.raw.as_ptr(), cols, rows) };
+    }
+
+    /// The window size hvc holds, `(cols, rows)`: the last
+    /// [`resize`](Self::resize), which hvc hands to an open tty
+    /// (`TIOCGWINSZ`). Any context.
+    pub fn winsize(&self) -> (u16, u16) {
+        let (mut cols, mut rows) = (0, 0);
+        // SAFETY: added and not removed (type invariant); both pointers
+        // are valid for a write.
+        unsafe { rvirtio_hvc_winsize(self.raw.as_ptr(), &mut cols, &mut rows) };
+        (cols, rows)
     }
 
     /// # Safety

@@ -62,4 +62,13 @@ impl DeviceConfig {
             .write_config_u8(offset, value)
             .map_err(super::errno::transport)
     }
+
+    /// Writes a 32-bit field at `offset` (converted to the interface's
+    /// byte order), such as virtio-console's `emerg_wr`. Takes no lock and
+    /// does not sleep: usable from an oops or a panic.
+    pub fn write_u32(&self, offset: usize, value: u32) -> Result {
+        self.transport
+            .write_config_u32(offset, value)
+            .map_err(super::errno::transport)
+    }
 }

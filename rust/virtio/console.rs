@@ -147,6 +147,32 @@ pub enum CtrlError {
     /// A name that is empty, too long, or has a NUL, a `/` or a control
     /// character.
     Name,
+    /// A window size with no columns or no rows.
+    Size {
+        /// Columns.
+        cols: u16,
+        /// Rows.
+        rows: u16,
+    },
+}
+
+/// Checks a console's window size (from the configuration with SIZE, or
+/// a RESIZE message): a terminal has at least one column and one row. Any
+/// other `u16` pair is a size the tty takes as it is.
+pub fn check_size(cols: u16, rows: u16) -> Result<(u16, u16), CtrlError> {
+    if cols == 0 || rows == 0 {
+        return Err(CtrlError::Size { cols, rows });
+    }
+    Ok((cols, rows))
+}
+
+/// Reads and checks the window size in the configuration (SIZE):
+/// `read16(offset)` reads a 16-bit configuration field (`None` on a
+/// transport error, which is returned as `Short(0)`).
+pub fn config_size(mut read16: impl FnMut(usize) -> Option<u16>) -> Result<(u16, u16), CtrlError> {
+    let cols = read16(wire::config::COLS).ok_or(CtrlError::Short(0))?;
+    let rows = read16(wire::config::ROWS).ok_or(CtrlError::Short(0))?;
+    check_size(cols, rows)
 }
 
 /// Checks a port name: 1 to [`NAME_MAX`] bytes of UTF-8 with no NUL, no
@@ -176,10 +202,14 @@ pub fn parse(b: &[u8], order: ByteOrder) -> Result<DeviceMsg<'_>, CtrlError> {
             if payload.len() < RESIZE_LEN {
                 return Err(CtrlError::Short(b.len()));
             }
+            let (cols, rows) = check_size(
+                get16(payload, 0, order).ok_or(CtrlError::Short(b.len()))?,
+                get16(payload, 2, order).ok_or(CtrlError::Short(b.len()))?,
+            )?;
             DeviceMsg::Resize {
                 id: c.id,
-                cols: get16(payload, 0, order).ok_or(CtrlError::Short(b.len()))?,
-                rows: get16(payload, 2, order).ok_or(CtrlError::Short(b.len()))?,
+                cols,
+                rows,
             }
         }
         event::PORT_OPEN => match c.value {
@@ -387,4 +417,85 @@ impl Violations {
         self.seen = self.seen.saturating_add(1);
         (self.seen, self.seen == self.limit)
     }
+}
+
+/// What became of one control message ([`CtrlState::handle`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome<'m> {
+    /// It passed every check: the driver does this.
+    Act(Action<'m>),
+    /// Refused: the `count`th violation, below the limit.
+    Refused {
+        /// Why.
+        err: CtrlError,
+        /// Violations so far.
+        count: u32,
+    },
+    /// Refused, and the violation limit is reached: the driver fails the
+    /// device now (once) and posts no more control buffers.
+    Fail(CtrlError),
+    /// The device was failed before: the message is not even parsed.
+    Dropped,
+}
+
+/// The driver's control-message state besides the port table: every
+/// message from the device goes through [`CtrlState::handle`], which
+/// parses it, checks it against the ports, counts what is refused and
+/// decides when the device is failed. What the driver acts on is an
+/// [`Action`], at most one per message; the actions that allocate
+/// (`Add`, `Name`) are bounded by the port table (one port and one name
+/// per port id present), whatever the device sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CtrlState {
+    violations: Violations,
+    failed: bool,
+}
+
+impl CtrlState {
+    /// A fresh state; the device is failed at the `limit`th violation.
+    pub const fn new(limit: u32) -> Self {
+        Self {
+            violations: Violations::new(limit),
+            failed: false,
+        }
+    }
+
+    /// Whether the device was failed.
+    pub fn failed(&self) -> bool {
+        self.failed
+    }
+
+    /// Handles one control message `buf` (the used part of a buffer)
+    /// against the port table `states`.
+    pub fn handle<'m>(
+        &mut self,
+        states: &mut [PortState],
+        buf: &'m [u8],
+        order: ByteOrder,
+    ) -> Outcome<'m> {
+        if self.failed {
+            return Outcome::Dropped;
+        }
+        match parse(buf, order).and_then(|m| Ports::resume(states).apply(m)) {
+            Ok(a) => Outcome::Act(a),
+            Err(err) => match self.violations.record() {
+                (_, true) => {
+                    self.failed = true;
+                    Outcome::Fail(err)
+                }
+                (count, false) => Outcome::Refused { err, count },
+            },
+        }
+    }
+}
+
+/// The most bytes of the kernel log one emergency dump writes through
+/// `emerg_wr` (the newest ones: an oops or a panic report fits).
+pub const EMERG_DUMP_LEN: usize = 16384;
+
+/// The `emerg_wr` values that write `log` (§5.3.4: the device outputs the
+/// low byte of each write). NUL bytes are skipped: QEMU, which acts on a
+/// non-zero `emerg_wr` only, would drop them anyway.
+pub fn emerg_words(log: &[u8]) -> impl Iterator<Item = u32> + '_ {
+    log.iter().filter(|&&b| b != 0).map(|&b| u32::from(b))
 }

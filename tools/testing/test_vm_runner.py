@@ -2,7 +2,8 @@
 
 Boots real VMs (a few seconds each): a script's exit status comes back, a
 hung guest is killed and reported as hung (124), a guest that panics is
-reported as ending without a status (125), a guest the boot watchdog
+reported as ending without a status (125) unless its script announced the
+panic (RVIRTIO-EXPECT-PANIC: 0), a guest the boot watchdog
 kills leaves no QEMU behind, and the exit status comes back from microvm
 (virtio-mmio) with and without ACPI. Needs the initramfs
 (`make initramfs`).
@@ -87,6 +88,17 @@ class RunnerTest(unittest.TestCase):
 
     def test_panic_is_not_success(self):
         rc, err, _ = boot("echo c > /proc/sysrq-trigger; sleep 30\n", "--timeout", "60")
+        self.assertEqual(rc, 125)
+        self.assertIn("without reporting an exit status", err)
+
+    def test_announced_panic_is_success(self):
+        rc, err, _ = boot("echo RVIRTIO-EXPECT-PANIC; echo c > /proc/sysrq-trigger; sleep 30\n",
+                          "--timeout", "60")
+        self.assertEqual(rc, 0)
+        self.assertIn("panicked after RVIRTIO-EXPECT-PANIC", err)
+
+    def test_announced_panic_that_does_not_come_is_not_success(self):
+        rc, err, _ = boot("echo RVIRTIO-EXPECT-PANIC; poweroff -f\n", "--timeout", "60")
         self.assertEqual(rc, 125)
         self.assertIn("without reporting an exit status", err)
 

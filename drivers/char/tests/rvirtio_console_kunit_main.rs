@@ -3,14 +3,18 @@
 //! rvirtio_console_kunit: the KUnit suite `rvirtio_console`, in a module of
 //! its own.
 //!
-//! The suite tests what of rvirtio_console needs the kernel: the hvc and
-//! chardev shims' ABI and the layout of every structure and value mirrored
-//! between them and `rust/kext/{hvc,chardev}.rs`, and the control protocol
-//! (parsing, every validation case, the port state machine, the violation
-//! limit) as the kernel build compiles it; the same logic is tested on the
-//! host with property tests (`rust/virtio/tests/console.rs`). Loading the
-//! driver runs no test; loading this module runs the suite and nothing
-//! else.
+//! The suite tests what of rvirtio_console needs the kernel: the hvc,
+//! kmsg_dump and chardev shims' ABI and the layout of every structure and
+//! value mirrored between them and `rust/kext/{hvc,kmsg_dump,chardev}.rs`;
+//! the control protocol (parsing, every validation case, the port state
+//! machine, the violation limit) as the kernel build compiles it; the
+//! window size, from the configuration (SIZE) and from RESIZE, through the
+//! driver's functions to a real hvc terminal, with bad sizes refused; and a
+//! flood of control messages through a fixed pool of control buffers. The
+//! same logic is tested on the host with property tests
+//! (`rust/virtio/tests/console.rs`). Loading the driver runs no test;
+//! loading this module runs the suite, which adds (and removes) one hvc
+//! terminal and binds no device.
 
 use kernel::prelude::*;
 
@@ -25,6 +29,9 @@ pub mod hvc;
 
 #[path = "../../../rust/kext/chardev.rs"]
 pub mod chardev;
+
+#[path = "../../../rust/kext/kmsg_dump.rs"]
+pub mod kmsg_dump;
 
 module! {
     type: RvirtioConsoleKunit,
@@ -41,23 +48,25 @@ impl kernel::Module for RvirtioConsoleKunit {
         // The suite tests the shims this module linked: refuse a mismatch.
         hvc::check_abi()?;
         chardev::check_abi()?;
+        kmsg_dump::check_abi()?;
         Ok(RvirtioConsoleKunit)
     }
 }
 
 #[kunit_tests(rvirtio_console)]
 mod tests {
-    use kernel::prelude::*;
+    use kernel::{prelude::*, sync::Arc};
 
     use crate::virtio::{
         console::{
-            parse, port_open, port_ready,
-            wire::{event, Control, CONTROL_LEN},
-            Action, CtrlError, DeviceMsg, PortState, Ports, Violations, NAME_MAX,
+            config_size, parse, port_open, port_ready,
+            wire::{event, get16, Control, CONTROL_LEN},
+            Action, CtrlError, CtrlState, DeviceMsg, Outcome, PortState, Ports, Violations,
+            NAME_MAX, RX_BUF_LEN,
         },
         wire::ByteOrder,
     };
-    use crate::{chardev, hvc};
+    use crate::{chardev, hvc, kmsg_dump};
 
     const LE: ByteOrder = ByteOrder::Little;
 
@@ -89,6 +98,10 @@ mod tests {
         }
         for (field, rust) in chardev::layout() {
             assert_eq!(chardev::c_layout(field), Some(rust));
+        }
+        assert!(kmsg_dump::check_abi().is_ok());
+        for (field, rust) in kmsg_dump::layout() {
+            assert_eq!(kmsg_dump::c_layout(field), Some(rust));
         }
         // Three and six function pointers.
         let p = core::mem::size_of::<usize>();
@@ -154,6 +167,8 @@ mod tests {
             &b""[..],
             b"a/b",
             b"..",
+            b".",
+            b"tab\tin",
             b"nul\0in",
             b"\x1b[2J",
             b"\xff",
@@ -233,5 +248,192 @@ mod tests {
         }
         assert_eq!(v.record(), (16, true));
         assert_eq!(v.record(), (17, false));
+    }
+
+    /// A terminal that takes all output and has no input.
+    struct Null;
+
+    impl hvc::Operations for Null {
+        fn get_chars(&self, _buf: &mut [u8]) -> Result<usize> {
+            Ok(0)
+        }
+        fn put_chars(&self, buf: &[u8]) -> Result<usize> {
+            Ok(buf.len())
+        }
+    }
+
+    /// SIZE and RESIZE reach a real hvc terminal's window size through the
+    /// functions the driver uses (`config_size` for the configuration,
+    /// `CtrlState::handle` for the message, then `Registration::resize`),
+    /// and a size with no columns or rows is refused and changes nothing.
+    #[test]
+    fn size_and_resize_reach_the_terminal() {
+        let reg = hvc::Registration::new(Arc::new(Null, GFP_KERNEL).unwrap(), 4096).unwrap();
+        // SIZE: the configuration as a device lays it out (le16 cols, le16
+        // rows, le32 max_nr_ports, le32 emerg_wr), read as the driver does.
+        let mut cfg = [0u8; 12];
+        cfg[..4].copy_from_slice(&[132, 0, 43, 0]);
+        let (cols, rows) = config_size(|off| get16(&cfg, off, LE)).unwrap();
+        reg.resize(cols, rows);
+        assert_eq!(reg.winsize(), (132, 43));
+        cfg[2] = 0;
+        assert_eq!(
+            config_size(|off| get16(&cfg, off, LE)),
+            Err(CtrlError::Size { cols: 132, rows: 0 })
+        );
+        assert_eq!(reg.winsize(), (132, 43));
+
+        // RESIZE on port 0, the console.
+        let mut st = [PortState::default(); 2];
+        let mut c = CtrlState::new(16);
+        for m in [
+            msg(0, event::PORT_ADD, 0, &[]),
+            msg(0, event::CONSOLE_PORT, 1, &[]),
+            msg(1, event::PORT_ADD, 0, &[]),
+        ] {
+            assert!(matches!(c.handle(&mut st, &m, LE), Outcome::Act(_)));
+        }
+        match c.handle(&mut st, &msg(0, event::RESIZE, 0, &[100, 0, 30, 0]), LE) {
+            Outcome::Act(Action::Resize { id: 0, cols, rows }) => reg.resize(cols, rows),
+            o => panic!("RESIZE: {:?}", o),
+        }
+        assert_eq!(reg.winsize(), (100, 30));
+        // Bad sizes and a port that is not a console: refused, counted.
+        assert_eq!(
+            c.handle(&mut st, &msg(0, event::RESIZE, 0, &[100, 0, 0, 0]), LE),
+            Outcome::Refused {
+                err: CtrlError::Size { cols: 100, rows: 0 },
+                count: 1
+            }
+        );
+        assert_eq!(
+            c.handle(&mut st, &msg(0, event::RESIZE, 0, &[0, 0, 30, 0]), LE),
+            Outcome::Refused {
+                err: CtrlError::Size { cols: 0, rows: 30 },
+                count: 2
+            }
+        );
+        assert_eq!(
+            c.handle(&mut st, &msg(1, event::RESIZE, 0, &[1, 0, 1, 0]), LE),
+            Outcome::Refused {
+                err: CtrlError::NotConsole(1),
+                count: 3
+            }
+        );
+        assert_eq!(reg.winsize(), (100, 30));
+    }
+
+    /// A fake control queue: `CTRL_BUFS` buffers of `RX_BUF_LEN` bytes,
+    /// allocated once and reused in turn as the driver reposts them; the
+    /// "device" writes a message into the next one and the driver side
+    /// handles its used part.
+    struct FakeCtrlQueue {
+        bufs: KVec<KVec<u8>>,
+        next: usize,
+    }
+
+    const CTRL_BUFS: usize = 64;
+
+    impl FakeCtrlQueue {
+        fn new() -> Self {
+            let mut bufs = KVec::new();
+            for _ in 0..CTRL_BUFS {
+                let mut b = KVec::new();
+                b.resize(RX_BUF_LEN, 0, GFP_KERNEL).unwrap();
+                bufs.push(b, GFP_KERNEL).unwrap();
+            }
+            Self { bufs, next: 0 }
+        }
+
+        /// The device writes `m` into the next buffer; returns its used
+        /// part (a device may claim less than the buffer, never more).
+        fn deliver(&mut self, m: &[u8]) -> &[u8] {
+            let i = self.next;
+            self.next = (self.next + 1) % CTRL_BUFS;
+            let b = &mut self.bufs[i];
+            let n = m.len().min(RX_BUF_LEN);
+            b[..n].copy_from_slice(&m[..n]);
+            &b[..n]
+        }
+    }
+
+    /// Thousands of control messages through the fake control queue: the
+    /// valid ones never make more than one port and one name per port id
+    /// alive (what the driver allocates for a message); then a flood of
+    /// violations of every kind fails the device at the 16th, and nothing
+    /// after it is acted on. The buffers are the same 64 throughout.
+    #[test]
+    fn control_flood_is_bounded_and_fails_the_device() {
+        const PORTS: usize = 4;
+        let mut q = FakeCtrlQueue::new();
+        let mut st = [PortState::default(); PORTS];
+        let mut c = CtrlState::new(16);
+        let (mut live, mut named) = ([false; PORTS], [false; PORTS]);
+        let (mut max_live, mut max_named) = (0, 0);
+        for i in 0..6000u32 {
+            let id = i % PORTS as u32;
+            let m = match (i / PORTS as u32) % 5 {
+                0 => msg(id, event::PORT_ADD, 0, &[]),
+                1 => msg(id, event::PORT_NAME, 0, b"flood.port\0"),
+                2 => msg(id, event::PORT_OPEN, 1, &[]),
+                3 => msg(id, event::PORT_NAME, 0, b"again"),
+                _ => msg(id, event::PORT_REMOVE, 0, &[]),
+            };
+            match c.handle(&mut st, q.deliver(&m), LE) {
+                Outcome::Act(Action::Add(p)) => {
+                    assert!(!live[p as usize]);
+                    live[p as usize] = true;
+                }
+                Outcome::Act(Action::Name(p, n)) => {
+                    assert!(!named[p as usize]);
+                    assert_eq!(n, "flood.port");
+                    named[p as usize] = true;
+                }
+                Outcome::Act(Action::Remove(p)) => {
+                    live[p as usize] = false;
+                    named[p as usize] = false;
+                }
+                Outcome::Act(Action::HostOpen(..)) | Outcome::Act(Action::Ignore) => {}
+                o => panic!("valid message {}: {:?}", i, o),
+            }
+            max_live = max_live.max(live.iter().filter(|&&l| l).count());
+            max_named = max_named.max(named.iter().filter(|&&n| n).count());
+        }
+        assert_eq!((max_live, max_named), (PORTS, PORTS));
+        assert!(!c.failed());
+
+        // Violations of every kind, 10000 of them.
+        let bad: [KVec<u8>; 8] = [
+            msg(PORTS as u32, event::PORT_ADD, 0, &[]),
+            msg(u32::MAX, event::PORT_OPEN, 1, &[]),
+            msg(1, event::PORT_REMOVE, 0, &[]),
+            msg(1, event::PORT_OPEN, 7, &[]),
+            msg(1, event::PORT_READY, 1, &[]),
+            msg(1, 0x1234, 0, &[]),
+            msg(1, event::PORT_NAME, 0, b"a/b"),
+            msg(1, event::RESIZE, 0, &[1]),
+        ];
+        let (mut refused, mut failed, mut dropped) = (0, 0, 0);
+        for i in 0..10000usize {
+            let m = &bad[i % bad.len()];
+            match c.handle(&mut st, q.deliver(m), LE) {
+                Outcome::Refused { count, .. } => {
+                    refused += 1;
+                    assert_eq!(count, refused);
+                }
+                Outcome::Fail(_) => failed += 1,
+                Outcome::Dropped => dropped += 1,
+                Outcome::Act(a) => panic!("violation {} acted on: {:?}", i, a),
+            }
+        }
+        assert_eq!((refused, failed, dropped), (15, 1, 10000 - 16));
+        assert!(c.failed());
+        // A valid message after the failure is not acted on either.
+        assert_eq!(
+            c.handle(&mut st, q.deliver(&msg(0, event::PORT_ADD, 0, &[])), LE),
+            Outcome::Dropped
+        );
+        assert!(st.iter().all(|p| !p.present));
+        assert_eq!(q.bufs.len(), CTRL_BUFS);
     }
 }

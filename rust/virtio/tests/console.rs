@@ -10,11 +10,11 @@
 use proptest::prelude::*;
 use rvirtio_core::{
     console::{
-        check_name, device_ready, nr_ports, nr_queues, parse, port_of_queue, port_open, port_ready,
-        rx_queue, tx_queue,
+        check_name, check_size, config_size, device_ready, emerg_words, nr_ports, nr_queues, parse,
+        port_of_queue, port_open, port_ready, rx_queue, tx_queue,
         wire::{config, event, feature, Control, CONTROL_LEN},
-        Action, ConfigError, CtrlError, DeviceMsg, PortState, Ports, Violations, CTRL_RX, CTRL_TX,
-        MAX_PORTS, NAME_MAX,
+        Action, ConfigError, CtrlError, CtrlState, DeviceMsg, Outcome, PortState, Ports,
+        Violations, CTRL_RX, CTRL_TX, EMERG_DUMP_LEN, MAX_PORTS, NAME_MAX,
     },
     wire::ByteOrder,
 };
@@ -166,6 +166,13 @@ fn parsing_refuses_bad_messages() {
             rows: 25
         })
     );
+    // A size with no columns or no rows is refused.
+    let mut r = msg(0, event::RESIZE, 0);
+    r.extend_from_slice(&[0, 0, 25, 0]);
+    assert_eq!(parse(&r, LE), Err(CtrlError::Size { cols: 0, rows: 25 }));
+    let mut r = msg(0, event::RESIZE, 0);
+    r.extend_from_slice(&[80, 0, 0, 0]);
+    assert_eq!(parse(&r, LE), Err(CtrlError::Size { cols: 80, rows: 0 }));
     // Names.
     let mut n = msg(1, event::PORT_NAME, 0);
     n.extend_from_slice(b"org.qemu.guest_agent.0");
@@ -333,4 +340,120 @@ fn a_resumed_table_keeps_the_states() {
     assert!(ports.get(1).is_some_and(|p| p.present));
     assert_eq!(ports.apply(DeviceMsg::Add(1)), Err(CtrlError::Duplicate(1)));
     assert_eq!(ports.apply(DeviceMsg::Remove(1)), Ok(Action::Remove(1)));
+}
+
+#[test]
+fn window_sizes() {
+    assert_eq!(check_size(1, 1), Ok((1, 1)));
+    assert_eq!(check_size(u16::MAX, u16::MAX), Ok((u16::MAX, u16::MAX)));
+    assert_eq!(check_size(0, 0), Err(CtrlError::Size { cols: 0, rows: 0 }));
+    assert_eq!(check_size(0, 5), Err(CtrlError::Size { cols: 0, rows: 5 }));
+    assert_eq!(check_size(5, 0), Err(CtrlError::Size { cols: 5, rows: 0 }));
+    // The configuration: cols at 0, rows at 2 (§5.3.4).
+    let cfg = |cols: u16, rows: u16| {
+        move |off: usize| match off {
+            config::COLS => Some(cols),
+            config::ROWS => Some(rows),
+            _ => None,
+        }
+    };
+    assert_eq!(config_size(cfg(132, 43)), Ok((132, 43)));
+    assert_eq!(
+        config_size(cfg(132, 0)),
+        Err(CtrlError::Size { cols: 132, rows: 0 })
+    );
+    assert_eq!(config_size(|_| None), Err(CtrlError::Short(0)));
+}
+
+#[test]
+fn control_state_fails_the_device_once_then_drops() {
+    let mut st = [PortState::default(); 2];
+    let mut c = CtrlState::new(3);
+    let add = msg(1, event::PORT_ADD, 0);
+    assert_eq!(c.handle(&mut st, &add, LE), Outcome::Act(Action::Add(1)));
+    assert_eq!(
+        c.handle(&mut st, &add, LE),
+        Outcome::Refused {
+            err: CtrlError::Duplicate(1),
+            count: 1
+        }
+    );
+    assert_eq!(
+        c.handle(&mut st, &[0; 3], LE),
+        Outcome::Refused {
+            err: CtrlError::Short(3),
+            count: 2
+        }
+    );
+    assert!(!c.failed());
+    assert_eq!(
+        c.handle(&mut st, &msg(9, event::PORT_ADD, 0), LE),
+        Outcome::Fail(CtrlError::PortId(9))
+    );
+    assert!(c.failed());
+    // Nothing is acted on after, valid or not.
+    let open = msg(1, event::PORT_OPEN, 1);
+    assert_eq!(c.handle(&mut st, &open, LE), Outcome::Dropped);
+    assert_eq!(c.handle(&mut st, &add, LE), Outcome::Dropped);
+    assert!(!st[1].host_open);
+}
+
+#[test]
+fn a_flood_of_valid_control_messages_is_bounded() {
+    // 100000 messages over 4 ports: add, name, open, console, resize and
+    // remove, again and again. No violation; at most 4 ports and one name
+    // per port alive at any time (a port and a name are what the driver
+    // allocates for a message).
+    let mut st = [PortState::default(); 4];
+    let mut c = CtrlState::new(16);
+    let (mut live, mut names) = ([false; 4], [false; 4]);
+    let mut acts = 0u32;
+    for i in 0..100_000u32 {
+        let id = i % 4;
+        let b = match (i / 4) % 6 {
+            0 => msg(id, event::PORT_ADD, 0),
+            1 => {
+                let mut n = msg(id, event::PORT_NAME, 0);
+                n.extend_from_slice(b"flood");
+                n
+            }
+            2 => msg(id, event::PORT_OPEN, 1),
+            3 => msg(id, event::CONSOLE_PORT, 0),
+            4 => {
+                let mut r = msg(id, event::RESIZE, 0);
+                r.extend_from_slice(&[80, 0, 25, 0]);
+                r
+            }
+            _ => msg(id, event::PORT_REMOVE, 0),
+        };
+        match c.handle(&mut st, &b, LE) {
+            Outcome::Act(Action::Add(p)) => {
+                assert!(!live[p as usize]);
+                live[p as usize] = true;
+            }
+            Outcome::Act(Action::Remove(p)) => {
+                live[p as usize] = false;
+                names[p as usize] = false;
+            }
+            Outcome::Act(Action::Name(p, _)) => {
+                assert!(!names[p as usize], "a second name for port {p}");
+                names[p as usize] = true;
+            }
+            Outcome::Act(_) => {}
+            o => panic!("message {i}: {o:?}"),
+        }
+        acts += 1;
+        assert!(live.iter().filter(|&&l| l).count() <= 4);
+    }
+    assert_eq!(acts, 100_000);
+    assert!(!c.failed());
+}
+
+#[test]
+fn emergency_write_words() {
+    let w: Vec<u32> = emerg_words(b"ok\n\0!").collect();
+    assert_eq!(w, [u32::from(b'o'), u32::from(b'k'), 10, u32::from(b'!')]);
+    assert_eq!(emerg_words(&[0; 4]).count(), 0);
+    assert_eq!(emerg_words(&[0xff]).collect::<Vec<_>>(), [0xff]);
+    const { assert!(EMERG_DUMP_LEN >= 4096) };
 }

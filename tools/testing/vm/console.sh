@@ -6,7 +6,9 @@
 # - the ports appear as /dev/vportNpM with their names in
 #   /sys/class/virtio-ports/*/name; /proc/consoles lists hvc0;
 # - a kernel message written after load reaches the host through hvc0, and
-#   a shell on hvc0 answers a command the host types;
+#   a shell on hvc0 answers a command the host types; line editing (a typo
+#   erased with backspace), ^C (interrupts a running sleep), stty -echo and
+#   stty rows/cols (stty size follows) on that shell, checked by the host;
 # - 1 MiB guest to host and 1 MiB host to guest, byte-exact (sha256 both
 #   ways, checked by the host script and here);
 # - on rvirtio.two (tools/vm/guest/portpoll.c): O_NONBLOCK read is EAGAIN,
@@ -45,7 +47,9 @@ fi
 echo "ok: the console port is hvc0, not a character device"
 
 step "a shell on hvc0, a kernel message through hvc0"
-setsid sh -c 'exec sh -i </dev/hvc0 >/dev/hvc0 2>&1' &
+# sigdfl (tools/vm/guest/sigdfl.c): '&' would start the shell with SIGINT
+# ignored for good, and ^C on hvc0 would interrupt nothing.
+setsid sigdfl sh -c 'exec sh -i </dev/hvc0 >/dev/hvc0 2>&1' &
 echo "RVIRTIO-KMSG-MARK after load" >/dev/kmsg
 
 step "1 MiB guest to host, byte-exact"
