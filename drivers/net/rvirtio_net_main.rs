@@ -300,12 +300,12 @@ impl Driver for RvirtioNet {
         if let Some(p) = nic.pair0() {
             dev_info!(
                 dev,
-                "{} of {} queue pairs, {} receive buffers each, mode {:?}, header {} bytes\n",
-                pairs,
-                nic.pairs.len(),
+                "{} receive buffers, mode {:?}, header {} bytes, {} of {} queue pairs\n",
                 p.rx_posted(),
                 p.rx_mode(),
-                p.hdr_len()
+                p.hdr_len(),
+                pairs,
+                nic.pairs.len()
             );
         }
         Ok(())
