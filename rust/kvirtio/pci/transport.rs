@@ -434,9 +434,11 @@ impl TransportSetup for &PciTransport {
     fn num_queues(&mut self) -> Result<Option<u16>, TransportError> {
         Ok(match &self.regs {
             // Read each time: it may change with the features.
-            Regs::Modern { common: c, .. } => {
-                Some(c.read16(common::NUM_QUEUES).map_err(io_err)?.min(MAX_QUEUES))
-            }
+            Regs::Modern { common: c, .. } => Some(
+                c.read16(common::NUM_QUEUES)
+                    .map_err(io_err)?
+                    .min(MAX_QUEUES),
+            ),
             Regs::Legacy { .. } => None,
         })
     }
