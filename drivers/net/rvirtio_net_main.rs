@@ -3,8 +3,11 @@
 //! rvirtio_net: the virtio network device (virtio 1.4 §5.1) as a Linux
 //! network interface, on the project's netdev layer (`rust/kext/net`).
 //!
-//! One queue pair: receive queue 0 and transmit queue 1, each with a NAPI
-//! context scheduled from its interrupt. Receive buffers are page
+//! Queue pairs (with `VIRTIO_NET_F_MQ`, one per online CPU up to the
+//! device's `max_virtqueue_pairs`, changed with `ethtool -L`): receive
+//! queue `2i` and transmit queue `2i + 1`, each with a NAPI context
+//! scheduled from its interrupt, the pair's interrupts and XPS on the
+//! pair's CPUs. Receive buffers are page
 //! fragments: with `VIRTIO_NET_F_MRG_RXBUF` a packet spans `num_buffers`
 //! of them, sized by the moving average of packet lengths (the C driver's
 //! EWMA); without it each holds a whole frame (small buffers). Every field
@@ -28,9 +31,8 @@
 //! acknowledgement of an announcement (GUEST_ANNOUNCE: the peers are
 //! notified first).
 //!
-//! Not yet: multiqueue, big-packet receive
-//! (GUEST_TSO without MRG_RXBUF: the driver then does not accept the
-//! receive offloads), UFO/USO, ethtool `-S`.
+//! Not yet: big-packet receive (GUEST_TSO without MRG_RXBUF: the driver
+//! then does not accept the receive offloads), UFO/USO.
 //!
 //! C version of this driver: `drivers/net/virtio_net.c`.
 
@@ -39,7 +41,11 @@ use kernel::{
         Bound,
         Device, //
     },
-    prelude::*, //
+    prelude::*,
+    sync::{
+        atomic::Atomic,
+        Arc, //
+    },
 };
 
 #[path = "../../rust/virtio/mod.rs"]
@@ -65,7 +71,6 @@ use kvirtio::{
 };
 use net::{
     Config as NetConfig,
-    NapiKind,
     Registration, //
 };
 use rvirtio_net::{
@@ -74,6 +79,8 @@ use rvirtio_net::{
         offloads, //
     },
     Net,
+    Nic,
+    PairCommon,
     Token, //
 };
 use virtio::{
@@ -116,7 +123,7 @@ const CTRL_RING_MAX: u16 = 64;
 
 /// Per-device driver data: the interface, which owns the driver's state.
 pub struct NetData {
-    reg: Registration<Net>,
+    reg: Registration<Nic>,
 }
 
 impl Driver for RvirtioNet {
@@ -124,6 +131,8 @@ impl Driver for RvirtioNet {
     const NAME: &'static CStr = c"rvirtio_net";
     const FEATURES: DriverFeatures<'static> = features::DRIVER;
     type Data = NetData;
+    // The driver places each pair's interrupts on the pair's CPUs.
+    const SPREAD_QUEUE_IRQS: bool = false;
 
     fn force_legacy() -> bool {
         *module_parameters::force_legacy.value() != 0
@@ -132,7 +141,8 @@ impl Driver for RvirtioNet {
     fn probe(setup: &mut Setup<'_>) -> Result<NetData> {
         let negotiated = setup.features();
         let has = |x| negotiated.contains(x);
-        let (mac_f, mtu_f, sd_f) = (has(f::MAC), has(f::MTU), has(f::SPEED_DUPLEX));
+        let (mac_f, mtu_f, sd_f, mq_f) =
+            (has(f::MAC), has(f::MTU), has(f::SPEED_DUPLEX), has(f::MQ));
         let raw = setup.read_config(|r| {
             let mut mac = [0u8; ETH_ALEN];
             if mac_f {
@@ -140,7 +150,11 @@ impl Driver for RvirtioNet {
             }
             Ok(RawConfig {
                 mac,
-                max_virtqueue_pairs: 1,
+                max_virtqueue_pairs: if mq_f {
+                    r.read_u16(cfg::MAX_VIRTQUEUE_PAIRS)?
+                } else {
+                    1
+                },
                 mtu: if mtu_f { r.read_u16(cfg::MTU)? } else { 0 },
                 speed: if sd_f { r.read_u32(cfg::SPEED)? } else { 0 },
                 duplex: if sd_f { r.read_u8(cfg::DUPLEX)? } else { 0 },
@@ -148,6 +162,15 @@ impl Driver for RvirtioNet {
         })?;
         let (config, issues) = vnet::config(negotiated, &raw);
         for issue in issues.iter().flatten() {
+            if issue.is_fatal() {
+                // The control queue's index follows max_virtqueue_pairs.
+                dev_err!(
+                    setup.device(),
+                    "invalid configuration: {:?} (1..=0x8000 with MQ)\n",
+                    issue
+                );
+                return Err(EINVAL);
+            }
             dev_warn!(
                 setup.device(),
                 "configuration value not used: {:?}\n",
@@ -166,25 +189,63 @@ impl Driver for RvirtioNet {
         }
         let max_frags =
             u16::try_from(net::max_skb_frags().saturating_add(2)).map_err(|_| EINVAL)?;
-        let specs = [
-            QueueSpec::new(RING_MAX),
-            QueueSpec {
-                max_size: RING_MAX,
-                max_indirect: max_frags,
-                callback: true,
-            },
-            // The control queue (index 2 with one pair), with CTRL_VQ.
-            QueueSpec::new(CTRL_RING_MAX),
-        ];
-        let nq = if has(f::CTRL_VQ) { 3 } else { 2 };
-        let mut queues = setup.find_queues::<Token>(specs.get(..nq).ok_or(EINVAL)?)?;
+        let rx_spec = QueueSpec::new(RING_MAX);
+        let tx_spec = QueueSpec {
+            max_size: RING_MAX,
+            max_indirect: max_frags,
+            callback: true,
+        };
+        // As many pairs as CPUs, up to the device's; the control queue
+        // after all of the device's (§5.1.2), those not used left unset.
+        let dev_max = config.max_pairs;
+        let used = u16::try_from(net::online_cpus().clamp(1, u32::from(dev_max))).unwrap_or(1);
+        let nspecs = if has(f::CTRL_VQ) {
+            usize::from(vnet::vq::ctrl(dev_max).ok_or(EINVAL)?).saturating_add(1)
+        } else {
+            usize::from(used).saturating_mul(2)
+        };
+        let mut specs = KVec::with_capacity(nspecs, GFP_KERNEL)?;
+        for i in 0..nspecs {
+            let spec = match i {
+                i if i >= usize::from(dev_max) * 2 => QueueSpec::new(CTRL_RING_MAX),
+                i if i >= usize::from(used) * 2 => QueueSpec::UNUSED,
+                i if i % 2 == 0 => rx_spec,
+                _ => tx_spec,
+            };
+            specs.push(spec, GFP_KERNEL)?;
+        }
+        let mut queues = setup.find_queues::<Token>(&specs)?;
         let ctrl = if has(f::CTRL_VQ) {
             Some(queues.pop().ok_or(ENODEV)?)
         } else {
             None
         };
-        let tx = queues.pop().ok_or(ENODEV)?;
-        let rx = queues.pop().ok_or(ENODEV)?;
+        let order = ByteOrder::for_interface(setup.is_legacy());
+        let common = PairCommon {
+            dma: setup.dma(),
+            status: setup.device_status()?,
+            negotiated,
+            order,
+            mode,
+            mtu,
+            failed: Arc::new(Atomic::new(false), GFP_KERNEL)?,
+        };
+        let mut pairs = KVec::with_capacity(usize::from(used), GFP_KERNEL)?;
+        let mut irqs = KVec::with_capacity(usize::from(used), GFP_KERNEL)?;
+        let mut it = queues.into_iter();
+        for p in 0..used {
+            let (Some(rx), Some(tx)) = (it.next(), it.next()) else {
+                return Err(ENODEV);
+            };
+            let mut pi = KVec::new();
+            for q in [rx.index(), tx.index()] {
+                if let Some(irq) = setup.queue_irq(q) {
+                    pi.push(irq, GFP_KERNEL)?;
+                }
+            }
+            irqs.push(pi, GFP_KERNEL)?;
+            pairs.push(Net::new(u32::from(p), rx, tx, &common)?, GFP_KERNEL)?;
+        }
         let rx_off = RxOffloads::negotiated(negotiated);
         let tx_off = TxOffloads::negotiated(negotiated);
         let (hw, mut on) = offloads(rx_off, tx_off, has(f::CTRL_GUEST_OFFLOADS));
@@ -198,24 +259,19 @@ impl Driver for RvirtioNet {
                 .saturating_sub(vnet::VLAN_HLEN as u16),
             (None, _) => 1500,
         };
-        let order = ByteOrder::for_interface(setup.is_legacy());
-        let state = Net::new(
-            rx,
-            tx,
-            setup.dma(),
+        let state = Nic::new(
+            pairs,
+            irqs,
+            dev_max,
             setup.device_config()?,
-            setup.device_status()?,
-            negotiated,
-            order,
-            mode,
-            mtu,
+            &common,
             config,
             ctrl,
         )?;
         let reg = Registration::new(
             setup.device(),
             &NetConfig {
-                max_pairs: 1,
+                max_pairs: u32::from(used),
                 pairs: 1,
                 hw_offloads: hw,
                 offloads: on,
@@ -225,43 +281,38 @@ impl Driver for RvirtioNet {
                 mac: config.mac,
                 version: c"",
             },
-            state,
+            Ok::<_, Error>(state),
         )?;
         Ok(NetData { reg })
     }
 
     fn ready(data: &NetData, dev: &Device<Bound>) -> Result {
-        let net = data.reg.ops();
+        let nic = data.reg.ops();
         // Receive buffers first: the device may deliver as soon as the
-        // interface is up.
-        net.refill.fill();
+        // interface is up (on every pair, once told to use them).
+        for p in nic.pairs.iter() {
+            p.refill.fill();
+        }
+        let pairs = nic.start_pairs(|n| data.reg.set_real_num_queues(n));
+        nic.set_affinity(data.reg.dev());
         data.reg.register()?;
-        net.update_link(data.reg.dev());
-        dev_info!(
-            dev,
-            "{} receive buffers, mode {:?}, header {} bytes\n",
-            net.rx_posted(),
-            net.rx_mode(),
-            net.hdr_len()
-        );
+        nic.update_link(data.reg.dev());
+        if let Some(p) = nic.pair0() {
+            dev_info!(
+                dev,
+                "{} receive buffers, mode {:?}, header {} bytes, {} of {} queue pairs\n",
+                p.rx_posted(),
+                p.rx_mode(),
+                p.hdr_len(),
+                pairs,
+                nic.pairs.len()
+            );
+        }
         Ok(())
     }
 
     fn queue_interrupt(data: &NetData, queue: u16) {
-        let (kind, q) = match queue {
-            0 => (NapiKind::Rx, &data.reg.ops().rx),
-            1 => (NapiKind::Tx, &data.reg.ops().tx),
-            2 => {
-                if let Some(c) = &data.reg.ops().ctrl {
-                    c.interrupt();
-                }
-                return;
-            }
-            _ => return,
-        };
-        if let Some(napi) = data.reg.dev().napi(0, kind) {
-            napi.schedule(|| q.disable_cb());
-        }
+        data.reg.ops().queue_interrupt(data.reg.dev(), queue);
     }
 
     fn config_changed(data: &NetData) {
@@ -272,6 +323,8 @@ impl Driver for RvirtioNet {
         // Every callback has returned after this; the buffers go back when
         // the data is dropped, after the device is reset.
         data.reg.unregister();
-        data.reg.ops().refill.stop();
+        for p in data.reg.ops().pairs.iter() {
+            p.refill.stop();
+        }
     }
 }

@@ -10,8 +10,10 @@
  * rust/kext/net/, which checks every structure mirrored here with
  * rvirtio_net_c_layout().
  */
+#include <linux/cpumask.h>
 #include <linux/etherdevice.h>
 #include <linux/ethtool.h>
+#include <linux/interrupt.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/netdevice.h>
@@ -21,7 +23,7 @@
 #include <linux/spinlock.h>
 
 /* Bump on any change of the functions or structures below (kext::net::SHIM_ABI). */
-#define RVIRTIO_NET_SHIM_ABI 4
+#define RVIRTIO_NET_SHIM_ABI 5
 
 unsigned int rvirtio_net_abi(void);
 unsigned int rvirtio_net_abi(void)
@@ -142,6 +144,17 @@ struct rvirtio_net_cb {
 	 * (netdev_notify_peers), in process context under RTNL.
 	 */
 	void (*announce)(void *drv, struct rvirtio_net *n);
+	/*
+	 * ethtool -L combined: the number of queue pairs in use changes to
+	 * combined (1..=max_combined, checked), under RTNL: 0 or -errno.
+	 */
+	int (*set_channels)(void *drv, struct rvirtio_net *n, u32 combined);
+	/*
+	 * ethtool -s speed/duplex: the link settings reported change (speed
+	 * and duplex checked valid; nothing else may change), under RTNL: 0
+	 * or -errno.
+	 */
+	int (*set_link)(void *drv, const struct rvirtio_net_link *l);
 };
 
 struct rvirtio_napi {
@@ -389,7 +402,35 @@ static int rvirtio_net_get_link_ksettings(struct net_device *dev,
 	cmd->base.speed = l.speed;
 	cmd->base.duplex = l.duplex;
 	cmd->base.port = PORT_OTHER;
+	cmd->base.autoneg = AUTONEG_DISABLE;
 	return 0;
+}
+
+/*
+ * As the C driver's virtnet_set_link_ksettings: a valid speed and duplex
+ * may be set (they are what is reported), nothing else: the port stays
+ * PORT_OTHER, no autonegotiation, no link modes.
+ */
+static int rvirtio_net_set_link_ksettings(struct net_device *dev,
+					  const struct ethtool_link_ksettings *cmd)
+{
+	struct rvirtio_net *n = rvirtio_net_of(dev);
+	struct ethtool_link_ksettings diff1 = *cmd;
+	struct ethtool_link_ksettings diff2 = {};
+	struct rvirtio_net_link l = { .speed = cmd->base.speed, .duplex = cmd->base.duplex };
+
+	diff1.base.speed = 0;
+	diff2.base.port = PORT_OTHER;
+	ethtool_link_ksettings_zero_link_mode(&diff1, advertising);
+	diff1.base.duplex = 0;
+	diff1.base.cmd = 0;
+	diff1.base.link_mode_masks_nwords = 0;
+	if (!ethtool_validate_speed(l.speed) || !ethtool_validate_duplex(l.duplex) ||
+	    memcmp(&diff1.base, &diff2.base, sizeof(diff1.base)) ||
+	    !bitmap_empty(diff1.link_modes.supported, __ETHTOOL_LINK_MODE_MASK_NBITS) ||
+	    !bitmap_empty(diff1.link_modes.lp_advertising, __ETHTOOL_LINK_MODE_MASK_NBITS))
+		return -EINVAL;
+	return n->cb->set_link(n->drv, &l);
 }
 
 static void rvirtio_net_get_ringparam(struct net_device *dev, struct ethtool_ringparam *ring,
@@ -414,6 +455,20 @@ static void rvirtio_net_get_channels(struct net_device *dev, struct ethtool_chan
 	n->cb->get_channels(n->drv, &c);
 	ch->max_combined = c.max_combined;
 	ch->combined_count = c.combined;
+}
+
+static int rvirtio_net_set_channels(struct net_device *dev, struct ethtool_channels *ch)
+{
+	struct rvirtio_net *n = rvirtio_net_of(dev);
+	struct rvirtio_net_channels c = {};
+
+	/* Combined channels only (queue pairs), as the C driver. */
+	if (ch->rx_count || ch->tx_count || ch->other_count)
+		return -EINVAL;
+	n->cb->get_channels(n->drv, &c);
+	if (!ch->combined_count || ch->combined_count > c.max_combined)
+		return -EINVAL;
+	return n->cb->set_channels(n->drv, n, ch->combined_count);
 }
 
 static int rvirtio_net_get_sset_count(struct net_device *dev, int sset)
@@ -456,8 +511,10 @@ static const struct ethtool_ops rvirtio_net_ethtool_ops = {
 	.get_drvinfo = rvirtio_net_get_drvinfo,
 	.get_link = ethtool_op_get_link,
 	.get_link_ksettings = rvirtio_net_get_link_ksettings,
+	.set_link_ksettings = rvirtio_net_set_link_ksettings,
 	.get_ringparam = rvirtio_net_get_ringparam,
 	.get_channels = rvirtio_net_get_channels,
+	.set_channels = rvirtio_net_set_channels,
 };
 
 static int rvirtio_net_napi_poll(struct napi_struct *napi, int budget)
@@ -602,13 +659,67 @@ void rvirtio_net_mac(struct rvirtio_net *n, u8 *mac)
 	memcpy(mac, n->dev->dev_addr, ETH_ALEN);
 }
 
-/* The used number of queue pairs (netif_set_real_num_queues). */
-int rvirtio_net_set_real_num_queues(struct rvirtio_net *n, u32 pairs);
-int rvirtio_net_set_real_num_queues(struct rvirtio_net *n, u32 pairs)
+/*
+ * The used number of queue pairs (netif_set_real_num_queues): before
+ * registration, or under RTNL (rtnl: the caller holds it).
+ */
+int rvirtio_net_set_real_num_queues(struct rvirtio_net *n, u32 pairs, bool rtnl);
+int rvirtio_net_set_real_num_queues(struct rvirtio_net *n, u32 pairs, bool rtnl)
 {
 	if (!pairs || 2 * pairs > n->nr_napi)
 		return -EINVAL;
+	if (!rtnl && rvirtio_net_registered(n))
+		return -EBUSY;
+	if (rtnl)
+		ASSERT_RTNL();
 	return netif_set_real_num_queues(n->dev, pairs, pairs);
+}
+
+/* Online CPUs (num_online_cpus). */
+u32 rvirtio_net_online_cpus(void);
+u32 rvirtio_net_online_cpus(void)
+{
+	return num_online_cpus();
+}
+
+/*
+ * Places queue pair q on the online CPUs of rank first .. first + count - 1
+ * (wrapping), as the C driver's virtnet_set_affinity: its nr_irqs
+ * interrupts (Linux numbers) are steered there and XPS sends from those
+ * CPUs on transmit queue q. Returns the first error.
+ */
+int rvirtio_net_set_pair_affinity(struct rvirtio_net *n, u32 q, u32 first, u32 count,
+				  const u32 *irqs, u32 nr_irqs);
+int rvirtio_net_set_pair_affinity(struct rvirtio_net *n, u32 q, u32 first, u32 count,
+				  const u32 *irqs, u32 nr_irqs)
+{
+	cpumask_var_t mask;
+	int cpu, rank = 0, err = 0, e;
+	u32 i, online;
+
+	if (q >= n->dev->num_tx_queues || !count)
+		return -EINVAL;
+	if (!zalloc_cpumask_var(&mask, GFP_KERNEL))
+		return -ENOMEM;
+	cpus_read_lock();
+	online = num_online_cpus();
+	for_each_online_cpu(cpu) {
+		/* Rank rank is in the group when (rank - first) mod online < count. */
+		if (((u32)rank + online - first % online) % online < count)
+			cpumask_set_cpu(cpu, mask);
+		rank++;
+	}
+	for (i = 0; i < nr_irqs; i++) {
+		e = irq_set_affinity(irqs[i], mask);
+		if (e && !err)
+			err = e;
+	}
+	cpus_read_unlock();
+	e = netif_set_xps_queue(n->dev, mask, q);
+	if (e && !err)
+		err = e;
+	free_cpumask_var(mask);
+	return err;
 }
 
 int rvirtio_net_register(struct rvirtio_net *n);
@@ -764,6 +875,7 @@ struct rvirtio_napi *rvirtio_net_napi(struct rvirtio_net *n, u32 i)
 void rvirtio_napi_enable(struct rvirtio_napi *rn);
 void rvirtio_napi_enable(struct rvirtio_napi *rn)
 {
+	might_sleep();
 	mutex_lock(&rn->n->napi_lock);
 	if (!rn->enabled) {
 		napi_enable(&rn->napi);
@@ -775,6 +887,7 @@ void rvirtio_napi_enable(struct rvirtio_napi *rn)
 /* Disables rn if it is enabled, waiting for its poll. Sleeps. */
 void rvirtio_napi_disable(struct rvirtio_napi *rn)
 {
+	might_sleep();
 	mutex_lock(&rn->n->napi_lock);
 	if (rn->enabled) {
 		napi_disable(&rn->napi);
@@ -858,11 +971,33 @@ void rvirtio_net_txq_start(struct rvirtio_net *n, u32 q)
 	netif_tx_start_queue(rvirtio_txq(n, q));
 }
 
-/* The queue's transmit lock (as the stack holds it around start_xmit). */
-void rvirtio_net_txq_lock(struct rvirtio_net *n, u32 q);
-void rvirtio_net_txq_lock(struct rvirtio_net *n, u32 q)
+/* Whether this CPU holds q's transmit lock (the stack around start_xmit, or
+ * rvirtio_net_txq_lock). */
+static bool rvirtio_txq_owned(struct netdev_queue *txq)
 {
-	__netif_tx_lock_bh(rvirtio_txq(n, q));
+	/* The owner cannot be this CPU unless it is us: a holder does not
+	 * migrate (spinlock, bottom halves off). */
+	return READ_ONCE(txq->xmit_lock_owner) == raw_smp_processor_id();
+}
+
+/*
+ * The queue's transmit lock (as the stack holds it around start_xmit).
+ * false, and a warning, when this CPU holds it already: taking it again
+ * would deadlock.
+ */
+bool rvirtio_net_txq_lock(struct rvirtio_net *n, u32 q);
+bool rvirtio_net_txq_lock(struct rvirtio_net *n, u32 q)
+{
+	struct netdev_queue *txq = rvirtio_txq(n, q);
+
+	local_bh_disable();
+	if (rvirtio_txq_owned(txq)) {
+		local_bh_enable();
+		net_warn_ratelimited("%s: transmit queue %u locked twice\n", n->dev->name, q);
+		return false;
+	}
+	__netif_tx_lock(txq, smp_processor_id());
+	return true;
 }
 
 void rvirtio_net_txq_unlock(struct rvirtio_net *n, u32 q);
@@ -877,16 +1012,53 @@ bool rvirtio_net_txq_stopped(struct rvirtio_net *n, u32 q)
 	return netif_tx_queue_stopped(rvirtio_txq(n, q));
 }
 
-void rvirtio_net_txq_sent(struct rvirtio_net *n, u32 q, u32 bytes);
-void rvirtio_net_txq_sent(struct rvirtio_net *n, u32 q, u32 bytes)
+/*
+ * BQL. Both under q's transmit lock (checked: refused otherwise), so they
+ * are serialised; completed reports at most the bytes in flight
+ * (dql_completed BUGs on more), clamping and warning once.
+ */
+bool rvirtio_net_txq_sent(struct rvirtio_net *n, u32 q, u32 bytes);
+bool rvirtio_net_txq_sent(struct rvirtio_net *n, u32 q, u32 bytes)
 {
-	netdev_tx_sent_queue(rvirtio_txq(n, q), bytes);
+	struct netdev_queue *txq = rvirtio_txq(n, q);
+
+	if (!rvirtio_txq_owned(txq)) {
+		WARN_ONCE(1, "%s: BQL sent without the transmit lock of queue %u\n",
+			  n->dev->name, q);
+		return false;
+	}
+	netdev_tx_sent_queue(txq, bytes);
+	return true;
 }
 
-void rvirtio_net_txq_completed(struct rvirtio_net *n, u32 q, u32 pkts, u32 bytes);
-void rvirtio_net_txq_completed(struct rvirtio_net *n, u32 q, u32 pkts, u32 bytes)
+/* Returns the bytes reported (bytes, or the clamped count). */
+u32 rvirtio_net_txq_completed(struct rvirtio_net *n, u32 q, u32 pkts, u32 bytes);
+u32 rvirtio_net_txq_completed(struct rvirtio_net *n, u32 q, u32 pkts, u32 bytes)
 {
-	netdev_tx_completed_queue(rvirtio_txq(n, q), pkts, bytes);
+	struct netdev_queue *txq = rvirtio_txq(n, q);
+
+	if (!rvirtio_txq_owned(txq)) {
+		WARN_ONCE(1, "%s: BQL completed without the transmit lock of queue %u\n",
+			  n->dev->name, q);
+		return 0;
+	}
+#ifdef CONFIG_BQL
+	u32 in_flight = READ_ONCE(txq->dql.num_queued) - txq->dql.num_completed;
+	if (bytes > in_flight) {
+		WARN_ONCE(1, "%s: BQL: queue %u completed %u bytes, %u in flight\n",
+			  n->dev->name, q, bytes, in_flight);
+		bytes = in_flight;
+	}
+#endif
+	netdev_tx_completed_queue(txq, pkts, bytes);
+	return bytes;
+}
+
+/* Microseconds since q last started a transmission (for tx_timeout). */
+u32 rvirtio_net_txq_stalled_us(struct rvirtio_net *n, u32 q);
+u32 rvirtio_net_txq_stalled_us(struct rvirtio_net *n, u32 q)
+{
+	return jiffies_to_usecs(jiffies - READ_ONCE(rvirtio_txq(n, q)->trans_start));
 }
 
 /* sk_buff accessors. */
@@ -1141,6 +1313,8 @@ u32 rvirtio_net_frag_size(u32 len)
 	X(offsetof(struct rvirtio_net_cb, stats_values))                        \
 	X(offsetof(struct rvirtio_net_cb, set_features))                        \
 	X(offsetof(struct rvirtio_net_cb, announce))                            \
+	X(offsetof(struct rvirtio_net_cb, set_channels))                        \
+	X(offsetof(struct rvirtio_net_cb, set_link))                            \
 	X(sizeof_field(struct sk_buff, cb))                                     \
 	X(MAX_SKB_FRAGS)                                                        \
 	X(SKB_DROP_REASON_NOT_SPECIFIED)                                        \

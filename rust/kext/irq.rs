@@ -14,6 +14,28 @@ use core::{
 };
 use kernel::{bindings, prelude::*};
 
+/// A Linux interrupt number that belongs to a device this module drives,
+/// for steering it ([`set_affinity`]). Only the framework makes one (its
+/// constructor is unsafe), from a vector it allocated and frees after the
+/// driver's data, which holds the number, is gone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IrqNumber(u32);
+
+impl IrqNumber {
+    /// # Safety
+    ///
+    /// `irq` is an interrupt of a device this module drives, allocated
+    /// for as long as the value is used.
+    pub unsafe fn new(irq: u32) -> Self {
+        Self(irq)
+    }
+
+    /// The number.
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
 /// What an interrupt handler returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IrqReturn {

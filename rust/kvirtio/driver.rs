@@ -73,6 +73,11 @@ pub trait Driver: Sized + Send + Sync + 'static {
     const FEATURES: DriverFeatures<'static>;
     /// Per-device driver state.
     type Data: Send + Sync;
+    /// Whether the bus spreads per-queue interrupt vectors over the CPUs
+    /// itself (managed affinity, as blk-mq wants); a driver that places
+    /// them ([`Setup::queue_irq`] and `kext::irq::set_affinity`, as the
+    /// network driver does per queue pair) says `false`.
+    const SPREAD_QUEUE_IRQS: bool = true;
 
     /// Whether to use the legacy interface of a transitional PCI device
     /// even when it has a modern one (a `force_legacy` module parameter).
@@ -120,7 +125,8 @@ pub struct Setup<'a> {
     routing: Option<Routing>,
     nqueues: u16,
     callbacks: KVec<u16>,
-    queues: KVec<Arc<dyn QueueInfo>>,
+    queues: KVec<Option<Arc<dyn QueueInfo>>>,
+    spread: bool,
 }
 
 impl<'a> Setup<'a> {
@@ -211,6 +217,23 @@ impl<'a> Setup<'a> {
         (self.routing == Some(Routing::PerQueue) && self.nqueues > 1 && all).then_some(1)
     }
 
+    /// The Linux interrupt number of queue `index`'s own vector (per-queue
+    /// routing), for the driver to place it ([`Driver::SPREAD_QUEUE_IRQS`]);
+    /// `None` when the queue shares its interrupt or has none. After
+    /// [`Setup::find_queues`]; the number stays the queue's until the
+    /// driver's data is dropped (the vectors are freed after it).
+    pub fn queue_irq(&self, index: u16) -> Option<crate::kext::irq::IrqNumber> {
+        if self.routing != Some(Routing::PerQueue) {
+            return None;
+        }
+        let k = self.callbacks.iter().position(|&i| i == index)?;
+        let v = self.routing?.queue_vector(u16::try_from(k).ok()?)?;
+        let irq = self.interrupts.irq(v).ok()?;
+        // SAFETY: the device's vector, allocated until `Probed` drops
+        // `_interrupts`, after the driver's data that may hold it.
+        Some(unsafe { crate::kext::irq::IrqNumber::new(irq) })
+    }
+
     /// Reads the device configuration consistently (retrying across
     /// generation changes, bounded).
     pub fn read_config<R, F>(&mut self, read: F) -> Result<R>
@@ -260,9 +283,9 @@ impl<'a> Setup<'a> {
         let ncb = callbacks.len() as u16;
         let mut last = ENODEV;
         for &routing in self.interrupts.routings() {
-            if let Err(e) = self
-                .interrupts
-                .alloc(self.dev, &self.transport, ncb, routing)
+            if let Err(e) =
+                self.interrupts
+                    .alloc(self.dev, &self.transport, ncb, routing, self.spread)
             {
                 last = e;
                 continue;
@@ -297,6 +320,11 @@ impl<'a> Setup<'a> {
         let mut infos = KVec::with_capacity(specs.len(), GFP_KERNEL)?;
         let mut k = 0u16;
         for (i, spec) in (0u16..).zip(specs.iter()) {
+            if spec.is_unused() {
+                // Not set up: the device keeps it disabled.
+                infos.push(None, GFP_KERNEL)?;
+                continue;
+            }
             let t = self.init.transport().map_err(errno::init)?;
             let max = t.max_queue_size(i).map_err(errno::transport)?;
             if max == 0 {
@@ -361,7 +389,7 @@ impl<'a> Setup<'a> {
                 GFP_KERNEL,
             )?;
             let info: Arc<dyn QueueInfo> = q.clone();
-            infos.push(info, GFP_KERNEL)?;
+            infos.push(Some(info), GFP_KERNEL)?;
             queues.push(q, GFP_KERNEL)?;
         }
         self.queues = infos;
@@ -443,7 +471,7 @@ struct Parts<'a, D: Driver> {
     callbacks: KVec<u16>,
     init: DeviceInit<'a, &'a DeviceTransport>,
     interrupts: KBox<dyn Interrupts>,
-    queues: KVec<Arc<dyn QueueInfo>>,
+    queues: KVec<Option<Arc<dyn QueueInfo>>>,
 }
 
 /// Probes a device for driver `D`: the bus adapter has checked the device
@@ -507,6 +535,7 @@ fn setup_device<'a, D: Driver>(
         nqueues: 0,
         callbacks: KVec::new(),
         queues: KVec::new(),
+        spread: D::SPREAD_QUEUE_IRQS,
     };
     let data = D::probe(&mut setup);
     let Setup {
@@ -554,7 +583,7 @@ fn live<D: Driver>(
     let (init, interrupts) = (parts.init, parts.interrupts);
     let offered = init.offered();
     let mut infos = KVec::with_capacity(parts.queues.len(), GFP_KERNEL)?;
-    for q in parts.queues.iter() {
+    for q in parts.queues.iter().flatten() {
         infos.push(q.clone(), GFP_KERNEL)?;
     }
     let shared = Arc::new(

@@ -62,13 +62,16 @@ pub trait Interrupts: Send + Sync {
     fn routings(&self) -> &'static [Routing];
 
     /// Sets up `routing` for `callbacks` queues with interrupts (allocates
-    /// vectors, routes configuration changes). Undone by [`Interrupts::undo`].
+    /// vectors, routes configuration changes); with `spread`, per-queue
+    /// vectors get managed affinity spread over the CPUs
+    /// ([`Driver::SPREAD_QUEUE_IRQS`]). Undone by [`Interrupts::undo`].
     fn alloc(
         &mut self,
         dev: &Device<Bound>,
         transport: &DeviceTransport,
         callbacks: u16,
         routing: Routing,
+        spread: bool,
     ) -> Result;
 
     /// Routes queue `index`'s used buffer interrupts to `vector` (`None`:
@@ -91,15 +94,16 @@ pub(crate) struct Shared<D: Driver> {
     pub(crate) data: D::Data,
     /// The queues with interrupts, in order.
     pub(crate) callbacks: KVec<u16>,
-    /// Every queue, by index (for the interrupt counters).
-    pub(crate) queues: KVec<Arc<dyn QueueInfo>>,
+    /// Every queue, by index (for the interrupt counters); `None` for an
+    /// index the driver left unused.
+    pub(crate) queues: KVec<Option<Arc<dyn QueueInfo>>>,
 }
 
 impl<D: Driver> Shared<D> {
     /// Queue `i` has its own interrupt: count it, run the driver's handler.
     #[inline]
     fn queue_interrupt(&self, i: u16) {
-        if let Some(q) = self.queues.get(usize::from(i)) {
+        if let Some(Some(q)) = self.queues.get(usize::from(i)) {
             q.interrupted();
         }
         D::queue_interrupt(&self.data, i);
@@ -113,7 +117,7 @@ impl<D: Driver> Shared<D> {
     #[inline]
     fn shared_queue_interrupt(&self, i: u16) {
         match self.queues.get(usize::from(i)) {
-            Some(q) if !q.more_used() => {}
+            Some(Some(q)) if !q.more_used() => {}
             _ => self.queue_interrupt(i),
         }
     }

@@ -56,6 +56,22 @@ impl QueueSpec {
             callback: true,
         }
     }
+
+    /// A queue index the driver does not use (`max_size` 0): not set up,
+    /// no ring, no interrupt, and no entry in what
+    /// [`Setup::find_queues`](super::driver::Setup::find_queues) returns;
+    /// the later queues keep their indices (a network device's control
+    /// queue after queue pairs the driver leaves unused, say).
+    pub const UNUSED: Self = Self {
+        max_size: 0,
+        max_indirect: 0,
+        callback: false,
+    };
+
+    /// Whether this is [`QueueSpec::UNUSED`].
+    pub const fn is_unused(&self) -> bool {
+        self.max_size == 0
+    }
 }
 
 impl Default for QueueSpec {

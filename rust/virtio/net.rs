@@ -748,6 +748,16 @@ pub enum ConfigIssue {
     Speed(u32),
 }
 
+impl ConfigIssue {
+    /// Whether the driver cannot go on: with MQ, a `max_virtqueue_pairs`
+    /// outside `1..=0x8000` leaves the control queue's index (`2 *
+    /// max_virtqueue_pairs`, §5.1.2) undefined, so the device is refused.
+    /// The others leave a usable device (the value is not used).
+    pub fn is_fatal(self) -> bool {
+        matches!(self, Self::MaxPairs(_))
+    }
+}
+
 /// The raw configuration values a driver read (with a consistent read).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RawConfig {
@@ -850,6 +860,31 @@ pub fn link_up(negotiated: Features, status: u16) -> bool {
 /// and the ANNOUNCE bit set, §5.1.6.5.4).
 pub fn announce_requested(negotiated: Features, status: u16) -> bool {
     negotiated.contains(f::GUEST_ANNOUNCE) && status & wire::status::ANNOUNCE != 0
+}
+
+/// The CPUs of queue pair `pair` when `pairs` pairs share `cpus` online
+/// CPUs, as ranks among the online CPUs: `(first, count)`, the group
+/// wrapping past the last (the C driver's `virtnet_set_affinity`: groups
+/// of `cpus / pairs` consecutive CPUs, the first `cpus % pairs` groups one
+/// larger; with more pairs than CPUs, one CPU each, in turn). `None` for
+/// no CPU, no pair or `pair` past `pairs`.
+pub fn pair_cpus(cpus: u32, pairs: u32, pair: u32) -> Option<(u32, u32)> {
+    if cpus == 0 || pair >= pairs {
+        return None;
+    }
+    let stride = cpus.checked_div(pairs)?.max(1);
+    let stragglers = if cpus >= pairs {
+        cpus.checked_rem(pairs)?
+    } else {
+        0
+    };
+    let count = stride.checked_add(u32::from(pair < stragglers))?;
+    // The groups before: `pair` of `stride`, plus one for each straggler.
+    let first = u64::from(pair)
+        .checked_mul(u64::from(stride))?
+        .checked_add(u64::from(pair.min(stragglers)))?
+        .checked_rem(u64::from(cpus))?;
+    Some((u32::try_from(first).ok()?, count))
 }
 
 /// The virtqueue index of receive queue `pair` (`2 * pair`), transmit queue

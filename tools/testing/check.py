@@ -35,7 +35,7 @@ lines set how it runs:
     # rvirtio-qemu[microvm*]: -device virtio-rng-device
     #                                        QEMU arguments for the machines
     #                                        matching one of the patterns
-    # rvirtio-test: net=bridge[,mtu=N]       QEMU in its own host network
+    # rvirtio-test: net=bridge[,mtu=N][,queues=N] QEMU in its own host network
     #                                        namespace with the taps rvtap0
     #                                        and rvtap1 on a bridge (tools/vm/run
     #                                        --net)

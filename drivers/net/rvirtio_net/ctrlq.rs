@@ -169,11 +169,24 @@ impl Ctrl {
 /// in promiscuous (unicast) or all-multicast (multicast) mode instead.
 pub(super) const MAC_TABLE_MAX: usize = 64;
 
-impl Net {
+impl Nic {
     fn ctrl_if(&self, feature: Feature) -> Option<&Ctrl> {
         self.ctrl
             .as_deref()
             .filter(|_| self.negotiated.contains(feature))
+    }
+
+    /// VQ_PAIRS_SET to `pairs` (with MQ, §5.1.6.5.5): the device uses
+    /// that many pairs once it answers. The device's refusal reaches
+    /// `ethtool -L`. Without MQ only one pair exists: nothing to send.
+    pub(super) fn ctrl_vq_pairs(&self, pairs: u32) -> Result {
+        let Some(c) = self.ctrl_if(f::MQ) else {
+            return if pairs == 1 { Ok(()) } else { Err(EINVAL) };
+        };
+        let pairs = u16::try_from(pairs).map_err(|_| EINVAL)?;
+        let data =
+            vnet::ctrl_vq_pairs(pairs, self.dev_max_pairs, self.order).map_err(|_| EINVAL)?;
+        c.command(ctrl::CLASS_MQ, ctrl::MQ_VQ_PAIRS_SET, &data)
     }
 
     /// MAC_ADDR_SET (with CTRL_MAC_ADDR); nothing without it.

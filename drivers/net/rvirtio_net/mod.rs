@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The driver's state behind the interface ([`Net`]): the queue pair, the
-//! negotiated protocol, the statistics, and the interface callbacks.
-//! Receive is in `rx`, transmit in `tx`.
+//! The driver's state behind the interface: [`Nic`] (the device: its
+//! queue pairs, the control queue, the link, and the interface callbacks)
+//! and [`Net`] (one queue pair: its queues, receive refill and counters,
+//! with the negotiated protocol it needs). Receive is in `rx`, transmit in
+//! `tx`, the control queue (and multiqueue's VQ_PAIRS_SET) in `ctrlq`.
 
 mod ctrlq;
 pub mod features;
@@ -10,7 +12,7 @@ mod rx;
 mod tx;
 
 use crate::{
-    kext::dma::DmaDevice,
+    kext::{dma::DmaDevice, irq::IrqNumber},
     kvirtio::{
         config::DeviceConfig,
         queue::{Queue, QueueInfo},
@@ -27,6 +29,7 @@ use crate::{
         NetDeviceOps,
         Offloads,
         Rings,
+        Rtnl,
         Skb,
         StatName,
         Stats,
@@ -40,7 +43,7 @@ use crate::{
     virtio::{
         features::Features,
         net::{
-            self as vnet,
+            self as vnet, pair_cpus,
             wire::{
                 config as cfg,
                 ctrl,
@@ -113,15 +116,16 @@ impl DirStats {
     }
 }
 
-/// The driver's state of one device.
+/// One queue pair's state (receive queue `2 * pair`, transmit queue
+/// `2 * pair + 1`), with what its paths need of the negotiated protocol.
 pub struct Net {
-    /// Receive queue 0.
+    /// The pair's index.
+    pair: u32,
+    /// Its receive queue.
     pub rx: Arc<Queue<Token>>,
-    /// Transmit queue 0.
+    /// Its transmit queue.
     pub tx: Arc<Queue<Token>>,
     dma: DmaDevice,
-    config: Arc<DeviceConfig>,
-    negotiated: Features,
     order: ByteOrder,
     mode: RxMode,
     hdr_len: usize,
@@ -129,73 +133,75 @@ pub struct Net {
     pub(crate) refill: Arc<rx::Refill>,
     rx_offloads: RxOffloads,
     tx_offloads: TxOffloads,
-    /// Speed and duplex from the configuration.
-    dev_config: Config,
     rx_stats: DirStats,
     tx_stats: DirStats,
     /// Packets the device described wrongly (dropped).
     rx_length_errors: Atomic<u64>,
+    /// Transmit watchdog timeouts of the transmit queue.
+    tx_timeouts: Atomic<u64>,
     /// To fail the device.
     status: Arc<DeviceStatus>,
-    /// The driver failed the device (too many invalid packets).
-    failed: Atomic<bool>,
-    /// The control queue, with CTRL_VQ.
-    pub ctrl: Option<Arc<Ctrl>>,
+    /// The driver failed the device (too many invalid packets on a
+    /// receive queue): shared by every pair.
+    failed: Arc<Atomic<bool>>,
+}
+
+/// What every pair of a device shares, for [`Net::new`].
+pub struct PairCommon {
+    /// DMA for buffers.
+    pub dma: DmaDevice,
+    /// To fail the device.
+    pub status: Arc<DeviceStatus>,
+    /// The negotiated features.
+    pub negotiated: Features,
+    /// The device's byte order.
+    pub order: ByteOrder,
+    /// The receive mode.
+    pub mode: RxMode,
+    /// The MTU receive buffers are sized for.
+    pub mtu: u16,
+    /// Set when the device is failed.
+    pub failed: Arc<Atomic<bool>>,
 }
 
 impl Net {
-    /// The state for a device with these queues and negotiated features.
-    #[expect(clippy::too_many_arguments, reason = "one constructor, called once")]
+    /// The state of pair `pair` with these queues.
     pub fn new(
+        pair: u32,
         rx: Arc<Queue<Token>>,
         tx: Arc<Queue<Token>>,
-        dma: DmaDevice,
-        config: Arc<DeviceConfig>,
-        status: Arc<DeviceStatus>,
-        negotiated: Features,
-        order: ByteOrder,
-        mode: RxMode,
-        mtu: u16,
-        dev_config: Config,
-        ctrl: Option<Arc<Queue<Token>>>,
-    ) -> Result<impl PinInit<Self, Error>> {
-        let hdr_len = vnet::header_len(negotiated);
-        let rx_buf_len = u32::try_from(vnet::rx_buf_len(mode, hdr_len, mtu)).map_err(|_| EINVAL)?;
-        let merge_min = vnet::mergeable_min_len(hdr_len, mtu, rx.size());
+        c: &PairCommon,
+    ) -> Result<Self> {
+        let hdr_len = vnet::header_len(c.negotiated);
+        let rx_buf_len =
+            u32::try_from(vnet::rx_buf_len(c.mode, hdr_len, c.mtu)).map_err(|_| EINVAL)?;
+        let merge_min = vnet::mergeable_min_len(hdr_len, c.mtu, rx.size());
         let refill = rx::Refill::new(
             rx.clone(),
-            dma.clone(),
-            mode,
+            c.dma.clone(),
+            c.mode,
             hdr_len,
             rx_buf_len,
             merge_min,
         )?;
-        let rx_offloads = RxOffloads::negotiated(negotiated);
-        let ctrl = match ctrl {
-            Some(q) => Some(Ctrl::new(q, dma.clone(), rx_offloads.to_bits())?),
-            None => None,
-        };
-        let tx_offloads = TxOffloads::negotiated(negotiated);
-        Ok(try_init!(Self {
+        Ok(Self {
+            pair,
             rx,
             tx,
-            dma,
-            config,
-            negotiated,
-            order,
-            mode,
+            dma: c.dma.clone(),
+            order: c.order,
+            mode: c.mode,
             hdr_len,
             refill,
-            rx_offloads,
-            tx_offloads,
-            dev_config,
+            rx_offloads: RxOffloads::negotiated(c.negotiated),
+            tx_offloads: TxOffloads::negotiated(c.negotiated),
             rx_stats: DirStats::new(),
             tx_stats: DirStats::new(),
             rx_length_errors: Atomic::new(0),
-            status,
-            failed: Atomic::new(false),
-            ctrl,
-        }? Error))
+            tx_timeouts: Atomic::new(0),
+            status: c.status.clone(),
+            failed: c.failed.clone(),
+        })
     }
 
     /// The receive mode.
@@ -214,15 +220,177 @@ impl Net {
     }
 
     /// Fails the device after repeated protocol violations: FAILED set,
-    /// nothing more received (the carrier goes down at the next link
-    /// update, and stays down).
+    /// nothing more received on any pair (the carrier goes down at the
+    /// next link update, and stays down).
     fn fail(&self) {
         pr_err!(
-            "rvirtio_net: {} invalid packets: failing the device\n",
-            rx::MAX_INVALID
+            "rvirtio_net: {} invalid packets on receive queue {}: failing the device\n",
+            rx::MAX_INVALID,
+            self.pair
         );
         self.failed.store(true, Relaxed);
         self.status.fail();
+    }
+
+    /// Schedules this pair's `kind` poll (its interrupts off while it
+    /// runs), unless it is already scheduled or disabled.
+    fn schedule(&self, dev: NetDev<'_>, kind: NapiKind) {
+        let q = match kind {
+            NapiKind::Rx => &self.rx,
+            NapiKind::Tx => &self.tx,
+        };
+        if let Some(napi) = dev.napi(self.pair, kind) {
+            napi.schedule(|| q.disable_cb());
+        }
+    }
+
+    /// The pair's queue of `kind`.
+    pub fn queue(&self, kind: NapiKind) -> &Queue<Token> {
+        match kind {
+            NapiKind::Rx => &self.rx,
+            NapiKind::Tx => &self.tx,
+        }
+    }
+
+    /// Ends a poll that did less than its budget: interrupts back on, and
+    /// the poll scheduled again when buffers were used meanwhile.
+    fn complete(&self, poll: &NapiPoll<'_>, q: &Queue<Token>, work: u32) {
+        if !poll.complete_done(work) {
+            return;
+        }
+        // A broken queue fails here: the device is failed, nothing to poll.
+        if let Ok(opaque) = q.enable_cb_prepare() {
+            if q.poll(opaque).unwrap_or(false) {
+                poll.napi().schedule(|| q.disable_cb());
+            }
+        }
+    }
+}
+
+/// The device's state behind the interface: its queue pairs (those the
+/// driver allocated: at most one per online CPU, up to the device's
+/// `max_virtqueue_pairs`), the control queue, the link.
+pub struct Nic {
+    /// The queue pairs allocated, by index.
+    pub pairs: KVec<Net>,
+    /// The interrupts of each pair (receive, transmit), when each queue has
+    /// its own vector: placed on the pair's CPUs.
+    irqs: KVec<KVec<IrqNumber>>,
+    /// Queue pairs in use (`ethtool -L`; written under RTNL, or before
+    /// registration).
+    curr: Atomic<u32>,
+    /// The device's `max_virtqueue_pairs` (1 without MQ).
+    dev_max_pairs: u16,
+    config: Arc<DeviceConfig>,
+    negotiated: Features,
+    order: ByteOrder,
+    rx_offloads: RxOffloads,
+    /// Speed and duplex reported (from the configuration, or `ethtool -s`).
+    speed: Atomic<u32>,
+    /// `DUPLEX_*`, widened.
+    duplex: Atomic<u32>,
+    /// The driver failed the device.
+    failed: Arc<Atomic<bool>>,
+    /// The control queue, with CTRL_VQ.
+    pub ctrl: Option<Arc<Ctrl>>,
+}
+
+impl Nic {
+    /// The device's state: `pairs` allocated (with their interrupts
+    /// `irqs`), the control queue `ctrl`, one pair in use until
+    /// [`Nic::start_pairs`].
+    pub fn new(
+        pairs: KVec<Net>,
+        irqs: KVec<KVec<IrqNumber>>,
+        dev_max_pairs: u16,
+        config: Arc<DeviceConfig>,
+        common: &PairCommon,
+        dev_config: Config,
+        ctrl: Option<Arc<Queue<Token>>>,
+    ) -> Result<Self> {
+        let rx_offloads = RxOffloads::negotiated(common.negotiated);
+        let ctrl = match ctrl {
+            Some(q) => Some(Ctrl::new(q, common.dma.clone(), rx_offloads.to_bits())?),
+            None => None,
+        };
+        Ok(Self {
+            pairs,
+            irqs,
+            curr: Atomic::new(1),
+            dev_max_pairs,
+            config,
+            negotiated: common.negotiated,
+            order: common.order,
+            rx_offloads,
+            speed: Atomic::new(dev_config.speed.unwrap_or(SPEED_UNKNOWN)),
+            duplex: Atomic::new(u32::from(match dev_config.duplex {
+                Duplex::Half => DUPLEX_HALF,
+                Duplex::Full => DUPLEX_FULL,
+                Duplex::Unknown => DUPLEX_UNKNOWN,
+            })),
+            failed: common.failed.clone(),
+            ctrl,
+        })
+    }
+
+    /// Queue pair 0 (there is always one).
+    pub fn pair0(&self) -> Option<&Net> {
+        self.pairs.first()
+    }
+
+    /// Queue pairs in use.
+    pub fn curr_pairs(&self) -> u32 {
+        self.curr.load(Relaxed)
+    }
+
+    /// Queue pairs allocated.
+    fn max_pairs(&self) -> u32 {
+        u32::try_from(self.pairs.len()).unwrap_or(u32::MAX)
+    }
+
+    /// Before registration: the device is told to use every allocated
+    /// pair (VQ_PAIRS_SET, §5.1.6.5.5; it starts with one), and the
+    /// interface's queue count follows; on a refusal one pair stays in
+    /// use. Returns the pairs in use.
+    pub fn start_pairs(&self, set_real: impl FnOnce(u32) -> Result) -> u32 {
+        let want = self.max_pairs();
+        let n = if want > 1 {
+            match self.ctrl_vq_pairs(want) {
+                Ok(()) => want,
+                Err(e) => {
+                    pr_warn!(
+                        "rvirtio_net: VQ_PAIRS_SET {} failed ({:?}): one queue pair\n",
+                        want,
+                        e
+                    );
+                    1
+                }
+            }
+        } else {
+            1
+        };
+        let n = match set_real(n) {
+            Ok(()) => n,
+            Err(_) => 1,
+        };
+        self.curr.store(n, Relaxed);
+        n
+    }
+
+    /// Places the pairs in use on the CPUs (interrupts and XPS), as the C
+    /// driver's `virtnet_set_affinity`: a failure is logged (the
+    /// interface works without).
+    pub fn set_affinity(&self, dev: NetDev<'_>) {
+        let curr = self.curr_pairs();
+        let cpus = crate::net::online_cpus();
+        for (i, irqs) in (0u32..curr).zip(self.irqs.iter()) {
+            let Some((first, count)) = pair_cpus(cpus, curr, i) else {
+                continue;
+            };
+            if let Err(e) = dev.set_pair_affinity(i, first, count, irqs) {
+                pr_warn!("rvirtio_net: queue pair {} affinity: {:?}\n", i, e);
+            }
+        }
     }
 
     /// Sets the carrier from `status` (§5.1.4.2): with STATUS its LINK_UP
@@ -253,62 +421,70 @@ impl Net {
         }
     }
 
-    /// Schedules queue pair 0's `kind` poll (its interrupts off while it
-    /// runs), unless it is already scheduled or disabled.
-    fn schedule(&self, dev: NetDev<'_>, kind: NapiKind) {
-        let q = match kind {
-            NapiKind::Rx => &self.rx,
-            NapiKind::Tx => &self.tx,
-        };
-        if let Some(napi) = dev.napi(0, kind) {
-            napi.schedule(|| q.disable_cb());
-        }
-    }
-
-    /// Ends a poll that did less than its budget: interrupts back on, and
-    /// the poll scheduled again when buffers were used meanwhile.
-    fn complete(&self, poll: &NapiPoll<'_>, q: &Queue<Token>, work: u32) {
-        if !poll.complete_done(work) {
+    /// The interrupt of virtqueue `queue`: the control queue wakes its
+    /// waiter, a pair's queue schedules its poll.
+    pub fn queue_interrupt(&self, dev: NetDev<'_>, queue: u16) {
+        if vnet::vq::ctrl(self.dev_max_pairs) == Some(queue) {
+            if let Some(c) = &self.ctrl {
+                c.interrupt();
+            }
             return;
         }
-        // A broken queue fails here: the device is failed, nothing to poll.
-        if let Ok(opaque) = q.enable_cb_prepare() {
-            if q.poll(opaque).unwrap_or(false) {
-                poll.napi().schedule(|| q.disable_cb());
-            }
+        let kind = if queue % 2 == 0 {
+            NapiKind::Rx
+        } else {
+            NapiKind::Tx
+        };
+        if let Some(p) = self.pairs.get(usize::from(queue / 2)) {
+            p.schedule(dev, kind);
         }
     }
 }
 
-impl NetDeviceOps for Net {
-    fn open(&self, dev: NetDev<'_>) -> Result {
-        for kind in [NapiKind::Rx, NapiKind::Tx] {
-            if let Some(napi) = dev.napi(0, kind) {
-                napi.enable();
+impl NetDeviceOps for Nic {
+    fn open(&self, dev: NetDev<'_>, rtnl: &Rtnl<'_>) -> Result {
+        // Every allocated pair runs (those above the count in use stay
+        // idle: the device uses none of them, the stack sends on none).
+        for p in self.pairs.iter() {
+            for kind in [NapiKind::Rx, NapiKind::Tx] {
+                if let Some(napi) = dev.napi(p.pair, kind) {
+                    napi.enable(rtnl);
+                }
             }
-        }
-        if let Some(txq) = dev.txq(0) {
-            if self.tx_has_room() {
-                txq.start();
+            if let Some(txq) = dev.txq(p.pair) {
+                if p.tx_has_room() {
+                    txq.start();
+                }
             }
+            // Packets that arrived while down, completions, the refill.
+            p.schedule(dev, NapiKind::Rx);
+            p.schedule(dev, NapiKind::Tx);
         }
-        // Packets that arrived while down, completions, and the refill.
-        self.schedule(dev, NapiKind::Rx);
-        self.schedule(dev, NapiKind::Tx);
         Ok(())
     }
 
-    fn stop(&self, dev: NetDev<'_>) -> Result {
-        for kind in [NapiKind::Rx, NapiKind::Tx] {
-            if let Some(napi) = dev.napi(0, kind) {
-                napi.disable();
+    fn stop(&self, dev: NetDev<'_>, rtnl: &Rtnl<'_>) -> Result {
+        for p in self.pairs.iter() {
+            for kind in [NapiKind::Rx, NapiKind::Tx] {
+                if let Some(napi) = dev.napi(p.pair, kind) {
+                    napi.disable(rtnl);
+                }
             }
         }
         Ok(())
     }
 
     fn start_xmit(&self, dev: NetDev<'_>, skb: Skb, queue: u32, more: bool) -> Xmit {
-        self.xmit(dev, skb, queue, more)
+        match self.pairs.get(queue as usize) {
+            Some(p) => p.xmit(dev, skb, queue, more),
+            None => {
+                skb.drop_with(crate::net::DropReason::NotSpecified);
+                if let Some(p) = self.pair0() {
+                    p.tx_stats.drop_one();
+                }
+                Xmit::Ok
+            }
+        }
     }
 
     fn set_mac_address(&self, _dev: NetDev<'_>, mac: &[u8; ETH_ALEN]) -> Result {
@@ -325,15 +501,18 @@ impl NetDeviceOps for Net {
     }
 
     fn get_stats64(&self, s: &mut Stats) {
-        s.rx_packets = self.rx_stats.packets.load(Relaxed);
-        s.rx_bytes = self.rx_stats.bytes.load(Relaxed);
-        s.rx_dropped = self.rx_stats.drops.load(Relaxed);
-        s.rx_errors = self.rx_stats.errors.load(Relaxed);
-        s.rx_length_errors = self.rx_length_errors.load(Relaxed);
-        s.tx_packets = self.tx_stats.packets.load(Relaxed);
-        s.tx_bytes = self.tx_stats.bytes.load(Relaxed);
-        s.tx_dropped = self.tx_stats.drops.load(Relaxed);
-        s.tx_errors = self.tx_stats.errors.load(Relaxed);
+        for p in self.pairs.iter() {
+            let add = |t: &mut u64, c: &Atomic<u64>| *t = t.wrapping_add(c.load(Relaxed));
+            add(&mut s.rx_packets, &p.rx_stats.packets);
+            add(&mut s.rx_bytes, &p.rx_stats.bytes);
+            add(&mut s.rx_dropped, &p.rx_stats.drops);
+            add(&mut s.rx_errors, &p.rx_stats.errors);
+            add(&mut s.rx_length_errors, &p.rx_length_errors);
+            add(&mut s.tx_packets, &p.tx_stats.packets);
+            add(&mut s.tx_bytes, &p.tx_stats.bytes);
+            add(&mut s.tx_dropped, &p.tx_stats.drops);
+            add(&mut s.tx_errors, &p.tx_stats.errors);
+        }
     }
 
     fn set_rx_mode(&self, dev: NetDev<'_>) {
@@ -358,12 +537,21 @@ impl NetDeviceOps for Net {
     }
 
     fn tx_timeout(&self, dev: NetDev<'_>, queue: u32) {
-        pr_warn!(
-            "rvirtio_net: transmit queue {} timed out ({} free descriptors)\n",
+        // As the C driver's virtnet_tx_timeout: counted (ethtool -S
+        // txN_timeouts) and logged; the stack's watchdog goes on.
+        let Some(p) = self.pairs.get(queue as usize) else {
+            return;
+        };
+        p.tx_timeouts.fetch_add(1, Relaxed);
+        pr_err!(
+            "rvirtio_net: TX timeout on queue {} (virtqueue {}, {} free descriptors), {} usecs ago\n",
             queue,
-            self.tx.num_free()
+            p.tx.index(),
+            p.tx.num_free(),
+            dev.txq(queue).map_or(0, |t| t.stalled_us())
         );
-        self.schedule(dev, NapiKind::Tx);
+        // Reclaim whatever completed meanwhile.
+        p.schedule(dev, NapiKind::Tx);
     }
 
     fn poll(
@@ -374,95 +562,148 @@ impl NetDeviceOps for Net {
         kind: NapiKind,
         budget: u32,
     ) -> u32 {
-        if queue != 0 {
+        let Some(p) = self.pairs.get(queue as usize) else {
             return 0;
-        }
+        };
         match kind {
             NapiKind::Rx => {
-                let done = self.poll_rx(&poll, budget);
+                let done = p.poll_rx(&poll, budget);
                 if self.failed.load(Relaxed) && dev.carrier_ok() {
                     dev.set_carrier(false);
                 }
                 done
             }
-            NapiKind::Tx => self.poll_tx(dev, &poll, budget),
+            NapiKind::Tx => p.poll_tx(dev, &poll, budget),
         }
     }
 }
 
-impl EthtoolOps for Net {
+impl EthtoolOps for Nic {
     fn link(&self) -> Link {
         Link {
-            speed: self.dev_config.speed.unwrap_or(SPEED_UNKNOWN),
-            duplex: match self.dev_config.duplex {
-                Duplex::Half => DUPLEX_HALF,
-                Duplex::Full => DUPLEX_FULL,
-                Duplex::Unknown => DUPLEX_UNKNOWN,
-            },
+            speed: self.speed.load(Relaxed),
+            duplex: u8::try_from(self.duplex.load(Relaxed)).unwrap_or(DUPLEX_UNKNOWN),
         }
     }
 
+    fn set_link(&self, link: Link) -> Result {
+        // As the C driver: the reported values change (the shim checked
+        // them), the device is not told.
+        self.speed.store(link.speed, Relaxed);
+        self.duplex.store(u32::from(link.duplex), Relaxed);
+        Ok(())
+    }
+
     fn rings(&self) -> Rings {
+        let (rx, tx) = self
+            .pair0()
+            .map_or((0, 0), |p| (u32::from(p.rx.size()), u32::from(p.tx.size())));
         Rings {
-            rx_max: u32::from(self.rx.size()),
-            rx: u32::from(self.rx.size()),
-            tx_max: u32::from(self.tx.size()),
-            tx: u32::from(self.tx.size()),
+            rx_max: rx,
+            rx,
+            tx_max: tx,
+            tx,
         }
     }
 
     fn channels(&self) -> Channels {
         Channels {
-            max_combined: 1,
-            combined: 1,
+            max_combined: self.max_pairs(),
+            combined: self.curr_pairs(),
         }
     }
 
+    fn set_channels(&self, dev: NetDev<'_>, rtnl: &Rtnl<'_>, n: u32) -> Result {
+        let old = self.curr_pairs();
+        if n == old {
+            return Ok(());
+        }
+        if n == 0 || n > self.max_pairs() {
+            return Err(EINVAL);
+        }
+        if n < old {
+            // The stack stops sending on the queues above first (and
+            // waits for senders in flight), then the device is told.
+            dev.set_real_num_queues(rtnl, n)?;
+            if let Err(e) = self.ctrl_vq_pairs(n) {
+                let _ = dev.set_real_num_queues(rtnl, old);
+                return Err(e);
+            }
+        } else {
+            // The device first: the stack must not send on a queue the
+            // device does not serve yet.
+            self.ctrl_vq_pairs(n)?;
+            if let Err(e) = dev.set_real_num_queues(rtnl, n) {
+                let _ = self.ctrl_vq_pairs(old);
+                return Err(e);
+            }
+        }
+        self.curr.store(n, Relaxed);
+        self.set_affinity(dev);
+        // Pairs leaving: their completions reclaimed (their receive
+        // buffers stay posted, unused); pairs joining: refilled.
+        for p in self.pairs.iter() {
+            p.schedule(dev, NapiKind::Tx);
+            p.schedule(dev, NapiKind::Rx);
+        }
+        Ok(())
+    }
+
     fn stats_count(&self) -> u32 {
-        // CAST: a short constant list.
-        STAT_NAMES.len() as u32
+        // CAST: a short constant list, times the pairs (at most 0x8000).
+        (STAT_NAMES.len() as u32).saturating_mul(self.max_pairs())
     }
 
     fn stat_name(&self, i: u32, name: &mut StatName<'_>) {
-        if let Some(s) = STAT_NAMES.get(i as usize) {
-            let _ = name.write_str(s);
+        // CAST: a short constant list.
+        let per = STAT_NAMES.len() as u32;
+        let (Some(pair), Some(k)) = (i.checked_div(per), i.checked_rem(per)) else {
+            return;
+        };
+        if let Some((dir, s)) = STAT_NAMES.get(k as usize) {
+            let _ = write!(name, "{}{}_{}", dir, pair, s);
         }
     }
 
     fn stats(&self, values: &mut [u64]) {
-        let (rq, tq) = (self.rx.stats(), self.tx.stats());
-        let all = [
-            self.rx_stats.packets.load(Relaxed),
-            self.rx_stats.bytes.load(Relaxed),
-            self.rx_stats.drops.load(Relaxed),
-            self.rx_length_errors.load(Relaxed),
-            rq.kicks(),
-            rq.interrupts(),
-            self.tx_stats.packets.load(Relaxed),
-            self.tx_stats.bytes.load(Relaxed),
-            self.tx_stats.drops.load(Relaxed),
-            tq.kicks(),
-            tq.interrupts(),
-        ];
-        for (v, a) in values.iter_mut().zip(all) {
-            *v = a;
+        for (p, vals) in self.pairs.iter().zip(values.chunks_mut(STAT_NAMES.len())) {
+            let (rq, tq) = (p.rx.stats(), p.tx.stats());
+            let all = [
+                p.rx_stats.packets.load(Relaxed),
+                p.rx_stats.bytes.load(Relaxed),
+                p.rx_stats.drops.load(Relaxed),
+                p.rx_length_errors.load(Relaxed),
+                rq.kicks(),
+                rq.interrupts(),
+                p.tx_stats.packets.load(Relaxed),
+                p.tx_stats.bytes.load(Relaxed),
+                p.tx_stats.drops.load(Relaxed),
+                tq.kicks(),
+                tq.interrupts(),
+                p.tx_timeouts.load(Relaxed),
+            ];
+            for (v, a) in vals.iter_mut().zip(all) {
+                *v = a;
+            }
         }
     }
 }
 
-/// The `ethtool -S` counters, in the order [`EthtoolOps::stats`] gives
-/// them: per queue, packets, bytes, drops (invalid packets among them, for
-/// receive), kicks (notifications) and interrupts.
-const STAT_NAMES: [&str; 11] = [
-    "rx0_packets",
-    "rx0_bytes",
-    "rx0_drops",
-    "rx0_invalid",
-    "rx0_kicks",
-    "rx0_interrupts",
-    "tx0_packets",
-    "tx0_bytes",
-    "tx0_drops",
-    "tx0_kicks",
-    "tx0_interrupts",
+/// The `ethtool -S` counters of pair N (`rxN_packets`, ...), in the
+/// order [`EthtoolOps::stats`] gives them: per queue, packets, bytes,
+/// drops (invalid packets among them, for receive), kicks (notifications)
+/// and interrupts; and the transmit watchdog's timeouts.
+const STAT_NAMES: [(&str, &str); 12] = [
+    ("rx", "packets"),
+    ("rx", "bytes"),
+    ("rx", "drops"),
+    ("rx", "invalid"),
+    ("rx", "kicks"),
+    ("rx", "interrupts"),
+    ("tx", "packets"),
+    ("tx", "bytes"),
+    ("tx", "drops"),
+    ("tx", "kicks"),
+    ("tx", "interrupts"),
+    ("tx", "timeouts"),
 ];

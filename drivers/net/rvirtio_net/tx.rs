@@ -38,14 +38,16 @@ impl Net {
 
     /// Queues one packet on transmit queue `queue`.
     pub(super) fn xmit(&self, dev: NetDev<'_>, skb: Skb, queue: u32, more: bool) -> Xmit {
-        let Some(txq) = dev.txq(queue).filter(|_| queue == 0) else {
+        let Some(txq) = dev.txq(queue).filter(|_| queue == self.pair) else {
             skb.drop_with(DropReason::NotSpecified);
             self.tx_stats.drop_one();
             return Xmit::Ok;
         };
         let mtu = u16::try_from(dev.mtu()).unwrap_or(u16::MAX);
         match self.queue_skb(skb, vnet::max_frame(mtu)) {
-            Some(len) => txq.sent(len),
+            Some(len) => {
+                let _ = txq.sent(len);
+            }
             None => self.tx_stats.drop_one(),
         }
         if !self.tx_has_room() {
@@ -120,13 +122,18 @@ impl Net {
     /// The transmit poll: reclaims every sent packet, reports them to BQL
     /// and wakes the queue when there is room.
     pub(super) fn poll_tx(&self, dev: NetDev<'_>, poll: &NapiPoll<'_>, budget: u32) -> u32 {
-        let Some(txq) = dev.txq(0) else {
+        let Some(txq) = dev.txq(self.pair) else {
             return 0;
         };
         // Under the transmit lock, as the C driver: BQL's sent and
         // completed counts never cross, and the wake below cannot race a
         // stop.
-        let txq = txq.lock(poll);
+        let Some(txq) = txq.lock(poll) else {
+            // Not reached: a poll never runs inside its queue's lock. The
+            // poll still ends (else it would stay scheduled for good).
+            self.complete(poll, &self.tx, 0);
+            return 0;
+        };
         let (mut pkts, mut bytes) = (0u32, 0u32);
         // Until empty, or broken (the device is failed).
         while let Ok(Some(u)) = self.tx.get_used() {
@@ -138,7 +145,7 @@ impl Net {
             }
         }
         if pkts != 0 {
-            txq.completed(pkts, bytes);
+            let _ = txq.completed(pkts, bytes);
         }
         if txq.is_stopped() && self.tx_has_room() {
             txq.wake();

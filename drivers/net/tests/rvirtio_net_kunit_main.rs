@@ -114,10 +114,10 @@ mod tests {
         ] {
             assert!(a.contains(x));
         }
-        // The control queue and its classes are accepted; MQ is not
-        // implemented yet: never accepted.
-        let c = accept(WANTED.with(f::MQ));
+        // The control queue and its classes are accepted, MQ among them.
+        let c = accept(WANTED);
         for x in [
+            f::MQ,
             f::CTRL_VQ,
             f::CTRL_RX,
             f::CTRL_VLAN,
@@ -127,10 +127,10 @@ mod tests {
         ] {
             assert!(c.contains(x));
         }
-        assert!(!c.contains(f::MQ));
         // Without CTRL_VQ none of its classes (the spec's dependencies).
         let n = accept(WANTED.without(f::CTRL_VQ));
         assert!(!n.contains(f::CTRL_RX) && !n.contains(f::GUEST_ANNOUNCE));
+        assert!(!n.contains(f::MQ));
     }
 
     /// Without MRG_RXBUF the receive GSO offloads are not accepted (the

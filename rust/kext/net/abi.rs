@@ -12,7 +12,7 @@ use crate::kext::c_layout::{
 
 /// The version of the shim's ABI these declarations were written for; it
 /// must equal `RVIRTIO_NET_SHIM_ABI` in `rust/helpers/net.c`.
-pub const SHIM_ABI: u32 = 4;
+pub const SHIM_ABI: u32 = 5;
 
 /// A structure (its size), field (its offset) or constant (its value) of
 /// the shim that this module mirrors, as `rvirtio_net_c_layout` measures
@@ -121,6 +121,10 @@ pub enum CField {
     CbSetFeatures,
     /// `announce`.
     CbAnnounce,
+    /// `set_channels`.
+    CbSetChannels,
+    /// `set_link`.
+    CbSetLink,
     /// `sizeof_field(struct sk_buff, cb)`: the control buffer, at least
     /// the largest virtio-net header.
     SkbCbSize,
@@ -171,7 +175,7 @@ pub fn max_skb_frags() -> usize {
 
 /// Every `(C field, Rust value)` pair that must agree. For
 /// [`CField::SkbCbSize`] the Rust value is the least C must give.
-pub fn layout() -> [(CField, usize); 64] {
+pub fn layout() -> [(CField, usize); 66] {
     use CField as F;
     [
         (F::Stats, size_of::<Stats>()),
@@ -224,6 +228,8 @@ pub fn layout() -> [(CField, usize); 64] {
         (F::CbStatsValues, offset_of!(Callbacks, stats_values)),
         (F::CbSetFeatures, offset_of!(Callbacks, set_features)),
         (F::CbAnnounce, offset_of!(Callbacks, announce)),
+        (F::CbSetChannels, offset_of!(Callbacks, set_channels)),
+        (F::CbSetLink, offset_of!(Callbacks, set_link)),
         (F::SkbCbSize, HDR_LEN_MAX),
         (F::DropNotSpecified, DropReason::NotSpecified as usize),
         (F::DropNomem, DropReason::NoMem as usize),

@@ -35,6 +35,8 @@ impl<T: NetDeviceOps + EthtoolOps> Vtable<T> {
         stats_values: stats_values::<T>,
         set_features: set_features::<T>,
         announce: announce::<T>,
+        set_channels: set_channels::<T>,
+        set_link: set_link::<T>,
     };
 }
 
@@ -65,9 +67,11 @@ fn errno(r: Result) -> c_int {
 ///
 /// Called by the shim's `ndo_open` with its registration's pointers.
 unsafe extern "C" fn open<T: NetDeviceOps>(drv: *mut c_void, n: *mut RawNet) -> c_int {
+    // SAFETY: `ndo_open` runs under RTNL, in process context.
+    let rtnl = unsafe { Rtnl::new() };
     // SAFETY: the shim's pointers, live for the call.
     match unsafe { parts::<T>(drv, n) } {
-        Some((ops, dev)) => errno(ops.open(dev)),
+        Some((ops, dev)) => errno(ops.open(dev, &rtnl)),
         None => EINVAL.to_errno(),
     }
 }
@@ -76,9 +80,11 @@ unsafe extern "C" fn open<T: NetDeviceOps>(drv: *mut c_void, n: *mut RawNet) -> 
 ///
 /// Called by the shim's `ndo_stop` with its registration's pointers.
 unsafe extern "C" fn stop<T: NetDeviceOps>(drv: *mut c_void, n: *mut RawNet) -> c_int {
+    // SAFETY: `ndo_stop` runs under RTNL, in process context.
+    let rtnl = unsafe { Rtnl::new() };
     // SAFETY: as above.
     match unsafe { parts::<T>(drv, n) } {
-        Some((ops, dev)) => errno(ops.stop(dev)),
+        Some((ops, dev)) => errno(ops.stop(dev, &rtnl)),
         None => EINVAL.to_errno(),
     }
 }
@@ -351,4 +357,35 @@ unsafe extern "C" fn announce<T: NetDeviceOps>(drv: *mut c_void, n: *mut RawNet)
     if let Some((ops, dev)) = unsafe { parts::<T>(drv, n) } {
         ops.announce(dev);
     }
+}
+
+/// # Safety
+///
+/// Called by the shim's ethtool `set_channels` (under RTNL, process
+/// context) with its registration's pointers.
+unsafe extern "C" fn set_channels<T: EthtoolOps>(
+    drv: *mut c_void,
+    n: *mut RawNet,
+    combined: u32,
+) -> c_int {
+    // SAFETY: ethtool's `set_channels` runs under RTNL, in process context.
+    let rtnl = unsafe { Rtnl::new() };
+    // SAFETY: as above.
+    match unsafe { parts::<T>(drv, n) } {
+        Some((ops, dev)) => errno(ops.set_channels(dev, &rtnl, combined)),
+        None => EINVAL.to_errno(),
+    }
+}
+
+/// # Safety
+///
+/// Called by the shim's ethtool `set_link_ksettings` with its
+/// registration's driver pointer and a structure for the call.
+unsafe extern "C" fn set_link<T: EthtoolOps>(drv: *mut c_void, l: *const Link) -> c_int {
+    if drv.is_null() || l.is_null() {
+        return EINVAL.to_errno();
+    }
+    // SAFETY: a live `T` (see `parts`); the shim's structure, read for the
+    // call.
+    errno(unsafe { (*drv.cast::<T>()).set_link(*l) })
 }

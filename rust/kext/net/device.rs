@@ -5,6 +5,7 @@
 //! carrier, the TX queues with their byte queue limits, the NAPI contexts.
 
 use super::*;
+use crate::kext::irq::IrqNumber;
 use core::mem::ManuallyDrop;
 use kernel::device::{Bound, Device};
 
@@ -126,6 +127,42 @@ impl<'a> NetDev<'a> {
         Some(unsafe { Napi::from_raw(p) })
     }
 
+    /// Sets the number of queue pairs in use (at most the allocated ones):
+    /// the stack transmits on, and expects receive from, that many.
+    pub fn set_real_num_queues(&self, _rtnl: &Rtnl<'_>, pairs: u32) -> Result {
+        // SAFETY: a live interface; RTNL is held (`_rtnl`); the shim checks
+        // `pairs`.
+        kernel::error::to_result(unsafe {
+            rvirtio_net_set_real_num_queues(self.raw(), pairs, true)
+        })
+    }
+
+    /// Places queue pair `pair` on the online CPUs of rank `first` to
+    /// `first + count - 1` (wrapping; the core's `pair_cpus` computes
+    /// them): its interrupts `irqs` are steered there and XPS sends from
+    /// them on transmit queue `pair`. Sleeps.
+    pub fn set_pair_affinity(
+        &self,
+        pair: u32,
+        first: u32,
+        count: u32,
+        irqs: &[IrqNumber],
+    ) -> Result {
+        let mut nums = [0u32; 2];
+        let n = irqs.len().min(nums.len());
+        for (d, s) in nums.iter_mut().zip(irqs.iter()) {
+            *d = s.get();
+        }
+        // CAST: at most 2.
+        let n = n as u32;
+        // SAFETY: a live interface; `nums` holds `n` interrupt numbers of
+        // this device (`IrqNumber`'s invariant), read for the call; the
+        // shim checks `pair`.
+        kernel::error::to_result(unsafe {
+            rvirtio_net_set_pair_affinity(self.raw(), pair, first, count, nums.as_ptr(), n)
+        })
+    }
+
     /// Transmit queue `queue`, `None` past the interface's queues.
     pub fn txq(&self, queue: u32) -> Option<TxQueue<'a>> {
         // SAFETY: a live interface; any `queue` is checked.
@@ -180,26 +217,43 @@ impl<'a> TxQueue<'a> {
     /// Takes the queue's transmit lock, which the stack holds around
     /// `start_xmit`: a NAPI poll reclaiming completions under it is
     /// serialised with the transmit path (its BQL accounting and its
-    /// stop and wake decisions). Only from a poll (`_poll`), which never
-    /// runs inside `start_xmit` on the same CPU.
-    pub fn lock(&self, _poll: &NapiPoll<'_>) -> TxQueueGuard<'a> {
-        // SAFETY: a live interface and a valid queue (type invariants);
-        // not held by this CPU (see above).
-        unsafe { rvirtio_net_txq_lock(self.dev.raw(), self.queue) };
-        TxQueueGuard(*self)
+    /// stop and wake decisions). Only from a poll (`_poll`). `None`, and
+    /// a warning, when this CPU holds it already (a second guard, or a
+    /// poll run from inside `start_xmit`): taking it again would
+    /// deadlock.
+    pub fn lock(&self, _poll: &NapiPoll<'_>) -> Option<TxQueueGuard<'a>> {
+        // SAFETY: a live interface and a valid queue (type invariants); the
+        // shim refuses a lock this CPU holds.
+        if !unsafe { rvirtio_net_txq_lock(self.dev.raw(), self.queue) } {
+            return None;
+        }
+        Some(TxQueueGuard(*self))
     }
 
-    /// BQL: `bytes` were queued to the device. From the transmit path.
-    pub fn sent(&self, bytes: u32) {
-        // SAFETY: as above.
+    /// BQL: `bytes` were queued to the device. Under the queue's transmit
+    /// lock (in `start_xmit`, where the stack holds it, or under a
+    /// [`TxQueueGuard`]); refused, with a warning, without it. Returns
+    /// whether it was counted.
+    pub fn sent(&self, bytes: u32) -> bool {
+        // SAFETY: as above; the shim checks the lock.
         unsafe { rvirtio_net_txq_sent(self.dev.raw(), self.queue, bytes) }
     }
 
-    /// BQL: `pkts` packets of `bytes` bytes, all reported by
-    /// [`TxQueue::sent`], completed. From one completion path at a time.
-    pub fn completed(&self, pkts: u32, bytes: u32) {
+    /// BQL: `pkts` packets of `bytes` bytes completed. Under the queue's
+    /// transmit lock (checked, as for [`TxQueue::sent`]), so completions
+    /// are serialised with each other and with `sent`. At most the bytes
+    /// in flight are reported (the kernel `BUG`s on more): more is
+    /// clamped, with a warning once. Returns the bytes reported.
+    pub fn completed(&self, pkts: u32, bytes: u32) -> u32 {
         // SAFETY: as above.
         unsafe { rvirtio_net_txq_completed(self.dev.raw(), self.queue, pkts, bytes) }
+    }
+
+    /// Microseconds since the queue last started a transmission (for
+    /// [`NetDeviceOps::tx_timeout`]'s report).
+    pub fn stalled_us(&self) -> u32 {
+        // SAFETY: as above.
+        unsafe { rvirtio_net_txq_stalled_us(self.dev.raw(), self.queue) }
     }
 }
 
@@ -336,11 +390,14 @@ impl<T: NetDeviceOps + EthtoolOps> Registration<T> {
         &self.ops
     }
 
-    /// Sets the number of queue pairs in use (at most the allocated ones).
+    /// Sets the number of queue pairs in use (at most the allocated ones)
+    /// before registration (`EBUSY` after: then
+    /// [`NetDev::set_real_num_queues`], under RTNL).
     pub fn set_real_num_queues(&self, pairs: u32) -> Result {
-        // SAFETY: a live interface; the shim checks `pairs`.
+        // SAFETY: a live interface; the shim checks `pairs` and refuses a
+        // registered interface.
         kernel::error::to_result(unsafe {
-            rvirtio_net_set_real_num_queues(self.raw.as_ptr(), pairs)
+            rvirtio_net_set_real_num_queues(self.raw.as_ptr(), pairs, false)
         })
     }
 

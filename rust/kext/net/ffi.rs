@@ -62,6 +62,8 @@ pub(super) struct Callbacks {
     pub(super) stats_values: unsafe extern "C" fn(Drv, *mut u64, u32),
     pub(super) set_features: unsafe extern "C" fn(Drv, *mut RawNet, u32) -> Int,
     pub(super) announce: unsafe extern "C" fn(Drv, *mut RawNet),
+    pub(super) set_channels: unsafe extern "C" fn(Drv, *mut RawNet, u32) -> Int,
+    pub(super) set_link: unsafe extern "C" fn(Drv, *const Link) -> Int,
 }
 
 #[expect(
@@ -92,7 +94,17 @@ unsafe extern "C" {
     pub(super) fn rvirtio_net_set_mac(n: *mut RawNet, mac: *const u8);
     pub(super) fn rvirtio_net_random_mac(n: *mut RawNet);
     pub(super) fn rvirtio_net_mac(n: *mut RawNet, mac: *mut u8);
-    pub(super) fn rvirtio_net_set_real_num_queues(n: *mut RawNet, pairs: u32) -> Int;
+    pub(super) fn rvirtio_net_set_real_num_queues(n: *mut RawNet, pairs: u32, rtnl: bool) -> Int;
+    pub(super) fn rvirtio_net_online_cpus() -> u32;
+    pub(super) fn rvirtio_net_set_pair_affinity(
+        n: *mut RawNet,
+        q: u32,
+        first: u32,
+        count: u32,
+        irqs: *const u32,
+        nr_irqs: u32,
+    ) -> Int;
+    pub(super) fn rvirtio_net_txq_stalled_us(n: *mut RawNet, q: u32) -> u32;
     pub(super) fn rvirtio_net_register(n: *mut RawNet) -> Int;
     pub(super) fn rvirtio_net_unregister(n: *mut RawNet);
     pub(super) fn rvirtio_net_quiesce(n: *mut RawNet);
@@ -125,10 +137,10 @@ unsafe extern "C" {
     pub(super) fn rvirtio_net_txq_wake(n: *mut RawNet, q: u32);
     pub(super) fn rvirtio_net_txq_start(n: *mut RawNet, q: u32);
     pub(super) fn rvirtio_net_txq_stopped(n: *mut RawNet, q: u32) -> bool;
-    pub(super) fn rvirtio_net_txq_lock(n: *mut RawNet, q: u32);
+    pub(super) fn rvirtio_net_txq_lock(n: *mut RawNet, q: u32) -> bool;
     pub(super) fn rvirtio_net_txq_unlock(n: *mut RawNet, q: u32);
-    pub(super) fn rvirtio_net_txq_sent(n: *mut RawNet, q: u32, bytes: u32);
-    pub(super) fn rvirtio_net_txq_completed(n: *mut RawNet, q: u32, pkts: u32, bytes: u32);
+    pub(super) fn rvirtio_net_txq_sent(n: *mut RawNet, q: u32, bytes: u32) -> bool;
+    pub(super) fn rvirtio_net_txq_completed(n: *mut RawNet, q: u32, pkts: u32, bytes: u32) -> u32;
     pub(super) fn rvirtio_skb_tx_info(skb: *mut RawSkb, t: *mut RawTxInfo);
     pub(super) fn rvirtio_skb_data(skb: *mut RawSkb) -> *mut u8;
     pub(super) fn rvirtio_skb_frag(

@@ -80,6 +80,19 @@ pub struct Stats {
     pub tx_errors: u64,
 }
 
+/// `EOPNOTSUPP` (not among the kernel crate's error codes), what an
+/// operation a driver does not implement returns to `ethtool`.
+pub fn eopnotsupp() -> Error {
+    // CAST: a small errno.
+    Error::from_errno((bindings::EOPNOTSUPP as i32).wrapping_neg())
+}
+
+/// The number of online CPUs (`num_online_cpus`).
+pub fn online_cpus() -> u32 {
+    // SAFETY: reads a counter; no arguments.
+    unsafe { rvirtio_net_online_cpus() }
+}
+
 /// `DUPLEX_HALF`.
 pub const DUPLEX_HALF: u8 = 0;
 /// `DUPLEX_FULL`.
@@ -186,6 +199,25 @@ pub enum NapiKind {
     Tx,
 }
 
+/// Proof that the caller holds RTNL in process context, for the calls
+/// that need it or sleep ([`Napi::enable`], [`Napi::disable`],
+/// [`NetDev::set_real_num_queues`]). Only the trampolines make one, for
+/// the callbacks the kernel calls under RTNL (`open`, `stop`,
+/// `set_channels`), and it cannot leave the callback (borrowed, neither
+/// `Send` nor `Clone`). It proves process context when it was made;
+/// taking a spinlock inside the callback is still up to the driver (the
+/// shim's `might_sleep` catches that under `CONFIG_DEBUG_ATOMIC_SLEEP`).
+pub struct Rtnl<'a>(PhantomData<(&'a (), *mut ())>);
+
+impl Rtnl<'_> {
+    /// # Safety
+    ///
+    /// The caller holds RTNL, in process context, for the value's life.
+    pub(super) unsafe fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
 /// What `start_xmit` did with a packet.
 pub enum Xmit {
     /// Taken: queued, or dropped and counted.
@@ -202,10 +234,10 @@ pub enum Xmit {
 /// `start_xmit` runs in the transmit path (softirq or process, with the
 /// queue's transmit lock) and may not sleep.
 pub trait NetDeviceOps: Send + Sync + 'static {
-    /// The interface goes up.
-    fn open(&self, dev: NetDev<'_>) -> Result;
-    /// The interface goes down.
-    fn stop(&self, dev: NetDev<'_>) -> Result;
+    /// The interface goes up (RTNL held).
+    fn open(&self, dev: NetDev<'_>, rtnl: &Rtnl<'_>) -> Result;
+    /// The interface goes down (RTNL held).
+    fn stop(&self, dev: NetDev<'_>, rtnl: &Rtnl<'_>) -> Result;
     /// Sends `skb` on transmit queue `queue`; with `more` the stack has
     /// more packets for the queue right away (the device may be notified
     /// later).
@@ -244,7 +276,8 @@ pub trait NetDeviceOps: Send + Sync + 'static {
     /// (gratuitous ARP and unsolicited neighbour advertisements sent);
     /// under RTNL, may sleep.
     fn announce(&self, _dev: NetDev<'_>) {}
-    /// Transmit queue `queue` made no progress for the watchdog's time.
+    /// Transmit queue `queue` made no progress for the watchdog's time
+    /// (the queue stopped and nothing completed); atomic context.
     fn tx_timeout(&self, _dev: NetDev<'_>, _queue: u32) {}
     /// NAPI poll of queue pair `queue`'s receive or transmit context, in
     /// softirq: at most `budget` packets (receive); returns the work done.
@@ -261,17 +294,30 @@ pub trait NetDeviceOps: Send + Sync + 'static {
 /// The driver's `ethtool_ops` (the shim adds `get_link`, `-i`'s driver
 /// name and bus information). Called under RTNL.
 pub trait EthtoolOps: Send + Sync + 'static {
-    /// Link speed and duplex (`ethtool IFACE`).
+    /// Link speed and duplex (`ethtool IFACE`; the shim adds port
+    /// `PORT_OTHER` and no autonegotiation).
     fn link(&self) -> Link {
         Link {
             speed: SPEED_UNKNOWN,
             duplex: DUPLEX_UNKNOWN,
         }
     }
+    /// `ethtool -s speed N duplex D`: the link settings to report change to
+    /// `link` (a valid speed and duplex, checked by the shim, which
+    /// refuses any other change).
+    fn set_link(&self, _link: Link) -> Result {
+        Err(eopnotsupp())
+    }
     /// Ring sizes (`ethtool -g`).
     fn rings(&self) -> Rings;
     /// Queue pairs (`ethtool -l`).
     fn channels(&self) -> Channels;
+    /// `ethtool -L combined N`: use `combined` queue pairs (the shim
+    /// checks `1..=max_combined` of [`EthtoolOps::channels`]); an error
+    /// reaches `ethtool`.
+    fn set_channels(&self, _dev: NetDev<'_>, _rtnl: &Rtnl<'_>, _combined: u32) -> Result {
+        Err(eopnotsupp())
+    }
     /// How many counters `ethtool -S` shows.
     fn stats_count(&self) -> u32 {
         0

@@ -36,16 +36,19 @@ impl<'a> Napi<'a> {
         self.0.as_ptr()
     }
 
-    /// Enables the context (in `open`; nothing if it is enabled). Sleeps.
-    pub fn enable(&self) {
+    /// Enables the context (in `open`; nothing if it is enabled). Sleeps:
+    /// RTNL held, process context.
+    pub fn enable(&self, _rtnl: &Rtnl<'_>) {
         // SAFETY: a live context (type invariant); the shim enables it at
         // most once per disable.
         unsafe { rvirtio_napi_enable(self.raw()) }
     }
 
     /// Disables the context, waiting for a running poll to end (in
-    /// `stop`; nothing if it is disabled). Sleeps.
-    pub fn disable(&self) {
+    /// `stop`; nothing if it is disabled). Sleeps: RTNL held, process
+    /// context (never from a poll or an interrupt, which hold no
+    /// [`Rtnl`]).
+    pub fn disable(&self, _rtnl: &Rtnl<'_>) {
         // SAFETY: a live context; the shim disables only an enabled one.
         unsafe { rvirtio_napi_disable(self.raw()) }
     }

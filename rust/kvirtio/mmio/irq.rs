@@ -40,6 +40,7 @@ impl Interrupts for MmioInterrupts {
         _transport: &DeviceTransport,
         _callbacks: u16,
         routing: Routing,
+        _spread: bool,
     ) -> Result {
         if routing == Routing::Line {
             Ok(())

@@ -48,12 +48,13 @@ impl Interrupts for PciInterrupts {
         transport: &DeviceTransport,
         callbacks: u16,
         routing: Routing,
+        spread: bool,
     ) -> Result {
         self.vectors = None;
         let pdev: &pci::Device<Bound> = dev.try_into()?;
         let v = match routing {
             Routing::PerQueue if callbacks > 0 => {
-                IrqVectors::msix(pdev, u32::from(callbacks) + 1, 1, callbacks > 1)?
+                IrqVectors::msix(pdev, u32::from(callbacks) + 1, 1, spread && callbacks > 1)?
             }
             Routing::Shared if callbacks > 0 => IrqVectors::msix(pdev, 2, 1, false)?,
             // Without queue interrupts, one vector for the configuration.

@@ -92,10 +92,11 @@ pub struct PciTransport {
     device_id: DeviceId,
     /// MSI-X is enabled (moves the legacy device configuration).
     msix: Atomic<bool>,
-    /// Per-queue notification offsets (modern), filled by `setup_queue`.
+    /// Per-queue notification offsets (modern), filled by `setup_queue`:
+    /// one for each queue index the transport handles (`MAX_QUEUES`), as
+    /// a device's `num_queues` may change with the features (a network
+    /// device with MQ has its queue pairs only after FEATURES_OK).
     notify_offs: KVec<Atomic<u32>>,
-    /// `num_queues` as the device said at probe (modern), capped.
-    num_queues: u16,
 }
 
 fn io_err(_: Error) -> TransportError {
@@ -216,7 +217,7 @@ impl PciTransport {
             }
         };
         let num_queues = match &regs {
-            Regs::Modern { common: c, .. } => c.read16(common::NUM_QUEUES)?.min(MAX_QUEUES),
+            Regs::Modern { .. } => MAX_QUEUES,
             Regs::Legacy { .. } => 0,
         };
         let mut notify_offs = KVec::with_capacity(usize::from(num_queues), GFP_KERNEL)?;
@@ -230,7 +231,6 @@ impl PciTransport {
             device_id,
             msix: Atomic::new(false),
             notify_offs,
-            num_queues,
         })
     }
 
@@ -432,8 +432,13 @@ impl Transport for PciTransport {
 /// The set-up half, on a shared reference (see [`PciTransport`]).
 impl TransportSetup for &PciTransport {
     fn num_queues(&mut self) -> Result<Option<u16>, TransportError> {
-        Ok(match self.regs {
-            Regs::Modern { .. } => Some(self.num_queues),
+        Ok(match &self.regs {
+            // Read each time: it may change with the features.
+            Regs::Modern { common: c, .. } => Some(
+                c.read16(common::NUM_QUEUES)
+                    .map_err(io_err)?
+                    .min(MAX_QUEUES),
+            ),
             Regs::Legacy { .. } => None,
         })
     }
@@ -468,7 +473,7 @@ impl TransportSetup for &PciTransport {
     fn max_queue_size(&mut self, index: u16) -> Result<u16, TransportError> {
         match &self.regs {
             Regs::Modern { common: c, .. } => {
-                if index >= self.num_queues {
+                if index >= MAX_QUEUES || index >= c.read16(common::NUM_QUEUES).map_err(io_err)? {
                     return Ok(0);
                 }
                 c.write16(common::QUEUE_SELECT, index).map_err(io_err)?;

@@ -13,8 +13,8 @@ use rvirtio_core::{
     net::{
         check_num_buffers, config, ctrl_header, ctrl_mac_table, ctrl_offloads, ctrl_vlan,
         ctrl_vq_pairs, drop_orphan_ecn, header_len, is_valid_mac, link_up, mac_table_len,
-        max_frame, mergeable_buf_len, mergeable_min_len, random_mac, rx_buf_len, rx_mode,
-        tx_header, validate_rx, vq,
+        max_frame, mergeable_buf_len, mergeable_min_len, pair_cpus, random_mac, rx_buf_len,
+        rx_mode, tx_header, validate_rx, vq,
         wire::{ctrl, feature as f, flags, gso, Header, HDR_LEN_HASH, HDR_LEN_LEGACY, HDR_LEN_MRG},
         ConfigIssue, CtrlError, Duplex, Gso, GsoKind, Merge, PktLenAvg, RawConfig, RxCsum, RxError,
         RxMode, RxOffloads, TxError, TxMeta, TxOffloads, FEATURE_DEPS, MAX_GSO_PACKET,
@@ -800,4 +800,105 @@ fn rx_offloads_narrowed_by_ethtool() {
         RxOffloads::default().narrowed(true, true),
         RxOffloads::default()
     );
+}
+
+#[test]
+fn max_pairs_validation_is_fatal_only_for_max_pairs() {
+    // With MQ, 1..=0x8000 is taken as is; 0 and 0x8001 are issues that
+    // refuse the device (the control queue's index would be undefined).
+    let mq = feats(&[f::CTRL_VQ, f::MQ]);
+    for (p, ok) in [
+        (0u16, false),
+        (1, true),
+        (2, true),
+        (0x8000, true),
+        (0x8001, false),
+        (0xffff, false),
+    ] {
+        let (c, issues) = config(
+            mq,
+            &RawConfig {
+                max_virtqueue_pairs: p,
+                ..RawConfig::default()
+            },
+        );
+        if ok {
+            assert_eq!((c.max_pairs, issues[1]), (p, None));
+        } else {
+            assert_eq!(issues[1], Some(ConfigIssue::MaxPairs(p)));
+            assert!(issues[1].is_some_and(ConfigIssue::is_fatal));
+        }
+    }
+    // Without MQ the field is not read: one pair, no issue.
+    let (c, issues) = config(
+        Features::EMPTY,
+        &RawConfig {
+            max_virtqueue_pairs: 0,
+            ..RawConfig::default()
+        },
+    );
+    assert_eq!((c.max_pairs, issues[1]), (1, None));
+    for i in [ConfigIssue::Mac, ConfigIssue::Mtu(1), ConfigIssue::Speed(7)] {
+        assert!(!i.is_fatal());
+    }
+    // The control queue follows all pairs, used or not.
+    // 2 * 0x8000 does not fit the 16-bit queue index.
+    assert_eq!(vq::ctrl(0x8000), None);
+    assert_eq!(vq::ctrl(4), Some(8));
+    assert_eq!((vq::rx(1), vq::tx(1)), (Some(2), Some(3)));
+}
+
+#[test]
+fn vq_pairs_set_encoding() {
+    // VQ_PAIRS_SET: class 4, command 0, le16 (be16 for a big-endian
+    // legacy device) pairs within 1..=max.
+    assert_eq!(ctrl_header(ctrl::CLASS_MQ, ctrl::MQ_VQ_PAIRS_SET), [4, 0]);
+    assert_eq!(ctrl_vq_pairs(1, 1, ByteOrder::Little), Ok([1, 0]));
+    assert_eq!(
+        ctrl_vq_pairs(0x8000, 0x8000, ByteOrder::Little),
+        Ok([0, 0x80])
+    );
+    assert_eq!(ctrl_vq_pairs(0x102, 0x8000, ByteOrder::Big), Ok([1, 2]));
+    assert_eq!(
+        ctrl_vq_pairs(3, 2, ByteOrder::Little),
+        Err(CtrlError::Range)
+    );
+}
+
+#[test]
+fn pair_cpus_spread_as_c() {
+    // Two CPUs: two pairs one each, one pair both.
+    assert_eq!(pair_cpus(2, 2, 0), Some((0, 1)));
+    assert_eq!(pair_cpus(2, 2, 1), Some((1, 1)));
+    assert_eq!(pair_cpus(2, 1, 0), Some((0, 2)));
+    // Five CPUs, two pairs: 3 + 2.
+    assert_eq!(pair_cpus(5, 2, 0), Some((0, 3)));
+    assert_eq!(pair_cpus(5, 2, 1), Some((3, 2)));
+    // More pairs than CPUs: one CPU each, in turn.
+    assert_eq!(pair_cpus(2, 3, 2), Some((0, 1)));
+    // Out of range.
+    assert_eq!(pair_cpus(2, 2, 2), None);
+    assert_eq!(pair_cpus(0, 1, 0), None);
+    assert_eq!(pair_cpus(2, 0, 0), None);
+}
+
+proptest! {
+    #[test]
+    fn pair_cpus_cover_every_cpu_once(cpus in 1u32..300, pairs in 1u32..300) {
+        // Every online CPU is in exactly one group when pairs <= cpus;
+        // with more pairs, every group has one CPU.
+        let mut seen = vec![0u32; cpus as usize];
+        for p in 0..pairs {
+            let (first, count) = pair_cpus(cpus, pairs, p).unwrap();
+            prop_assert!(first < cpus && count >= 1);
+            for k in 0..count {
+                seen[((first + k) % cpus) as usize] += 1;
+            }
+        }
+        if pairs <= cpus {
+            prop_assert!(seen.iter().all(|&n| n == 1));
+        } else {
+            prop_assert!(seen.iter().all(|&n| n >= 1));
+        }
+    }
 }
