@@ -156,18 +156,19 @@ impl Driver for RvirtioNet {
         }
         let mtu = config.mtu.unwrap_or(1500);
         let mode = vnet::rx_mode(negotiated, mtu);
-        if mode == RxMode::Big {
-            dev_err!(
-                setup.device(),
-                "an MTU of {} without MRG_RXBUF needs big-packet receive, which this driver lacks\n",
-                mtu
-            );
-            return Err(ENOTSUPP);
-        }
         let max_frags =
             u16::try_from(net::max_skb_frags().saturating_add(2)).map_err(|_| EINVAL)?;
+        // Big-packet buffers: one indirect table of their pages each.
+        let rx_indirect = match mode {
+            RxMode::Big => rvirtio_net::rx_indirect(negotiated, mtu)?,
+            RxMode::Small | RxMode::Mergeable => 0,
+        };
         let specs = [
-            QueueSpec::new(RING_MAX),
+            QueueSpec {
+                max_size: RING_MAX,
+                max_indirect: rx_indirect,
+                callback: true,
+            },
             QueueSpec {
                 max_size: RING_MAX,
                 max_indirect: max_frags,
@@ -193,7 +194,9 @@ impl Driver for RvirtioNet {
         }
         let max_mtu = match (config.mtu, mode) {
             (Some(m), _) => m,
-            (None, RxMode::Mergeable) => u16::MAX
+            // Big mode without the MTU feature: receive GSO, buffers of a
+            // GSO packet.
+            (None, RxMode::Mergeable | RxMode::Big) => u16::MAX
                 .saturating_sub(vnet::ETH_HLEN as u16)
                 .saturating_sub(vnet::VLAN_HLEN as u16),
             (None, _) => 1500,
@@ -239,9 +242,10 @@ impl Driver for RvirtioNet {
         net.update_link(data.reg.dev());
         dev_info!(
             dev,
-            "{} receive buffers, mode {:?}, header {} bytes\n",
+            "{} receive buffers, mode {:?} ({} pages a buffer), header {} bytes\n",
             net.rx_posted(),
             net.rx_mode(),
+            net.rx_big_pages(),
             net.hdr_len()
         );
         Ok(())

@@ -21,7 +21,7 @@
 #include <linux/spinlock.h>
 
 /* Bump on any change of the functions or structures below (kext::net::SHIM_ABI). */
-#define RVIRTIO_NET_SHIM_ABI 4
+#define RVIRTIO_NET_SHIM_ABI 5
 
 unsigned int rvirtio_net_abi(void);
 unsigned int rvirtio_net_abi(void)
@@ -94,6 +94,7 @@ struct rvirtio_skb_tx {
 #define RVIRTIO_NETIF_GRO_HW 64
 /* Receive VLAN filter (the driver implements vlan_rx_add_vid/kill_vid). */
 #define RVIRTIO_NETIF_VLAN_FILTER 128
+#define RVIRTIO_NETIF_GSO_UDP_L4 256
 
 /* rvirtio_net_rx_flags(). */
 #define RVIRTIO_NET_RX_PROMISC 1
@@ -542,6 +543,8 @@ static netdev_features_t rvirtio_netif_features(u32 f)
 		r |= NETIF_F_GRO_HW;
 	if (f & RVIRTIO_NETIF_VLAN_FILTER)
 		r |= NETIF_F_HW_VLAN_CTAG_FILTER;
+	if (f & RVIRTIO_NETIF_GSO_UDP_L4)
+		r |= NETIF_F_GSO_UDP_L4;
 	return r;
 }
 
@@ -565,6 +568,8 @@ static u32 rvirtio_netif_bits(netdev_features_t f)
 		r |= RVIRTIO_NETIF_GRO_HW;
 	if (f & NETIF_F_HW_VLAN_CTAG_FILTER)
 		r |= RVIRTIO_NETIF_VLAN_FILTER;
+	if (f & NETIF_F_GSO_UDP_L4)
+		r |= RVIRTIO_NETIF_GSO_UDP_L4;
 	return r;
 }
 
@@ -1155,7 +1160,8 @@ u32 rvirtio_net_frag_size(u32 len)
 	X(RVIRTIO_NET_RX_ALLMULTI)                                              \
 	X(RVIRTIO_NETIF_RXCSUM)                                                 \
 	X(RVIRTIO_NETIF_GRO_HW)                                                 \
-	X(RVIRTIO_NETIF_VLAN_FILTER)
+	X(RVIRTIO_NETIF_VLAN_FILTER)                                            \
+	X(RVIRTIO_NETIF_GSO_UDP_L4)
 
 #define RVIRTIO_NET_C_VALUE(v) (long)(v),
 

@@ -68,6 +68,8 @@ use kernel::{
 pub enum Token {
     /// A receive buffer.
     Rx(MappedRxFrag),
+    /// A big-packet receive buffer: its pages, in order.
+    RxBig(KVec<MappedRxFrag>),
     /// A packet to send.
     Tx(TxSkb),
     /// A control command.
@@ -75,6 +77,7 @@ pub enum Token {
 }
 
 pub use ctrlq::Ctrl;
+pub use rx::rx_indirect;
 
 /// Counters of one direction of a queue pair (single writer: its NAPI
 /// poll, or the transmit path under the queue's transmit lock).
@@ -160,7 +163,13 @@ impl Net {
         ctrl: Option<Arc<Queue<Token>>>,
     ) -> Result<impl PinInit<Self, Error>> {
         let hdr_len = vnet::header_len(negotiated);
-        let rx_buf_len = u32::try_from(vnet::rx_buf_len(mode, hdr_len, mtu)).map_err(|_| EINVAL)?;
+        let rx_buf_len = u32::try_from(vnet::rx_buf_len(
+            mode,
+            hdr_len,
+            mtu,
+            vnet::guest_gso(negotiated),
+        ))
+        .map_err(|_| EINVAL)?;
         let merge_min = vnet::mergeable_min_len(hdr_len, mtu, rx.size());
         let refill = rx::Refill::new(
             rx.clone(),
@@ -206,6 +215,15 @@ impl Net {
     /// The header length.
     pub fn hdr_len(&self) -> usize {
         self.hdr_len
+    }
+
+    /// Pages of a big-packet receive buffer (0 in the other modes).
+    pub fn rx_big_pages(&self) -> usize {
+        if self.mode == RxMode::Big {
+            self.refill.pages()
+        } else {
+            0
+        }
     }
 
     /// Receive buffers with the device.

@@ -251,6 +251,35 @@ net_listening() {
 	done
 }
 
+# net_iperf OPTS: iperf3 TCP for 3 s from nsa (10.0.0.1) to nsb
+# (10.0.0.2), or back with OPTS -R; prints the rate.
+net_iperf() {
+	ip netns exec nsb iperf3 -s -1 -D -B 10.0.0.2 >/dev/null || fail "iperf3 server"
+	net_listening nsb 5201
+	ip netns exec nsa iperf3 -c 10.0.0.2 -t 3 $1 -J >/tmp/iperf.json ||
+		fail "iperf3 $1: $(cat /tmp/iperf.json)"
+	_bps=$(sed -n 's/.*"bits_per_second":[[:space:]]*\([0-9.e+]*\).*/\1/p' /tmp/iperf.json | tail -n1)
+	echo "ok: iperf3 TCP ${1:-(nsa to nsb)}: $_bps bit/s"
+}
+
+# net_iperf_udp RATE MAXLOSS [-R]: iperf3 UDP for 3 s at RATE (iperf3's
+# -b) from nsa to nsb (back with -R); prints the loss the receiver saw
+# and fails when it is above MAXLOSS percent, or when nothing arrived.
+net_iperf_udp() {
+	ip netns exec nsb iperf3 -s -1 -D -B 10.0.0.2 >/dev/null || fail "iperf3 server"
+	net_listening nsb 5201
+	ip netns exec nsa iperf3 -c 10.0.0.2 -u -b "$1" -t 3 ${3:-} -J >/tmp/iperf.json ||
+		fail "iperf3 -u -b $1 ${3:-}: $(cat /tmp/iperf.json)"
+	# The end summary's "sum" (the receiver's view): its last
+	# lost_percent and packets.
+	_loss=$(sed -n 's/.*"lost_percent":[[:space:]]*\([0-9.e+-]*\).*/\1/p' /tmp/iperf.json | tail -n1)
+	_pkts=$(sed -n 's/.*"packets":[[:space:]]*\([0-9]*\).*/\1/p' /tmp/iperf.json | tail -n1)
+	[ -n "$_loss" ] && [ "${_pkts:-0}" -gt 0 ] || fail "iperf3 -u -b $1 ${3:-}: no result: $(cat /tmp/iperf.json)"
+	echo "ok: iperf3 UDP -b $1 ${3:-(nsa to nsb)}: $_pkts datagrams, $_loss% lost"
+	awk -v l="$_loss" -v m="$2" 'BEGIN { exit !(l <= m) }' ||
+		fail "iperf3 UDP -b $1 ${3:-}: $_loss% lost, more than $2%"
+}
+
 # net_make_file MIB: /tmp/www/send.bin of MIB MiB of random bytes, for
 # net_transfer; its sha256 in $net_sum.
 net_make_file() {
