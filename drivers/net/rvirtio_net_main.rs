@@ -15,7 +15,7 @@
 //! control buffer), the linear part and every fragment as one
 //! device-readable chain (indirect where the ring offers it), with
 //! byte queue limits; completions are reclaimed in the transmit NAPI
-//! poll. Offloads (checksum both ways, TSO4/6 with ECN both ways) follow
+//! poll. Offloads (checksum both ways, TSO4/6 with ECN, UFO and USO both ways) follow
 //! the negotiated features. The link comes from `status` (with
 //! `VIRTIO_NET_F_STATUS`) on every configuration interrupt; the address
 //! from the configuration (`VIRTIO_NET_F_MAC`) or random; the MTU from
@@ -28,9 +28,12 @@
 //! acknowledgement of an announcement (GUEST_ANNOUNCE: the peers are
 //! notified first).
 //!
-//! Not yet: multiqueue, big-packet receive
-//! (GUEST_TSO without MRG_RXBUF: the driver then does not accept the
-//! receive offloads), UFO/USO, ethtool `-S`.
+//! Without `VIRTIO_NET_F_MRG_RXBUF` but with a receive GSO offload (or an
+//! MTU above 1500), a receive buffer is a chain of pages large enough for
+//! a whole packet (big-packet mode). UFO and USO are offloaded both ways
+//! when negotiated.
+//!
+//! Not yet: multiqueue.
 //!
 //! C version of this driver: `drivers/net/virtio_net.c`.
 
@@ -240,14 +243,23 @@ impl Driver for RvirtioNet {
         net.refill.fill();
         data.reg.register()?;
         net.update_link(data.reg.dev());
-        dev_info!(
-            dev,
-            "{} receive buffers, mode {:?} ({} pages a buffer), header {} bytes\n",
-            net.rx_posted(),
-            net.rx_mode(),
-            net.rx_big_pages(),
-            net.hdr_len()
-        );
+        if net.rx_mode() == RxMode::Big {
+            dev_info!(
+                dev,
+                "{} receive buffers, mode Big ({} pages a buffer), header {} bytes\n",
+                net.rx_posted(),
+                net.rx_big_pages(),
+                net.hdr_len()
+            );
+        } else {
+            dev_info!(
+                dev,
+                "{} receive buffers, mode {:?}, header {} bytes\n",
+                net.rx_posted(),
+                net.rx_mode(),
+                net.hdr_len()
+            );
+        }
         Ok(())
     }
 

@@ -7,10 +7,11 @@
 //! `rust/kext/net/`, receive fragments (sizes, bounds, a DMA mapping of the
 //! whole fragment), and the driver's feature table (its requirements on
 //! top of the spec's, run through the core's negotiation as the kernel
-//! build compiles it) with the interface offloads it gives. The
-//! kernel-independent protocol logic (headers, validation of every
-//! device-supplied field, mergeable accounting, control commands) is
-//! tested on the host (`rust/virtio/tests/net.rs`). Loading the driver
+//! build compiles it) with the interface offloads it gives. The suite
+//! `rvirtio_net_proto` (`protocol.rs`) runs the core's protocol logic
+//! (headers, validation of every device-supplied field, mergeable and
+//! big-packet accounting, control commands) in the kernel build; the host
+//! tests (`rust/virtio/tests/net.rs`) cover it fully. Loading the driver
 //! runs no test; loading this module runs the suite and nothing else.
 
 use kernel::prelude::*;
@@ -26,6 +27,8 @@ pub mod net;
 
 #[path = "../rvirtio_net/features.rs"]
 pub mod features;
+
+mod protocol;
 
 module! {
     type: RvirtioNetKunit,

@@ -1,0 +1,78 @@
+#!/bin/sh
+# rvirtio_net's receive refill under memory pressure: with every
+# non-sleeping page allocation failing (fail_page_alloc), a UDP stream
+# into the receiver uses up its receive ring (debugfs: every descriptor
+# free) and the refill cannot post new buffers; the ring stays empty while
+# the fault lasts. Once allocations succeed again, with no packet
+# arriving (so no receive interrupt), the refill work posts the buffers
+# again by itself, and ping and a file transfer work after.
+# rvirtio-test: timeout=300
+# rvirtio-qemu: -netdev hubport,id=h0,hubid=0
+# rvirtio-qemu: -device virtio-net-pci,netdev=h0,disable-legacy=on,addr=0x5
+# rvirtio-qemu: -netdev hubport,id=h1,hubid=0
+# rvirtio-qemu: -device virtio-net-pci,netdev=h1,disable-legacy=on,addr=0x6
+. "$RVIRTIO_LIB"
+
+fpa=/sys/kernel/debug/fail_page_alloc
+check "fail_page_alloc is available" test -w $fpa/probability
+check "modprobe rvirtio_net" modprobe rvirtio_net
+net_wait_ifaces rvirtio_net 2
+set -- $(net_ifaces rvirtio_net)
+iface_b=$2
+net_pair "$1" "$2"
+q=/sys/kernel/debug/rvirtio_net/0000:00:06.0/queues
+stat() { # NS NAME: a counter of the receiver
+	ip netns exec "$1" cat "/sys/class/net/$iface_b/statistics/$2"
+}
+rxq() { # the receiver's receive queue: "SIZE FREE"
+	sed -n 's/^queue 0: size \([0-9]*\) free \([0-9]*\) .*/\1 \2/p' $q
+}
+set -- $(rxq)
+size=$1
+[ -n "$size" ] || fail "no receive queue in $q"
+echo "receiver's ring: $(rxq) (size, free)"
+net_ping_sizes nsa 10.0.0.2 1472
+ip netns exec nsb busybox nc -u -l -p 9 >/dev/null 2>&1 &
+sink=$!
+
+step "atomic page allocations fail"
+echo 0 >$fpa/space
+echo 100000000 >$fpa/times
+echo 1 >$fpa/interval
+echo 0 >$fpa/verbose
+echo Y >$fpa/ignore-gfp-wait
+echo 0 >$fpa/min-order
+echo 100 >$fpa/probability
+n=0
+until [ "$(rxq)" = "$size $size" ]; do
+	n=$((n + 1))
+	[ $n -le 20 ] || {
+		echo 0 >$fpa/probability
+		fail "the receive ring never emptied: $(rxq); $(stat nsb rx_packets) packets, $(stat nsb rx_dropped) dropped, $((100000000 - $(cat $fpa/times))) allocations failed"
+	}
+	dd if=/dev/zero bs=1024 count=512 2>/dev/null |
+		ip netns exec nsa busybox nc -u -w 1 10.0.0.2 9 >/dev/null 2>&1
+done
+echo "ok: the receive ring emptied under the fault ($(rxq))"
+sleep 1
+expect_eq "the ring stays empty while allocations fail" "$(rxq)" "$size $size"
+echo 0 >$fpa/probability
+echo "fault injection off: $((100000000 - $(cat $fpa/times))) allocations failed"
+
+step "recovery"
+n=0
+until [ "$(rxq)" != "$size $size" ]; do
+	n=$((n + 1))
+	[ $n -le 50 ] || fail "the refill work never refilled the ring: $(rxq)"
+	sleep 0.1
+done
+echo "ok: the refill work posted buffers again with no traffic ($(rxq))"
+kill $sink 2>/dev/null
+net_ping_sizes nsa 10.0.0.2 1472
+net_make_file 16
+net_transfer nsa 10.0.0.1 nsb
+net_transfer nsb 10.0.0.2 nsa
+ip netns del nsa
+ip netns del nsb
+check "rmmod rvirtio_net" rmmod rvirtio_net
+no_kernel_errors
