@@ -952,6 +952,21 @@ int rvirtio_skb_frag(struct sk_buff *skb, u32 i, void **addr, u32 *len)
 }
 
 /* The control buffer (the driver's while it owns the skb). */
+/*
+ * Where a virtio-net header of len bytes can go right before the linear
+ * data, as C's can_push: the header not shared with a clone, the
+ * headroom, the data aligned for the header's 16-bit fields; NULL
+ * otherwise. The skb's data pointer is not moved.
+ */
+u8 *rvirtio_skb_hdr_room(struct sk_buff *skb, u32 len);
+u8 *rvirtio_skb_hdr_room(struct sk_buff *skb, u32 len)
+{
+	if (skb_header_cloned(skb) || skb_headroom(skb) < len ||
+	    !IS_ALIGNED((unsigned long)skb->data, sizeof(__virtio16)))
+		return NULL;
+	return skb->data - len;
+}
+
 u8 *rvirtio_skb_cb(struct sk_buff *skb);
 u8 *rvirtio_skb_cb(struct sk_buff *skb)
 {
