@@ -1,7 +1,8 @@
 #!/bin/sh
 # rvirtio_net's receive refill under memory pressure: with every
 # non-sleeping page allocation failing (fail_page_alloc), a UDP stream
-# into the receiver uses up its receive ring (debugfs: every descriptor
+# from a NIC driven by the C virtio_net into one driven by rvirtio_net
+# uses up the receiver's ring (debugfs: every descriptor
 # free) and the refill cannot post new buffers; the ring stays empty while
 # the fault lasts. Once allocations succeed again, with no packet
 # arriving (so no receive interrupt), the refill work posts the buffers
@@ -17,9 +18,21 @@ fpa=/sys/kernel/debug/fail_page_alloc
 check "fail_page_alloc is available" test -w $fpa/probability
 check "modprobe rvirtio_net" modprobe rvirtio_net
 net_wait_ifaces rvirtio_net 2
-set -- $(net_ifaces rvirtio_net)
-iface_b=$2
-net_pair "$1" "$2"
+# The sender runs the C virtio_net, whose transmit path allocates nothing
+# (an indirect table it cannot get falls back to direct descriptors): it
+# keeps sending while allocations fail; the receiver is rvirtio_net's.
+unbind_device /sys/bus/pci/devices/0000:00:05.0 || fail "unbinding the sender from rvirtio_net"
+check "modprobe virtio_pci virtio_net (the sender)" sh -c "modprobe virtio_pci && modprobe virtio_net"
+n=0
+until ls /sys/bus/pci/devices/0000:00:05.0/virtio*/net/ >/dev/null 2>&1; do
+	n=$((n + 1))
+	[ $n -lt 100 ] || fail "the C virtio_net made no interface for the sender"
+	sleep 0.1
+done
+iface_a=$(ls /sys/bus/pci/devices/0000:00:05.0/virtio*/net/)
+iface_b=$(net_ifaces rvirtio_net)
+echo "sender $iface_a (C virtio_net), receiver $iface_b (rvirtio_net)"
+net_pair "$iface_a" "$iface_b"
 q=/sys/kernel/debug/rvirtio_net/0000:00:06.0/queues
 stat() { # NS NAME: a counter of the receiver
 	ip netns exec "$1" cat "/sys/class/net/$iface_b/statistics/$2"
@@ -75,4 +88,5 @@ net_transfer nsb 10.0.0.2 nsa
 ip netns del nsa
 ip netns del nsb
 check "rmmod rvirtio_net" rmmod rvirtio_net
+check "rmmod virtio_net virtio_pci" sh -c "rmmod virtio_net && rmmod virtio_pci"
 no_kernel_errors

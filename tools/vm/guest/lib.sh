@@ -177,6 +177,20 @@ nonblock_read_prompt() {
 	fi
 }
 
+# kmemleak_none_from WHAT: scans twice (an object is reported once it
+# stayed unreferenced across scans) and fails when kmemleak lists an
+# unreferenced object of rvirtio (printing them), naming WHAT.
+kmemleak_none_from() {
+	echo scan >/sys/kernel/debug/kmemleak
+	sleep 6
+	echo scan >/sys/kernel/debug/kmemleak
+	if grep -q rvirtio /sys/kernel/debug/kmemleak; then
+		cat /sys/kernel/debug/kmemleak
+		fail "kmemleak found unreferenced objects of $1 (above)"
+	fi
+	echo "ok: kmemleak reports nothing from $1 ($(grep -c unreferenced /sys/kernel/debug/kmemleak) unrelated objects)"
+}
+
 # qmp JSON: asks the host to send a QMP command to QEMU (tools/vm/qmp-relay
 # forwards it); returns at once: wait for its effect.
 qmp() {
