@@ -1,12 +1,13 @@
 #!/bin/sh
 # rvirtio_net's receive refill under memory pressure: with every
 # non-sleeping page allocation failing (fail_page_alloc), a UDP stream
-# from a NIC driven by the C virtio_net into one driven by rvirtio_net
-# uses up the receiver's ring (debugfs: every descriptor
-# free) and the refill cannot post new buffers; the ring stays empty while
-# the fault lasts. Once allocations succeed again, with no packet
-# arriving (so no receive interrupt), the refill work posts the buffers
-# again by itself, and ping and a file transfer work after.
+# (iperf3) from a NIC driven by the C virtio_net, whose transmit path
+# allocates nothing, into one driven by rvirtio_net uses up the
+# receiver's ring (debugfs: every descriptor free) and the refill cannot
+# post new buffers; the ring stays empty while the fault lasts. Once
+# allocations succeed again, with the ring empty (so the device can raise
+# no receive interrupt), the refill work posts buffers again by itself,
+# and ping and a file transfer work after.
 # rvirtio-test: timeout=300
 # rvirtio-qemu: -netdev hubport,id=h0,hubid=0
 # rvirtio-qemu: -device virtio-net-pci,netdev=h0,disable-legacy=on,addr=0x5
