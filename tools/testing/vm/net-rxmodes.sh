@@ -7,8 +7,8 @@
 # guest_tso6=off), and small buffers (mrg_rxbuf=off with guest TSO off:
 # on QEMU's hub, which has no vnet_hdr). Each NIC's mode is asserted from
 # the driver's probe message and ethtool -k (rx-gro-hw on with receive
-# GSO). iperf3 UDP both ways at a few rates on the bridge, loss reported
-# and bounded. No packet dropped as invalid, no kernel error.
+# GSO). iperf3 UDP both ways at 1, 4 and 10 Mbit/s on the bridge, loss
+# reported and bounded (2, 10 and 50 %). No packet dropped as invalid, no kernel error.
 # rvirtio-test: timeout=600 net=bridge
 # rvirtio-qemu: -netdev tap,id=n0,ifname=rvtap0,script=no,downscript=no
 # rvirtio-qemu: -device virtio-net-pci,netdev=n0,disable-legacy=on,addr=0x5,mrg_rxbuf=off
@@ -70,9 +70,11 @@ rxb1=$(stat nsb "$mrg" rx_bytes)
 avg=$(( (rxb1 - rxb0) / (rx1 - rx0) ))
 echo "average packet received by $mrg: $avg bytes"
 [ "$avg" -le 1514 ] || fail "$mrg received packets larger than a frame without receive GSO ($avg bytes)"
-for rate in 1M 5M 10M; do
-	net_iperf_udp $rate 5
-	net_iperf_udp $rate 5 -R
+# Loss under TCG is the guest's CPU, not the driver: bounded loosely at
+# the higher rates (on a loaded 2-core host 10 Mbit/s lost up to 16 %).
+for rl in 1M:2 4M:10 10M:50; do
+	net_iperf_udp ${rl%%:*} ${rl#*:}
+	net_iperf_udp ${rl%%:*} ${rl#*:} -R
 done
 no_invalid nsa "$big"
 no_invalid nsb "$mrg"
