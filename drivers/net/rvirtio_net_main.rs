@@ -18,7 +18,7 @@
 //! control buffer), the linear part and every fragment as one
 //! device-readable chain (indirect where the ring offers it), with
 //! byte queue limits; completions are reclaimed in the transmit NAPI
-//! poll. Offloads (checksum both ways, TSO4/6 with ECN both ways) follow
+//! poll. Offloads (checksum both ways, TSO4/6 with ECN, UFO and USO both ways) follow
 //! the negotiated features. The link comes from `status` (with
 //! `VIRTIO_NET_F_STATUS`) on every configuration interrupt; the address
 //! from the configuration (`VIRTIO_NET_F_MAC`) or random; the MTU from
@@ -31,8 +31,10 @@
 //! acknowledgement of an announcement (GUEST_ANNOUNCE: the peers are
 //! notified first).
 //!
-//! Not yet: big-packet receive (GUEST_TSO without MRG_RXBUF: the driver
-//! then does not accept the receive offloads), UFO/USO.
+//! Without `VIRTIO_NET_F_MRG_RXBUF` but with a receive GSO offload (or an
+//! MTU above 1500), a receive buffer is a chain of pages large enough for
+//! a whole packet (big-packet mode). UFO and USO are offloaded both ways
+//! when negotiated.
 //!
 //! C version of this driver: `drivers/net/virtio_net.c`.
 
@@ -179,17 +181,18 @@ impl Driver for RvirtioNet {
         }
         let mtu = config.mtu.unwrap_or(1500);
         let mode = vnet::rx_mode(negotiated, mtu);
-        if mode == RxMode::Big {
-            dev_err!(
-                setup.device(),
-                "an MTU of {} without MRG_RXBUF needs big-packet receive, which this driver lacks\n",
-                mtu
-            );
-            return Err(ENOTSUPP);
-        }
         let max_frags =
             u16::try_from(net::max_skb_frags().saturating_add(2)).map_err(|_| EINVAL)?;
-        let rx_spec = QueueSpec::new(RING_MAX);
+        // Big-packet buffers: one indirect table of their pages each.
+        let rx_indirect = match mode {
+            RxMode::Big => rvirtio_net::rx_indirect(negotiated, mtu)?,
+            RxMode::Small | RxMode::Mergeable => 0,
+        };
+        let rx_spec = QueueSpec {
+            max_size: RING_MAX,
+            max_indirect: rx_indirect,
+            callback: true,
+        };
         let tx_spec = QueueSpec {
             max_size: RING_MAX,
             max_indirect: max_frags,
@@ -254,7 +257,9 @@ impl Driver for RvirtioNet {
         }
         let max_mtu = match (config.mtu, mode) {
             (Some(m), _) => m,
-            (None, RxMode::Mergeable) => u16::MAX
+            // Big mode without the MTU feature: receive GSO, buffers of a
+            // GSO packet.
+            (None, RxMode::Mergeable | RxMode::Big) => u16::MAX
                 .saturating_sub(vnet::ETH_HLEN as u16)
                 .saturating_sub(vnet::VLAN_HLEN as u16),
             (None, _) => 1500,
@@ -298,15 +303,27 @@ impl Driver for RvirtioNet {
         data.reg.register()?;
         nic.update_link(data.reg.dev());
         if let Some(p) = nic.pair0() {
-            dev_info!(
-                dev,
-                "{} receive buffers, mode {:?}, header {} bytes, {} of {} queue pairs\n",
-                p.rx_posted(),
-                p.rx_mode(),
-                p.hdr_len(),
-                pairs,
-                nic.pairs.len()
-            );
+            if p.rx_mode() == RxMode::Big {
+                dev_info!(
+                    dev,
+                    "{} receive buffers, mode Big ({} pages a buffer), header {} bytes, {} of {} queue pairs\n",
+                    p.rx_posted(),
+                    p.rx_big_pages(),
+                    p.hdr_len(),
+                    pairs,
+                    nic.pairs.len()
+                );
+            } else {
+                dev_info!(
+                    dev,
+                    "{} receive buffers, mode {:?}, header {} bytes, {} of {} queue pairs\n",
+                    p.rx_posted(),
+                    p.rx_mode(),
+                    p.hdr_len(),
+                    pairs,
+                    nic.pairs.len()
+                );
+            }
         }
         Ok(())
     }

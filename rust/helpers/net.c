@@ -23,7 +23,7 @@
 #include <linux/spinlock.h>
 
 /* Bump on any change of the functions or structures below (kext::net::SHIM_ABI). */
-#define RVIRTIO_NET_SHIM_ABI 5
+#define RVIRTIO_NET_SHIM_ABI 6
 
 unsigned int rvirtio_net_abi(void);
 unsigned int rvirtio_net_abi(void)
@@ -96,6 +96,7 @@ struct rvirtio_skb_tx {
 #define RVIRTIO_NETIF_GRO_HW 64
 /* Receive VLAN filter (the driver implements vlan_rx_add_vid/kill_vid). */
 #define RVIRTIO_NETIF_VLAN_FILTER 128
+#define RVIRTIO_NETIF_GSO_UDP_L4 256
 
 /* rvirtio_net_rx_flags(). */
 #define RVIRTIO_NET_RX_PROMISC 1
@@ -599,6 +600,8 @@ static netdev_features_t rvirtio_netif_features(u32 f)
 		r |= NETIF_F_GRO_HW;
 	if (f & RVIRTIO_NETIF_VLAN_FILTER)
 		r |= NETIF_F_HW_VLAN_CTAG_FILTER;
+	if (f & RVIRTIO_NETIF_GSO_UDP_L4)
+		r |= NETIF_F_GSO_UDP_L4;
 	return r;
 }
 
@@ -622,6 +625,8 @@ static u32 rvirtio_netif_bits(netdev_features_t f)
 		r |= RVIRTIO_NETIF_GRO_HW;
 	if (f & NETIF_F_HW_VLAN_CTAG_FILTER)
 		r |= RVIRTIO_NETIF_VLAN_FILTER;
+	if (f & NETIF_F_GSO_UDP_L4)
+		r |= RVIRTIO_NETIF_GSO_UDP_L4;
 	return r;
 }
 
@@ -1119,6 +1124,21 @@ int rvirtio_skb_frag(struct sk_buff *skb, u32 i, void **addr, u32 *len)
 }
 
 /* The control buffer (the driver's while it owns the skb). */
+/*
+ * Where a virtio-net header of len bytes can go right before the linear
+ * data, as C's can_push: the header not shared with a clone, the
+ * headroom, the data aligned for the header's 16-bit fields; NULL
+ * otherwise. The skb's data pointer is not moved.
+ */
+u8 *rvirtio_skb_hdr_room(struct sk_buff *skb, u32 len);
+u8 *rvirtio_skb_hdr_room(struct sk_buff *skb, u32 len)
+{
+	if (skb_header_cloned(skb) || skb_headroom(skb) < len ||
+	    !IS_ALIGNED((unsigned long)skb->data, sizeof(__virtio16)))
+		return NULL;
+	return skb->data - len;
+}
+
 u8 *rvirtio_skb_cb(struct sk_buff *skb);
 u8 *rvirtio_skb_cb(struct sk_buff *skb)
 {
@@ -1329,7 +1349,8 @@ u32 rvirtio_net_frag_size(u32 len)
 	X(RVIRTIO_NET_RX_ALLMULTI)                                              \
 	X(RVIRTIO_NETIF_RXCSUM)                                                 \
 	X(RVIRTIO_NETIF_GRO_HW)                                                 \
-	X(RVIRTIO_NETIF_VLAN_FILTER)
+	X(RVIRTIO_NETIF_VLAN_FILTER)                                            \
+	X(RVIRTIO_NETIF_GSO_UDP_L4)
 
 #define RVIRTIO_NET_C_VALUE(v) (long)(v),
 

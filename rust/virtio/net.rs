@@ -127,11 +127,17 @@ const GUEST_GSO: [Feature; 5] = [
     f::GUEST_USO6,
 ];
 
+/// Whether a receive GSO offload is negotiated: the device may then send
+/// packets up to [`MAX_GSO_PACKET`] bytes.
+pub fn guest_gso(negotiated: Features) -> bool {
+    GUEST_GSO.iter().any(|&g| negotiated.contains(g))
+}
+
 /// The receive mode for the negotiated features and the MTU in use.
 pub fn rx_mode(negotiated: Features, mtu: u16) -> RxMode {
     if negotiated.contains(f::MRG_RXBUF) {
         RxMode::Mergeable
-    } else if GUEST_GSO.iter().any(|&g| negotiated.contains(g)) || usize::from(mtu) > ETH_DATA_LEN {
+    } else if guest_gso(negotiated) || usize::from(mtu) > ETH_DATA_LEN {
         RxMode::Big
     } else {
         RxMode::Small
@@ -140,13 +146,47 @@ pub fn rx_mode(negotiated: Features, mtu: u16) -> RxMode {
 
 /// The length of a receive buffer in [`RxMode::Small`] and
 /// [`RxMode::Big`] mode: the header and the largest frame the device may
-/// send (§5.1.6.3.1).
-pub fn rx_buf_len(mode: RxMode, hdr_len: usize, mtu: u16) -> usize {
+/// send (§5.1.6.3.1): a GSO packet with a receive GSO offload (`gso`,
+/// [`guest_gso`]), else a frame of the MTU.
+pub fn rx_buf_len(mode: RxMode, hdr_len: usize, mtu: u16, gso: bool) -> usize {
     let frame = match mode {
-        RxMode::Big => MAX_GSO_PACKET.max(max_frame(mtu)),
-        RxMode::Small | RxMode::Mergeable => max_frame(mtu),
+        RxMode::Big if gso => MAX_GSO_PACKET.max(max_frame(mtu)),
+        RxMode::Big | RxMode::Small | RxMode::Mergeable => max_frame(mtu),
     };
     hdr_len.saturating_add(frame)
+}
+
+/// The pages of a big-packet receive buffer of `buf_len` bytes
+/// ([`rx_buf_len`]), each a device-writable element of `page` bytes (C's
+/// `big_packets_num_pages`). At least 1.
+pub fn big_pages(buf_len: usize, page: usize) -> usize {
+    buf_len.div_ceil(page.max(1)).max(1)
+}
+
+/// A used big-packet buffer: how its used length spreads over its pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BigUsed {
+    /// Packet bytes in the first page, after the header.
+    pub first: usize,
+    /// Packet bytes in the pages after the first.
+    pub rest: usize,
+}
+
+/// Splits the used length `len` of a big-packet buffer of `pages` pages
+/// of `page` bytes, the header (`hdr_len` bytes) at the start of the
+/// first: the used length is checked against what was posted, and must
+/// hold the header.
+pub fn big_used(len: usize, hdr_len: usize, page: usize, pages: usize) -> Result<BigUsed, RxError> {
+    let posted = page.saturating_mul(pages);
+    if len > posted || len < hdr_len || hdr_len > page {
+        return Err(RxError::Length(len));
+    }
+    let in_first = len.min(page);
+    Ok(BigUsed {
+        // `hdr_len <= in_first`: `len >= hdr_len` and `page >= hdr_len`.
+        first: in_first.saturating_sub(hdr_len),
+        rest: len.saturating_sub(in_first),
+    })
 }
 
 /// The receive offloads the driver currently accepts: the negotiated ones,
@@ -163,8 +203,10 @@ pub struct RxOffloads {
     pub ecn: bool,
     /// GUEST_UFO.
     pub ufo: bool,
-    /// GUEST_USO4 or GUEST_USO6.
-    pub uso: bool,
+    /// GUEST_USO4.
+    pub uso4: bool,
+    /// GUEST_USO6.
+    pub uso6: bool,
     /// RSC_EXT: coalescing information.
     pub rsc: bool,
 }
@@ -179,7 +221,8 @@ impl RxOffloads {
             tso6: n.contains(f::GUEST_TSO6),
             ecn: n.contains(f::GUEST_ECN),
             ufo: n.contains(f::GUEST_UFO),
-            uso: n.contains(f::GUEST_USO4) || n.contains(f::GUEST_USO6),
+            uso4: n.contains(f::GUEST_USO4),
+            uso6: n.contains(f::GUEST_USO6),
             rsc: n.contains(f::RSC_EXT),
         }
     }
@@ -208,8 +251,8 @@ impl RxOffloads {
             | bit(self.tso6, f::GUEST_TSO6)
             | bit(self.ecn, f::GUEST_ECN)
             | bit(self.ufo, f::GUEST_UFO)
-            | bit(self.uso, f::GUEST_USO4)
-            | bit(self.uso, f::GUEST_USO6)
+            | bit(self.uso4, f::GUEST_USO4)
+            | bit(self.uso6, f::GUEST_USO6)
     }
 }
 
@@ -336,7 +379,9 @@ pub fn validate_rx(h: &Header, pkt_len: usize, allowed: RxOffloads) -> Result<Rx
         gso::TCPV4 if allowed.tso4 => Some(GsoKind::Tcp4),
         gso::TCPV6 if allowed.tso6 => Some(GsoKind::Tcp6),
         gso::UDP if allowed.ufo => Some(GsoKind::Udp),
-        gso::UDP_L4 if allowed.uso => Some(GsoKind::UdpL4),
+        // The header does not say which IP version a UDP_L4 packet is;
+        // the stack checks the segments (SKB_GSO_DODGY).
+        gso::UDP_L4 if allowed.uso4 || allowed.uso6 => Some(GsoKind::UdpL4),
         t @ (gso::TCPV4 | gso::TCPV6 | gso::UDP | gso::UDP_L4) => {
             return Err(RxError::GsoNotNegotiated(t))
         }

@@ -29,9 +29,14 @@ pub const WANTED: Features = Features::single(f::CSUM)
     .with(f::GUEST_TSO4)
     .with(f::GUEST_TSO6)
     .with(f::GUEST_ECN)
+    .with(f::GUEST_UFO)
+    .with(f::GUEST_USO4)
+    .with(f::GUEST_USO6)
     .with(f::HOST_TSO4)
     .with(f::HOST_TSO6)
     .with(f::HOST_ECN)
+    .with(f::HOST_UFO)
+    .with(f::HOST_USO)
     .with(f::MRG_RXBUF)
     .with(f::STATUS)
     .with(f::SPEED_DUPLEX)
@@ -44,12 +49,10 @@ pub const WANTED: Features = Features::single(f::CSUM)
     .with(f::GUEST_ANNOUNCE);
 
 /// The driver's own requirements on top of the spec's
-/// ([`vnet::FEATURE_DEPS`]): big-packet receive is not implemented, so the
-/// receive GSO offloads need MRG_RXBUF; ECN needs TSO4 (the spec's "TSO4
-/// or TSO6", narrowed to what [`FeatureDep`] can say).
-pub const DRIVER_DEPS: [FeatureDep; 4] = [
-    FeatureDep::new(f::GUEST_TSO4, Features::single(f::MRG_RXBUF)),
-    FeatureDep::new(f::GUEST_TSO6, Features::single(f::MRG_RXBUF)),
+/// ([`vnet::FEATURE_DEPS`]): ECN needs TSO4 (the spec's "TSO4 or TSO6",
+/// narrowed to what [`FeatureDep`] can say). The receive GSO offloads need
+/// no MRG_RXBUF: without it the driver receives in big-packet mode.
+pub const DRIVER_DEPS: [FeatureDep; 2] = [
     FeatureDep::new(f::GUEST_ECN, Features::single(f::GUEST_TSO4)),
     FeatureDep::new(f::HOST_ECN, Features::single(f::HOST_TSO4)),
 ];
@@ -89,12 +92,18 @@ pub fn offloads(rx: RxOffloads, tx: TxOffloads, ctrl_offloads: bool) -> (Offload
             hw = hw.with(Offloads::TSO_ECN);
         }
         on = hw;
+        // UDP segmentation is switchable and starts off, as in C (HOST_UFO
+        // has no interface feature: the stack no longer makes UFO packets
+        // but a forwarded one, which `tx_header` passes on).
+        if tx.uso {
+            hw = hw.with(Offloads::GSO_UDP_L4);
+        }
     }
     let mut rx_on = Offloads::NONE;
     if rx.csum {
         rx_on = rx_on.with(Offloads::RXCSUM);
     }
-    if rx.tso4 || rx.tso6 {
+    if rx.tso4 || rx.tso6 || rx.ufo || rx.uso4 || rx.uso6 {
         rx_on = rx_on.with(Offloads::GRO_HW);
     }
     if ctrl_offloads {

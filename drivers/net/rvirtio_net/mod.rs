@@ -71,6 +71,8 @@ use kernel::{
 pub enum Token {
     /// A receive buffer.
     Rx(MappedRxFrag),
+    /// A big-packet receive buffer: its pages, in order.
+    RxBig(KVec<MappedRxFrag>),
     /// A packet to send.
     Tx(TxSkb),
     /// A control command.
@@ -78,6 +80,7 @@ pub enum Token {
 }
 
 pub use ctrlq::Ctrl;
+pub use rx::rx_indirect;
 
 /// Counters of one direction of a queue pair (single writer: its NAPI
 /// poll, or the transmit path under the queue's transmit lock).
@@ -126,6 +129,8 @@ pub struct Net {
     /// Its transmit queue.
     pub tx: Arc<Queue<Token>>,
     dma: DmaDevice,
+    /// The negotiated features.
+    negotiated: Features,
     order: ByteOrder,
     mode: RxMode,
     hdr_len: usize,
@@ -173,8 +178,13 @@ impl Net {
         c: &PairCommon,
     ) -> Result<Self> {
         let hdr_len = vnet::header_len(c.negotiated);
-        let rx_buf_len =
-            u32::try_from(vnet::rx_buf_len(c.mode, hdr_len, c.mtu)).map_err(|_| EINVAL)?;
+        let rx_buf_len = u32::try_from(vnet::rx_buf_len(
+            c.mode,
+            hdr_len,
+            c.mtu,
+            vnet::guest_gso(c.negotiated),
+        ))
+        .map_err(|_| EINVAL)?;
         let merge_min = vnet::mergeable_min_len(hdr_len, c.mtu, rx.size());
         let refill = rx::Refill::new(
             rx.clone(),
@@ -189,6 +199,7 @@ impl Net {
             rx,
             tx,
             dma: c.dma.clone(),
+            negotiated: c.negotiated,
             order: c.order,
             mode: c.mode,
             hdr_len,
@@ -212,6 +223,15 @@ impl Net {
     /// The header length.
     pub fn hdr_len(&self) -> usize {
         self.hdr_len
+    }
+
+    /// Pages of a big-packet receive buffer (0 in the other modes).
+    pub fn rx_big_pages(&self) -> usize {
+        if self.mode == RxMode::Big {
+            self.refill.pages()
+        } else {
+            0
+        }
     }
 
     /// Receive buffers with the device.

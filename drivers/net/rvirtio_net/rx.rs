@@ -11,13 +11,16 @@ use crate::{
         RxFrag,
         RxSkb, //
     },
-    virtio::net::{
-        check_num_buffers, mergeable_buf_len, validate_rx,
-        wire::{
-            Header,
-            HDR_LEN_MAX, //
+    virtio::{
+        net::{
+            big_pages, big_used, check_num_buffers, mergeable_buf_len, validate_rx,
+            wire::{
+                Header,
+                HDR_LEN_MAX, //
+            },
+            Merge, RxCsum, RxError,
         },
-        Merge, RxCsum, RxError,
+        queue::Buf,
     },
 };
 use kernel::{
@@ -39,6 +42,11 @@ const COPY_ALL: u32 = 256;
 const MERGE_MAX: usize = kernel::page::PAGE_SIZE;
 /// Mergeable buffer sizes are multiples of the cache line.
 const MERGE_ALIGN: usize = 64;
+/// A page of a big-packet buffer.
+const PAGE: u32 = kernel::page::PAGE_SIZE as u32;
+/// Most pages of a big-packet buffer: a 64 KiB GSO packet and its header
+/// in 4 KiB pages take 17 (C's `MAX_SKB_FRAGS`).
+pub(super) const BIG_MAX_PAGES: usize = 18;
 
 /// Invalid packets logged (all are counted).
 const LOGGED_ERRORS: u64 = 10;
@@ -47,6 +55,7 @@ const LOGGED_ERRORS: u64 = 10;
 pub(super) const MAX_INVALID: u64 = 100;
 
 /// Why a received packet was not delivered.
+#[derive(Clone, Copy)]
 enum Bad {
     /// No memory for its skb.
     NoMem,
@@ -55,6 +64,16 @@ enum Bad {
     /// The device asked for GSO without a partial checksum, which the
     /// stack cannot segment.
     GsoWithoutCsum,
+}
+
+/// The pages of a big-packet receive buffer for the negotiated features
+/// and the MTU: the ring's indirect table size. `EINVAL` past
+/// [`BIG_MAX_PAGES`].
+pub fn rx_indirect(negotiated: Features, mtu: u16) -> Result<u16> {
+    let hdr_len = vnet::header_len(negotiated);
+    let len = vnet::rx_buf_len(RxMode::Big, hdr_len, mtu, vnet::guest_gso(negotiated));
+    let len = u32::try_from(len).map_err(|_| EINVAL)?;
+    u16::try_from(Refill::pages_for(len)?).map_err(|_| EINVAL)
 }
 
 /// The receive ring's refill: from the receive poll, and when memory
@@ -67,8 +86,10 @@ pub(crate) struct Refill {
     dma: DmaDevice,
     mode: RxMode,
     hdr_len: usize,
-    /// Buffer length in small mode.
+    /// Buffer length in small and big mode.
     buf_len: u32,
+    /// Pages of a buffer in big mode.
+    pages: usize,
     /// Mergeable buffers: the least data length.
     merge_min: usize,
     /// Average packet length, for mergeable buffer sizes.
@@ -105,6 +126,7 @@ impl Refill {
         buf_len: u32,
         merge_min: usize,
     ) -> Result<Arc<Self>> {
+        let pages = Self::pages_for(buf_len)?;
         Arc::pin_init(
             pin_init!(Self {
                 rx,
@@ -112,6 +134,7 @@ impl Refill {
                 mode,
                 hdr_len,
                 buf_len,
+                pages,
                 merge_min,
                 avg <- crate::new_spinlock_irq!(PktLenAvg::default()),
                 work <- new_delayed_work!("rvirtio_net::refill"),
@@ -119,6 +142,22 @@ impl Refill {
             }),
             GFP_KERNEL,
         )
+    }
+
+    /// The pages of a big-packet buffer of `buf_len` bytes; `EINVAL`
+    /// past [`BIG_MAX_PAGES`].
+    pub(crate) fn pages_for(buf_len: u32) -> Result<usize> {
+        // CAST: `u32` fits `usize`.
+        let n = big_pages(buf_len as usize, PAGE as usize);
+        if n > BIG_MAX_PAGES {
+            return Err(EINVAL);
+        }
+        Ok(n)
+    }
+
+    /// Pages of a big-packet buffer.
+    pub(super) fn pages(&self) -> usize {
+        self.pages
     }
 
     /// Accounts a received packet's length (mergeable buffer sizing).
@@ -140,6 +179,22 @@ impl Refill {
         }
     }
 
+    /// One mapped receive fragment of `len` bytes; `None` without memory
+    /// (or a mapping).
+    fn frag(&self, len: u32) -> Option<MappedRxFrag> {
+        MappedRxFrag::map(RxFrag::alloc(len)?, &self.dma).ok()
+    }
+
+    /// A big-packet buffer: [`Self::pages`] mapped pages, one
+    /// device-writable element each (C's `add_recvbuf_big`).
+    fn big_buffer(&self) -> Option<KVec<MappedRxFrag>> {
+        let mut v = KVec::with_capacity(self.pages, GFP_ATOMIC).ok()?;
+        for _ in 0..self.pages {
+            v.push(self.frag(PAGE)?, GFP_ATOMIC).ok()?;
+        }
+        Some(v)
+    }
+
     /// Posts receive buffers until the ring is full; `false` when memory
     /// (or a mapping) ran out first.
     pub(crate) fn fill(&self) -> bool {
@@ -147,19 +202,29 @@ impl Refill {
         let mut added = false;
         let mut ok = true;
         while self.rx.num_free() > 0 {
-            let Some(frag) = RxFrag::alloc(len) else {
-                ok = false;
-                break;
-            };
-            let m = match MappedRxFrag::map(frag, &self.dma) {
-                Ok(m) => m,
-                Err(_) => {
+            let r = if self.mode == RxMode::Big {
+                let Some(pages) = self.big_buffer() else {
                     ok = false;
                     break;
+                };
+                let mut b = [Buf::new(0, 0); BIG_MAX_PAGES];
+                for (b, m) in b.iter_mut().zip(pages.iter()) {
+                    *b = m.buf();
                 }
+                let b = b.get(..pages.len()).unwrap_or(&[]);
+                // Without indirect descriptors a buffer takes a
+                // descriptor per page: the ring may be full before
+                // `num_free` is 0 (the pages are freed).
+                self.rx.add(&[], b, Token::RxBig(pages)).map_err(|_| ())
+            } else {
+                let Some(m) = self.frag(len) else {
+                    ok = false;
+                    break;
+                };
+                let b = [m.buf()];
+                self.rx.add(&[], &b, Token::Rx(m)).map_err(|_| ())
             };
-            let b = [m.buf()];
-            if self.rx.add(&[], &b, Token::Rx(m)).is_err() {
+            if r.is_err() {
                 break;
             }
             added = true;
@@ -229,12 +294,16 @@ impl Net {
     /// One received packet, starting with the used buffer `token` of `len`
     /// bytes: delivered, or dropped and counted.
     fn receive(&self, poll: &NapiPoll<'_>, token: Token, len: u32) {
-        let Token::Rx(m) = token else {
-            // Not reached: the receive queue holds receive buffers only.
-            self.rx_stats.error();
-            return;
+        let r = match token {
+            Token::Rx(m) => self.build(poll, m.unmap(), len),
+            Token::RxBig(pages) => self.build_big(poll, pages, len),
+            _ => {
+                // Not reached: the receive queue holds receive buffers only.
+                self.rx_stats.error();
+                return;
+            }
         };
-        match self.build(poll, m.unmap(), len) {
+        match r {
             Ok((skb, bytes)) => {
                 // CAST: a packet length fits `u64`.
                 self.rx_stats.packet(bytes as u64);
@@ -272,14 +341,7 @@ impl Net {
         let first = len
             .checked_sub(hdr_len)
             .ok_or(Bad::Device(RxError::Length(len as usize)))?;
-        let mut hb = [0u8; HDR_LEN_MAX];
-        let hslice = hb
-            .get_mut(..self.hdr_len)
-            .ok_or(Bad::Device(RxError::Length(len as usize)))?;
-        frag.read(0, hslice)
-            .map_err(|_| Bad::Device(RxError::Length(len as usize)))?;
-        let h = Header::decode(&hb, self.hdr_len, self.order)
-            .ok_or(Bad::Device(RxError::Length(len as usize)))?;
+        let h = self.header(&frag, len)?;
         let nb = if self.mode == RxMode::Mergeable {
             // The buffers with the device, this one included.
             let outstanding = usize::from(self.rx_posted()).saturating_add(1);
@@ -312,15 +374,66 @@ impl Net {
         Ok((skb, merge.len()))
     }
 
-    /// The skb of a packet: the start of the first buffer copied, its rest
-    /// and every further buffer as page fragments.
-    fn assemble(
+    /// The virtio-net header at the start of a used buffer of `len`
+    /// bytes.
+    fn header(&self, frag: &RxFrag, len: u32) -> Result<Header, Bad> {
+        let bad = Bad::Device(RxError::Length(len as usize));
+        let mut hb = [0u8; HDR_LEN_MAX];
+        let hslice = hb.get_mut(..self.hdr_len).ok_or(bad)?;
+        frag.read(0, hslice).map_err(|_| bad)?;
+        Header::decode(&hb, self.hdr_len, self.order).ok_or(bad)
+    }
+
+    /// Builds the packet of a used big-packet buffer (C's `receive_big`):
+    /// the used length checked against the pages posted, the header read
+    /// from the first page, the packet's start copied and the rest of it
+    /// taken as page fragments; the pages it does not reach are freed.
+    fn build_big(
+        &self,
+        poll: &NapiPoll<'_>,
+        pages: KVec<MappedRxFrag>,
+        len: u32,
+    ) -> Result<(RxSkb, usize), Bad> {
+        // Unmapped, in order: the first holds the header.
+        let mut frags = pages.into_iter().map(MappedRxFrag::unmap);
+        let first_frag = frags.next().ok_or(Bad::Device(RxError::Length(0)))?;
+        let used = big_used(
+            len as usize,
+            self.hdr_len,
+            PAGE as usize,
+            self.refill.pages(),
+        )
+        .map_err(Bad::Device)?;
+        let h = self.header(&first_frag, len)?;
+        // CAST: `big_used` bounds both by the posted pages (< 4 GiB).
+        let (first, mut rest) = (used.first as u32, used.rest as u32);
+        // CAST: a header length (at most `HDR_LEN_MAX`) fits `u32`.
+        let mut skb = self.head(poll, first_frag, self.hdr_len as u32, first)?;
+        for f in frags {
+            if rest == 0 {
+                break;
+            }
+            let n = rest.min(PAGE);
+            skb.add_frag(f, 0, n).map_err(|_| Bad::NoMem)?;
+            rest = rest.saturating_sub(n);
+        }
+        let pkt_len = used.first.saturating_add(used.rest);
+        if let Err(e) = self.apply(&mut skb, &h, pkt_len) {
+            skb.drop_with(DropReason::DevHdr);
+            return Err(e);
+        }
+        Ok((skb, pkt_len))
+    }
+
+    /// An skb of a packet's first buffer: its start (`copy` bytes, after
+    /// the header) copied, its rest (up to `first` bytes) taken as a page
+    /// fragment.
+    fn head(
         &self,
         poll: &NapiPoll<'_>,
         frag: RxFrag,
         hdr_len: u32,
         first: u32,
-        merge: &mut Merge,
     ) -> Result<RxSkb, Bad> {
         let copy = if first <= COPY_ALL { first } else { COPY_LEN };
         let mut skb = poll.alloc_skb(copy).ok_or(Bad::NoMem)?;
@@ -335,6 +448,20 @@ impl Net {
             )
             .map_err(|_| Bad::NoMem)?;
         }
+        Ok(skb)
+    }
+
+    /// The skb of a packet: the start of the first buffer copied, its rest
+    /// and every further buffer as page fragments.
+    fn assemble(
+        &self,
+        poll: &NapiPoll<'_>,
+        frag: RxFrag,
+        hdr_len: u32,
+        first: u32,
+        merge: &mut Merge,
+    ) -> Result<RxSkb, Bad> {
+        let mut skb = self.head(poll, frag, hdr_len, first)?;
         while merge.left() > 0 {
             let u = match self.rx.get_used() {
                 Ok(Some(u)) => u,

@@ -11,6 +11,7 @@ use crate::{
         DropReason, //
     },
     virtio::{
+        features::Feature,
         net::{
             tx_header,
             wire::HDR_LEN_MAX,
@@ -29,6 +30,13 @@ impl Net {
     /// table: the header, the linear part and every fragment.
     fn tx_need(&self) -> u16 {
         u16::try_from(max_skb_frags().saturating_add(2)).unwrap_or(u16::MAX)
+    }
+
+    /// Whether the device takes the header and data in one element
+    /// (VERSION_1, or ANY_LAYOUT on a legacy interface).
+    fn any_layout(&self) -> bool {
+        self.negotiated.contains(Feature::VERSION_1)
+            || self.negotiated.contains(Feature::ANY_LAYOUT)
     }
 
     /// Whether the ring has room for any packet.
@@ -103,7 +111,7 @@ impl Net {
                 return None;
             }
         };
-        let t = match TxSkb::map(skb, &self.dma, hbytes) {
+        let t = match TxSkb::map(skb, &self.dma, hbytes, self.any_layout()) {
             Ok(t) => t,
             Err((_, skb)) => {
                 skb.drop_with(DropReason::NoMem);

@@ -7,10 +7,11 @@
 //! `rust/kext/net/`, receive fragments (sizes, bounds, a DMA mapping of the
 //! whole fragment), and the driver's feature table (its requirements on
 //! top of the spec's, run through the core's negotiation as the kernel
-//! build compiles it) with the interface offloads it gives. The
-//! kernel-independent protocol logic (headers, validation of every
-//! device-supplied field, mergeable accounting, control commands) is
-//! tested on the host (`rust/virtio/tests/net.rs`). Loading the driver
+//! build compiles it) with the interface offloads it gives. The suite
+//! `rvirtio_net_proto` (`protocol.rs`) runs the core's protocol logic
+//! (headers, validation of every device-supplied field, mergeable and
+//! big-packet accounting, control commands) in the kernel build; the host
+//! tests (`rust/virtio/tests/net.rs`) cover it fully. Loading the driver
 //! runs no test; loading this module runs the suite and nothing else.
 
 use kernel::prelude::*;
@@ -26,6 +27,8 @@ pub mod net;
 
 #[path = "../rvirtio_net/features.rs"]
 pub mod features;
+
+mod protocol;
 
 module! {
     type: RvirtioNetKunit,
@@ -108,6 +111,11 @@ mod tests {
             f::HOST_TSO4,
             f::HOST_TSO6,
             f::HOST_ECN,
+            f::HOST_UFO,
+            f::HOST_USO,
+            f::GUEST_UFO,
+            f::GUEST_USO4,
+            f::GUEST_USO6,
             f::MRG_RXBUF,
             f::STATUS,
             f::MTU,
@@ -133,16 +141,24 @@ mod tests {
         assert!(!n.contains(f::MQ));
     }
 
-    /// Without MRG_RXBUF the receive GSO offloads are not accepted (the
-    /// driver has no big-packet receive), checksum offload is.
+    /// Without MRG_RXBUF the receive GSO offloads are still accepted (the
+    /// driver receives in big-packet mode), with the checksum offload.
     #[test]
     fn negotiation_without_mergeable() {
         let a = accept(WANTED.without(f::MRG_RXBUF));
-        assert!(a.contains(f::GUEST_CSUM));
-        assert!(!a.contains(f::GUEST_TSO4));
-        assert!(!a.contains(f::GUEST_TSO6));
-        assert!(!a.contains(f::GUEST_ECN));
-        assert!(a.contains(f::HOST_TSO4));
+        for x in [
+            f::GUEST_CSUM,
+            f::GUEST_TSO4,
+            f::GUEST_TSO6,
+            f::GUEST_ECN,
+            f::GUEST_UFO,
+            f::GUEST_USO4,
+            f::GUEST_USO6,
+            f::HOST_TSO4,
+        ] {
+            assert!(a.contains(x));
+        }
+        assert!(!a.contains(f::MRG_RXBUF));
     }
 
     /// The spec's requirements: TSO needs the checksum offload of its
@@ -152,8 +168,11 @@ mod tests {
         let a = accept(WANTED.without(f::CSUM));
         assert!(!a.contains(f::HOST_TSO4) && !a.contains(f::HOST_TSO6));
         assert!(!a.contains(f::HOST_ECN));
+        assert!(!a.contains(f::HOST_UFO) && !a.contains(f::HOST_USO));
         let a = accept(WANTED.without(f::GUEST_CSUM));
         assert!(!a.contains(f::GUEST_TSO4) && !a.contains(f::GUEST_ECN));
+        assert!(!a.contains(f::GUEST_UFO) && !a.contains(f::GUEST_USO4));
+        assert!(!a.contains(f::GUEST_USO6));
         let a = accept(WANTED.without(f::HOST_TSO4));
         assert!(a.contains(f::HOST_TSO6) && !a.contains(f::HOST_ECN));
     }
@@ -173,6 +192,14 @@ mod tests {
             assert!(hw.contains(o) && on.contains(o));
         }
         assert!(on.contains(Offloads::RXCSUM) && on.contains(Offloads::GRO_HW));
+        // USO is switchable and starts off, as in C.
+        assert!(hw.contains(Offloads::GSO_UDP_L4) && !on.contains(Offloads::GSO_UDP_L4));
+        // Any receive GSO offload alone shows GRO_HW.
+        for g in [f::GUEST_UFO, f::GUEST_USO6] {
+            let a = accept(Features::single(f::GUEST_CSUM).with(g));
+            let (_, on) = offloads(RxOffloads::negotiated(a), TxOffloads::negotiated(a), false);
+            assert!(on.contains(Offloads::GRO_HW));
+        }
         // Receive offloads switchable only with CTRL_GUEST_OFFLOADS.
         assert!(!hw.contains(Offloads::RXCSUM) && !hw.contains(Offloads::GRO_HW));
         let (hw, on2) = offloads(RxOffloads::negotiated(a), TxOffloads::negotiated(a), true);

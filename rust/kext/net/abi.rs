@@ -12,7 +12,7 @@ use crate::kext::c_layout::{
 
 /// The version of the shim's ABI these declarations were written for; it
 /// must equal `RVIRTIO_NET_SHIM_ABI` in `rust/helpers/net.c`.
-pub const SHIM_ABI: u32 = 5;
+pub const SHIM_ABI: u32 = 6;
 
 /// A structure (its size), field (its offset) or constant (its value) of
 /// the shim that this module mirrors, as `rvirtio_net_c_layout` measures
@@ -157,6 +157,8 @@ pub enum CField {
     NetifGroHw,
     /// `RVIRTIO_NETIF_VLAN_FILTER`: [`Offloads::VLAN_FILTER`].
     NetifVlanFilter,
+    /// `RVIRTIO_NETIF_GSO_UDP_L4`: [`Offloads::GSO_UDP_L4`].
+    NetifGsoUdpL4,
 }
 
 /// The size, offset or value C gives `field`, or `None` when the linked
@@ -175,7 +177,7 @@ pub fn max_skb_frags() -> usize {
 
 /// Every `(C field, Rust value)` pair that must agree. For
 /// [`CField::SkbCbSize`] the Rust value is the least C must give.
-pub fn layout() -> [(CField, usize); 66] {
+pub fn layout() -> [(CField, usize); 67] {
     use CField as F;
     [
         (F::Stats, size_of::<Stats>()),
@@ -244,6 +246,7 @@ pub fn layout() -> [(CField, usize); 66] {
         (F::NetifRxcsum, Offloads::RXCSUM.bits() as usize),
         (F::NetifGroHw, Offloads::GRO_HW.bits() as usize),
         (F::NetifVlanFilter, Offloads::VLAN_FILTER.bits() as usize),
+        (F::NetifGsoUdpL4, Offloads::GSO_UDP_L4.bits() as usize),
     ]
 }
 

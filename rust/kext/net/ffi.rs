@@ -150,6 +150,7 @@ unsafe extern "C" {
         len: *mut u32,
     ) -> Int;
     pub(super) fn rvirtio_skb_cb(skb: *mut RawSkb) -> *mut u8;
+    pub(super) fn rvirtio_skb_hdr_room(skb: *mut RawSkb, len: u32) -> *mut u8;
     pub(super) fn rvirtio_skb_put_data(skb: *mut RawSkb, data: *const u8, len: u32) -> Int;
     pub(super) fn rvirtio_skb_add_frag(
         head: *mut RawSkb,

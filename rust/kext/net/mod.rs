@@ -161,6 +161,8 @@ impl Offloads {
     /// `NETIF_F_HW_VLAN_CTAG_FILTER`: the driver filters VLANs
     /// ([`NetDeviceOps::vlan_rx_add_vid`]).
     pub const VLAN_FILTER: Self = Self(128);
+    /// `NETIF_F_GSO_UDP_L4`: the device segments UDP (USO).
+    pub const GSO_UDP_L4: Self = Self(256);
 
     /// Both sets.
     pub const fn with(self, o: Self) -> Self {

@@ -148,9 +148,12 @@ impl Drop for Skb {
     }
 }
 
-/// A packet mapped for the device to read: the header in the skb's control
-/// buffer, then the linear part and every fragment. Dropping it unmaps and
-/// then frees the packet.
+/// A packet mapped for the device to read: the header, then the linear
+/// part and every fragment. The header goes in the skb's headroom, right
+/// before the linear part, so both are one element (C's `can_push`), when
+/// the device takes any layout and the headroom allows; else in the skb's
+/// control buffer, an element of its own. Dropping it unmaps and then
+/// frees the packet.
 pub struct TxSkb {
     // Field order is drop order: unmap before the skb is freed.
     maps: KVec<Mapping>,
@@ -159,13 +162,20 @@ pub struct TxSkb {
 }
 
 impl TxSkb {
-    /// Maps `skb` for `dma` after copying `header` into its control buffer
-    /// (at most the control buffer's size: at least
-    /// [`HDR_LEN_MAX`](crate::virtio::net::wire::HDR_LEN_MAX), checked by
-    /// [`check_abi`]). The skb comes back on failure. Not in hardirq
-    /// (allocates with `GFP_ATOMIC`).
-    pub fn map(skb: Skb, dma: &DmaDevice, header: &[u8]) -> Result<Self, (Error, Skb)> {
-        match Self::map_parts(&skb, dma, header) {
+    /// Maps `skb` for `dma` after copying `header` (at most
+    /// [`HDR_LEN_MAX`](crate::virtio::net::wire::HDR_LEN_MAX) bytes) in
+    /// front of its linear part when `any_layout` (the device takes the
+    /// header and data in one element: VERSION_1 or ANY_LAYOUT) and the
+    /// skb has the room, else into its control buffer (at least
+    /// `HDR_LEN_MAX` bytes, checked by [`check_abi`]). The skb comes back
+    /// on failure. Not in hardirq (allocates with `GFP_ATOMIC`).
+    pub fn map(
+        skb: Skb,
+        dma: &DmaDevice,
+        header: &[u8],
+        any_layout: bool,
+    ) -> Result<Self, (Error, Skb)> {
+        match Self::map_parts(&skb, dma, header, any_layout) {
             Ok(maps) => {
                 let len = skb.len();
                 Ok(Self { maps, skb, len })
@@ -174,7 +184,12 @@ impl TxSkb {
         }
     }
 
-    fn map_parts(skb: &Skb, dma: &DmaDevice, header: &[u8]) -> Result<KVec<Mapping>> {
+    fn map_parts(
+        skb: &Skb,
+        dma: &DmaDevice,
+        header: &[u8],
+        any_layout: bool,
+    ) -> Result<KVec<Mapping>> {
         if header.is_empty() || header.len() > HDR_LEN_MAX {
             return Err(EINVAL);
         }
@@ -182,19 +197,42 @@ impl TxSkb {
         // CAST: a `u32` fits `usize`.
         let n = (info.nr_frags as usize).saturating_add(2);
         let mut maps = KVec::with_capacity(n, GFP_ATOMIC)?;
-        // SAFETY: an owned skb; its control buffer is the driver's while it
-        // owns the skb, and holds at least `HDR_LEN_MAX` bytes
-        // (`check_abi`).
-        let cb = unsafe { rvirtio_skb_cb(skb.raw()) };
-        // SAFETY: `cb` has room for `header.len() <= HDR_LEN_MAX` bytes and
-        // does not overlap `header` (a Rust slice).
-        unsafe { core::ptr::copy_nonoverlapping(header.as_ptr(), cb, header.len()) };
-        // SAFETY: the control buffer is inside the skb, slab memory in the
-        // linear map; the skb stays ours and unchanged while `maps` lives
-        // (`TxSkb` drops them first).
-        let m = unsafe { dma.map(cb, header.len(), DataDirection::ToDevice) }?;
-        maps.push(m, GFP_ATOMIC)?;
-        if info.headlen != 0 {
+        // CAST: at most `HDR_LEN_MAX`.
+        let hlen = header.len() as u32;
+        let room = if any_layout {
+            // SAFETY: an owned skb.
+            unsafe { rvirtio_skb_hdr_room(skb.raw(), hlen) }
+        } else {
+            core::ptr::null_mut()
+        };
+        if !room.is_null() {
+            // SAFETY: the shim found `hlen` bytes of headroom at `room`,
+            // right before the linear data, in the skb's own (not cloned)
+            // head, which the driver may write while it owns the skb; they
+            // do not overlap `header` (a Rust slice).
+            unsafe { core::ptr::copy_nonoverlapping(header.as_ptr(), room, header.len()) };
+            let len = header.len().saturating_add(info.headlen as usize);
+            // SAFETY: the header and the `headlen` bytes of linear data
+            // after it, contiguous in the skb's head (kmalloc or page
+            // fragment memory), unchanged while mapped (`TxSkb` unmaps
+            // before it frees the skb).
+            let m = unsafe { dma.map(room, len, DataDirection::ToDevice) }?;
+            maps.push(m, GFP_ATOMIC)?;
+        } else {
+            // SAFETY: an owned skb; its control buffer is the driver's
+            // while it owns the skb, and holds at least `HDR_LEN_MAX`
+            // bytes (`check_abi`).
+            let cb = unsafe { rvirtio_skb_cb(skb.raw()) };
+            // SAFETY: `cb` has room for `header.len() <= HDR_LEN_MAX`
+            // bytes and does not overlap `header` (a Rust slice).
+            unsafe { core::ptr::copy_nonoverlapping(header.as_ptr(), cb, header.len()) };
+            // SAFETY: the control buffer is inside the skb, slab memory in
+            // the linear map; the skb stays ours and unchanged while `maps`
+            // lives (`TxSkb` drops them first).
+            let m = unsafe { dma.map(cb, header.len(), DataDirection::ToDevice) }?;
+            maps.push(m, GFP_ATOMIC)?;
+        }
+        if room.is_null() && info.headlen != 0 {
             // SAFETY: an owned skb.
             let data = unsafe { rvirtio_skb_data(skb.raw()) };
             // SAFETY: `headlen` bytes of linear skb data (kmalloc or page

@@ -11,13 +11,14 @@ use proptest::prelude::*;
 use rvirtio_core::{
     features::{negotiate, DriverFeatures, Feature, Features},
     net::{
-        check_num_buffers, config, ctrl_header, ctrl_mac_table, ctrl_offloads, ctrl_vlan,
-        ctrl_vq_pairs, drop_orphan_ecn, header_len, is_valid_mac, link_up, mac_table_len,
-        max_frame, mergeable_buf_len, mergeable_min_len, pair_cpus, random_mac, rx_buf_len,
+        big_pages, big_used, check_num_buffers, config, ctrl_header, ctrl_mac_table, ctrl_offloads,
+        ctrl_vlan, ctrl_vq_pairs, drop_orphan_ecn, guest_gso, header_len, is_valid_mac, link_up,
+        mac_table_len, max_frame, mergeable_buf_len, mergeable_min_len, pair_cpus, random_mac,
+        rx_buf_len,
         rx_mode, tx_header, validate_rx, vq,
         wire::{ctrl, feature as f, flags, gso, Header, HDR_LEN_HASH, HDR_LEN_LEGACY, HDR_LEN_MRG},
-        ConfigIssue, CtrlError, Duplex, Gso, GsoKind, Merge, PktLenAvg, RawConfig, RxCsum, RxError,
-        RxMode, RxOffloads, TxError, TxMeta, TxOffloads, FEATURE_DEPS, MAX_GSO_PACKET,
+        BigUsed, ConfigIssue, CtrlError, Duplex, Gso, GsoKind, Merge, PktLenAvg, RawConfig, RxCsum,
+        RxError, RxMode, RxOffloads, TxError, TxMeta, TxOffloads, FEATURE_DEPS, MAX_GSO_PACKET,
     },
     wire::ByteOrder,
 };
@@ -28,7 +29,8 @@ const ALL_RX: RxOffloads = RxOffloads {
     tso6: true,
     ecn: true,
     ufo: true,
-    uso: true,
+    uso4: true,
+    uso6: true,
     rsc: false,
 };
 const ALL_TX: TxOffloads = TxOffloads {
@@ -225,10 +227,80 @@ fn receive_mode_and_buffer_sizes() {
         RxMode::Mergeable
     );
     // The header plus 1514 bytes and a VLAN tag; plus 65550 for GSO.
-    assert_eq!(rx_buf_len(RxMode::Small, 12, 1500), 12 + 1518);
-    assert_eq!(rx_buf_len(RxMode::Big, 12, 1500), 12 + 65550);
-    assert_eq!(rx_buf_len(RxMode::Big, 12, 65535), 12 + 65553);
+    assert_eq!(rx_buf_len(RxMode::Small, 12, 1500, false), 12 + 1518);
+    assert_eq!(rx_buf_len(RxMode::Big, 12, 1500, true), 12 + 65550);
+    assert_eq!(rx_buf_len(RxMode::Big, 12, 65535, true), 12 + 65553);
+    // Big for the MTU alone (no receive GSO): a frame of the MTU.
+    assert_eq!(rx_buf_len(RxMode::Big, 12, 9000, false), 12 + 9018);
     assert_eq!(max_frame(1500), 1518);
+    for g in [
+        f::GUEST_TSO4,
+        f::GUEST_TSO6,
+        f::GUEST_UFO,
+        f::GUEST_USO4,
+        f::GUEST_USO6,
+    ] {
+        assert!(guest_gso(feats(&[g])));
+        assert_eq!(rx_mode(feats(&[g]), 1500), RxMode::Big);
+    }
+    assert!(!guest_gso(feats(&[
+        f::GUEST_CSUM,
+        f::GUEST_ECN,
+        f::MRG_RXBUF
+    ])));
+    // Pages of a big buffer: 17 for a GSO packet (C: MAX_SKB_FRAGS), 3 for
+    // MTU 9000.
+    assert_eq!(big_pages(12 + 65550, 4096), 17);
+    assert_eq!(big_pages(12 + 9018, 4096), 3);
+    assert_eq!(big_pages(4096, 4096), 1);
+    assert_eq!(big_pages(0, 4096), 1);
+}
+
+/// A used big buffer: the header in the first page, the rest of the
+/// packet after it; the used length checked against what was posted.
+#[test]
+fn big_used_length_is_checked_and_split() {
+    assert_eq!(
+        big_used(12 + 60, 12, 4096, 17),
+        Ok(BigUsed { first: 60, rest: 0 })
+    );
+    assert_eq!(
+        big_used(4096, 12, 4096, 17),
+        Ok(BigUsed {
+            first: 4084,
+            rest: 0
+        })
+    );
+    assert_eq!(
+        big_used(12 + 65550, 12, 4096, 17),
+        Ok(BigUsed {
+            first: 4084,
+            rest: 65562 - 4096
+        })
+    );
+    // Past what was posted, or shorter than the header: refused.
+    assert_eq!(
+        big_used(4096 * 17 + 1, 12, 4096, 17),
+        Err(RxError::Length(4096 * 17 + 1))
+    );
+    assert_eq!(big_used(11, 12, 4096, 17), Err(RxError::Length(11)));
+    assert_eq!(big_used(100, 12, 8, 17), Err(RxError::Length(100)));
+    assert_eq!(big_used(4097, 12, 4096, 1), Err(RxError::Length(4097)));
+}
+
+proptest! {
+    /// Whatever used length the device reports, an accepted split covers
+    /// exactly that length and stays inside the posted pages.
+    #[test]
+    fn big_used_split_is_inside_the_buffer(len in 0usize..80000, pages in 1usize..20) {
+        if let Ok(u) = big_used(len, 12, 4096, pages) {
+            prop_assert_eq!(12 + u.first + u.rest, len);
+            prop_assert!(12 + u.first <= 4096);
+            prop_assert!(u.rest <= 4096 * (pages - 1));
+        } else {
+            prop_assert!(len < 12 || len > 4096 * pages);
+        }
+    }
 }
 
 fn hdr(flags: u8, gso_type: u8) -> Header {
@@ -334,7 +406,8 @@ fn receive_header_validation_refuses_each_bad_field() {
         (
             gso::UDP_L4,
             RxOffloads {
-                uso: false,
+                uso4: false,
+                uso6: false,
                 ..ALL_RX
             },
         ),
@@ -667,13 +740,14 @@ fn any_header() -> impl Strategy<Value = Header> {
 }
 
 fn any_rx_offloads() -> impl Strategy<Value = RxOffloads> {
-    any::<[bool; 6]>().prop_map(|b| RxOffloads {
+    any::<[bool; 7]>().prop_map(|b| RxOffloads {
         csum: b[0],
         tso4: b[1],
         tso6: b[2],
         ecn: b[3],
         ufo: b[4],
-        uso: b[5],
+        uso4: b[5],
+        uso6: b[6],
         rsc: false,
     })
 }
@@ -710,7 +784,7 @@ proptest! {
                         GsoKind::Tcp4 => allowed.tso4,
                         GsoKind::Tcp6 => allowed.tso6,
                         GsoKind::Udp => allowed.ufo,
-                        GsoKind::UdpL4 => allowed.uso,
+                        GsoKind::UdpL4 => allowed.uso4 || allowed.uso6,
                     };
                     prop_assert!(ok);
                     prop_assert!(!g.ecn || allowed.ecn);
@@ -794,6 +868,20 @@ fn rx_offloads_narrowed_by_ethtool() {
         }
     );
     assert_eq!(csum_only.to_bits(), 1 << f::GUEST_CSUM.bit());
+    // USO4 and USO6 are separate bits: one negotiated sets one.
+    let uso4 = RxOffloads {
+        csum: true,
+        uso4: true,
+        ..RxOffloads::default()
+    };
+    assert_eq!(
+        uso4.to_bits(),
+        (1 << f::GUEST_CSUM.bit()) | (1 << f::GUEST_USO4.bit())
+    );
+    assert_eq!(
+        RxOffloads::negotiated(feats(&[f::GUEST_CSUM, f::GUEST_USO6])).to_bits(),
+        (1 << f::GUEST_CSUM.bit()) | (1 << f::GUEST_USO6.bit())
+    );
     assert_eq!(ALL_RX.narrowed(true, true), ALL_RX);
     // Nothing negotiated stays nothing.
     assert_eq!(

@@ -7,7 +7,7 @@
 # collects their KTAP from the console (a suite named below that does not
 # run, fails or does not finish fails this test). With a virtio-blk and a
 # virtio-rng device present, the test modules bind neither.
-# rvirtio-test: timeout=300 disks=16M kunit=rvirtio_split_ring,rvirtio_pci_caps,rvirtio_mmio,rvirtio_dma,rvirtio_blk,rvirtio_net,rvirtio_console,rvirtio_sample
+# rvirtio-test: timeout=300 disks=16M kunit=rvirtio_split_ring,rvirtio_pci_caps,rvirtio_mmio,rvirtio_dma,rvirtio_blk,rvirtio_net,rvirtio_net_proto,rvirtio_console,rvirtio_sample
 # rvirtio-qemu: -drive if=none,id=d0,file=@DISK0@,format=raw
 # rvirtio-qemu: -device virtio-blk-pci,drive=d0,disable-legacy=on,addr=0x5
 # rvirtio-qemu: -device virtio-rng-pci,disable-legacy=on,addr=0x6

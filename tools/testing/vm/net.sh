@@ -36,16 +36,6 @@ stat() {
 	ip netns exec "$1" cat "/sys/class/net/$2/statistics/$3"
 }
 
-# iperf DIR: iperf3 TCP for 3 s from nsa (DIR "") or to it (DIR -R).
-iperf() {
-	ip netns exec nsb iperf3 -s -1 -D -B 10.0.0.2 >/dev/null || fail "iperf3 server"
-	net_listening nsb 5201
-	ip netns exec nsa iperf3 -c 10.0.0.2 -t 3 $1 -J >/tmp/iperf.json ||
-		fail "iperf3 $1: $(cat /tmp/iperf.json)"
-	_bps=$(sed -n 's/.*"bits_per_second":[[:space:]]*\([0-9.e+]*\).*/\1/p' /tmp/iperf.json | tail -n1)
-	echo "ok: iperf3 TCP ${1:-(nsa to nsb)}: $_bps bit/s"
-}
-
 wait_carrier_is() { # NS IFACE 0|1
 	_n=0
 	until [ "$(ip netns exec "$1" cat /sys/class/net/$2/carrier 2>/dev/null)" = "$3" ]; do
@@ -101,8 +91,8 @@ net_transfer nsa 10.0.0.1 nsb
 net_transfer nsb 10.0.0.2 nsa
 tx0=$(stat nsa "$tap_a" tx_packets)
 txb0=$(stat nsa "$tap_a" tx_bytes)
-iperf ""
-iperf -R
+net_iperf ""
+net_iperf -R
 tx1=$(stat nsa "$tap_a" tx_packets)
 txb1=$(stat nsa "$tap_a" tx_bytes)
 # TSO: the stack hands the driver frames larger than the MTU.
@@ -137,8 +127,8 @@ wait_for_carrier nsa "$hub_a"
 net_ping_sizes nsa 10.0.0.2 1472
 net_transfer nsa 10.0.0.1 nsb
 net_transfer nsb 10.0.0.2 nsa
-iperf ""
-iperf -R
+net_iperf ""
+net_iperf -R
 no_invalid nsa "$hub_a"
 no_invalid nsb "$hub_b"
 

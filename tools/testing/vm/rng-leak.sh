@@ -24,12 +24,5 @@ while [ $i -lt 3 ]; do
 	i=$((i + 1))
 done
 echo "ok: 3 rounds"
-echo scan >/sys/kernel/debug/kmemleak
-sleep 6
-echo scan >/sys/kernel/debug/kmemleak
-if grep -q rvirtio /sys/kernel/debug/kmemleak; then
-	cat /sys/kernel/debug/kmemleak
-	fail "kmemleak found leaks from rvirtio"
-fi
-echo "ok: kmemleak reports nothing from rvirtio ($(grep -c unreferenced /sys/kernel/debug/kmemleak) unrelated objects)"
+kmemleak_none_from rvirtio_rng
 no_kernel_errors

@@ -177,6 +177,20 @@ nonblock_read_prompt() {
 	fi
 }
 
+# kmemleak_none_from WHAT: scans twice (an object is reported once it
+# stayed unreferenced across scans) and fails when kmemleak lists an
+# unreferenced object of rvirtio (printing them), naming WHAT.
+kmemleak_none_from() {
+	echo scan >/sys/kernel/debug/kmemleak
+	sleep 6
+	echo scan >/sys/kernel/debug/kmemleak
+	if grep -q rvirtio /sys/kernel/debug/kmemleak; then
+		cat /sys/kernel/debug/kmemleak
+		fail "kmemleak found unreferenced objects of $1 (above)"
+	fi
+	echo "ok: kmemleak reports nothing from $1 ($(grep -c unreferenced /sys/kernel/debug/kmemleak) unrelated objects)"
+}
+
 # qmp JSON: asks the host to send a QMP command to QEMU (tools/vm/qmp-relay
 # forwards it); returns at once: wait for its effect.
 qmp() {
@@ -249,6 +263,35 @@ net_listening() {
 		[ $_n -lt 100 ] || fail "nothing listens on port $2 in $1"
 		sleep 0.1
 	done
+}
+
+# net_iperf OPTS: iperf3 TCP for 3 s from nsa (10.0.0.1) to nsb
+# (10.0.0.2), or back with OPTS -R; prints the rate.
+net_iperf() {
+	ip netns exec nsb iperf3 -s -1 -D -B 10.0.0.2 >/dev/null || fail "iperf3 server"
+	net_listening nsb 5201
+	ip netns exec nsa iperf3 -c 10.0.0.2 -t 3 $1 -J >/tmp/iperf.json ||
+		fail "iperf3 $1: $(cat /tmp/iperf.json)"
+	_bps=$(sed -n 's/.*"bits_per_second":[[:space:]]*\([0-9.e+]*\).*/\1/p' /tmp/iperf.json | tail -n1)
+	echo "ok: iperf3 TCP ${1:-(nsa to nsb)}: $_bps bit/s"
+}
+
+# net_iperf_udp RATE MAXLOSS [-R]: iperf3 UDP for 3 s at RATE (iperf3's
+# -b) from nsa to nsb (back with -R); prints the loss the receiver saw
+# and fails when it is above MAXLOSS percent, or when nothing arrived.
+net_iperf_udp() {
+	ip netns exec nsb iperf3 -s -1 -D -B 10.0.0.2 >/dev/null || fail "iperf3 server"
+	net_listening nsb 5201
+	ip netns exec nsa iperf3 -c 10.0.0.2 -u -b "$1" -t 3 ${3:-} -J >/tmp/iperf.json ||
+		fail "iperf3 -u -b $1 ${3:-}: $(cat /tmp/iperf.json)"
+	# The end summary's "sum" (the receiver's view): its last
+	# lost_percent and packets.
+	_loss=$(sed -n 's/.*"lost_percent":[[:space:]]*\([0-9.e+-]*\).*/\1/p' /tmp/iperf.json | tail -n1)
+	_pkts=$(sed -n 's/.*"packets":[[:space:]]*\([0-9]*\).*/\1/p' /tmp/iperf.json | tail -n1)
+	[ -n "$_loss" ] && [ "${_pkts:-0}" -gt 0 ] || fail "iperf3 -u -b $1 ${3:-}: no result: $(cat /tmp/iperf.json)"
+	echo "ok: iperf3 UDP -b $1 ${3:-(nsa to nsb)}: $_pkts datagrams, $_loss% lost"
+	awk -v l="$_loss" -v m="$2" 'BEGIN { exit !(l <= m) }' ||
+		fail "iperf3 UDP -b $1 ${3:-}: $_loss% lost, more than $2%"
 }
 
 # net_make_file MIB: /tmp/www/send.bin of MIB MiB of random bytes, for
