@@ -51,12 +51,5 @@ while [ $i -lt $rounds ]; do
 	i=$((i + 1))
 done
 echo "ok: $rounds rounds ($(($(date +%s) - t0)) s)"
-echo scan >/sys/kernel/debug/kmemleak
-sleep 6
-echo scan >/sys/kernel/debug/kmemleak
-if grep -q rvirtio /sys/kernel/debug/kmemleak; then
-	cat /sys/kernel/debug/kmemleak
-	fail "kmemleak found unreferenced objects of rvirtio_console (above)"
-fi
-echo "ok: kmemleak found nothing of rvirtio_console"
+kmemleak_none_from rvirtio_console
 no_kernel_errors
